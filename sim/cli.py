@@ -1,0 +1,76 @@
+"""The ``pmrsim`` command line.
+
+Sub-commands live in :mod:`sim.commands`; this module only assembles them
+and translates errors into exit codes: 0 success, 1 a check failed,
+2 bad input (one line naming the file, key or field; no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sim.errors import CheckFailed, InputError, PmrsimError
+
+#: Modules of :mod:`sim.commands` that contribute sub-commands, in help order.
+COMMAND_MODULES = (
+    "tour",
+    "gas",
+    "compile",
+    "cid",
+    "share",
+    "deid",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors exit 2 with one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``pmrsim`` parser with every available sub-command."""
+    parser = _Parser(
+        prog="pmrsim",
+        description="Deterministic blockchain testbed for patient medical records.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"sim.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command whose module is not there yet
+            if exc.name == f"sim.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``pmrsim`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except InputError as exc:
+        print(f"pmrsim: error: {exc}", file=sys.stderr)
+        return 2
+    except CheckFailed as exc:
+        print(f"pmrsim: check failed: {exc}", file=sys.stderr)
+        return 1
+    except PmrsimError as exc:
+        print(f"pmrsim: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pmrsim: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
