@@ -1,0 +1,102 @@
+"""Pinning with a replication factor, repair after node loss, and garbage collection."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import simpy
+
+from storage_sim import ContentUnavailableError, ReplicationError, Swarm
+
+
+def _swarm(seed: int, nodes: int, replication: int | tuple[int, int]) -> Swarm:
+    swarm = Swarm(simpy.Environment(), random.Random(seed), replication=replication)
+    for i in range(nodes):
+        swarm.add_node(f"n{i}")
+    return swarm
+
+
+def _run(swarm: Swarm, body):  # type: ignore[no-untyped-def]
+    proc = swarm.env.process(body)
+    return swarm.env.run(until=proc)
+
+
+@pytest.mark.parametrize(("r", "seed"), [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)])
+def test_content_survives_r_minus_1_losses_and_is_repinned(r: int, seed: int) -> None:
+    """With replication r, losing any r-1 holders keeps content; repair restores r copies."""
+    swarm = _swarm(seed, 2 * r + 1, r)
+    data = random.Random(seed).randbytes(5000)
+    root = swarm.add("n0", data, cid_version=seed % 2)
+    holders = _run(swarm, swarm.pin(root))
+    assert len(holders) == r
+    for lost in random.Random(seed).sample(holders, r - 1):
+        swarm.lose_node(lost)
+    assert len(swarm.holders(root)) == 1
+    survivor = next(n for n in swarm.online_nodes() if n.node_id not in holders)
+    assert _run(swarm, swarm.retrieve(survivor.node_id, root)) == data
+    placed = _run(swarm, swarm.repair_once())
+    assert len(swarm.holders(root)) == r and placed == r - 1
+    assert swarm.counters.repairs == r - 1
+
+
+def test_losing_all_r_copies_makes_content_unavailable() -> None:
+    """Losing every holder (and any cache) makes retrieval fail, not return wrong data."""
+    swarm = _swarm(1, 5, 2)
+    root = swarm.add("n0", b"x" * 3000)
+    for node_id in _run(swarm, swarm.pin(root)):
+        swarm.lose_node(node_id)
+    requester = swarm.online_nodes()[0].node_id
+    with pytest.raises(ContentUnavailableError):
+        _run(swarm, swarm.retrieve(requester, root))
+    assert swarm.counters.retrieval_failures == 1
+
+
+def test_repair_process_runs_periodically() -> None:
+    """start_repair restores replication on its own after a loss, in simulated time."""
+    swarm = _swarm(3, 6, 3)
+    root = swarm.add("n0", b"record" * 500)
+    holders = _run(swarm, swarm.pin(root))
+    swarm.start_repair(interval=10.0)
+    swarm.lose_node(holders[1])
+    swarm.env.run(until=swarm.env.now + 25.0)
+    assert len(swarm.holders(root)) == 3 and holders[1] not in swarm.holders(root)
+
+
+def test_min_max_replication() -> None:
+    """Pins go to max nodes when possible; fewer than min available is a ReplicationError."""
+    swarm = _swarm(4, 3, (2, 5))
+    root = swarm.add("n0", b"abc")
+    assert len(_run(swarm, swarm.pin(root))) == 3
+    lonely = _swarm(4, 1, (2, 3))
+    root = lonely.add("n0", b"abc")
+    with pytest.raises(ReplicationError):
+        _run(lonely, lonely.pin(root))
+
+
+def test_excess_replicas_are_trimmed() -> None:
+    """A node coming back after repair leaves content above max; repair unpins the excess."""
+    swarm = _swarm(5, 6, 2)
+    root = swarm.add("n0", b"y" * 2000)
+    holders = _run(swarm, swarm.pin(root))
+    swarm.leave(holders[1])
+    _run(swarm, swarm.repair_once())
+    swarm.rejoin(holders[1])
+    assert len(swarm.holders(root)) == 3
+    _run(swarm, swarm.repair_once())
+    assert len(swarm.holders(root)) == 2 and swarm.counters.unpins_excess == 1
+
+
+def test_gc_removes_only_unpinned_blocks() -> None:
+    """GC frees cached, unpinned blocks and their provider records; pinned blocks stay."""
+    swarm = _swarm(6, 4, 1)
+    data = random.Random(6).randbytes(4000)
+    root = swarm.add("n0", data)
+    assert _run(swarm, swarm.retrieve("n3", root)) == data
+    assert "n3" in swarm.find_providers(root)
+    freed = swarm.gc()
+    assert freed > 0 and swarm.nodes["n3"].bytes_stored == 0
+    assert swarm.find_providers(root) == ["n0"] and swarm.nodes["n0"].has_dag(root)
+    swarm.unpin(root)
+    swarm.gc()
+    assert swarm.nodes["n0"].bytes_stored == 0 and swarm.find_providers(root) == []
