@@ -19,7 +19,7 @@ from interfaces import IHospitalRegistry
 
 STATUS_ACTIVE: constant(uint256) = 1
 STATUS_SUSPENDED: constant(uint256) = 2
-_ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
+_ID_MASK: constant(uint256) = (1 << 128) - 1
 REGULATOR_ROLE: constant(bytes32) = keccak256("REGULATOR_ROLE")
 
 
@@ -57,13 +57,14 @@ HOSPITALS: public(immutable(IHospitalRegistry))
 PAPER_LAYOUT: public(immutable(bool))
 
 doctor_count: public(uint256)
-doctor_id_of: public(HashMap[address, uint256])
 doctor_of_tag: public(HashMap[bytes32, uint256])
 profiles: public(HashMap[uint256, Profile])
 paper_profiles: public(HashMap[uint256, PaperProfile])
 affiliated: public(HashMap[uint256, HashMap[uint256, bool]])
-# Doctor-ID -> status << 160 | account
-_doctors: HashMap[uint256, uint256]
+# account -> status << 128 | Doctor-ID: one read tells who and whether active
+_by_account: HashMap[address, uint256]
+# Doctor-ID -> account
+_accounts: HashMap[uint256, address]
 
 
 @deploy
@@ -94,7 +95,8 @@ def onboard(doctor: address, uprn_tag: bytes32, profile_commitment: bytes32, pro
     if doctor_id == 0:
         doctor_id = self._new_doctor(doctor, uprn_tag)
         self.profiles[doctor_id] = Profile(commitment=profile_commitment, cid=profile_cid)
-    return self._affiliate(doctor_id, hospital_id, doctor)
+        return self._affiliate(doctor_id, hospital_id, doctor, True)
+    return self._affiliate(doctor_id, hospital_id, doctor, False)
 
 
 @external
@@ -126,7 +128,8 @@ def onboard_paper(
             specialization=specialization,
             contact=contact,
         )
-    return self._affiliate(doctor_id, hospital_id, doctor)
+        return self._affiliate(doctor_id, hospital_id, doctor, True)
+    return self._affiliate(doctor_id, hospital_id, doctor, False)
 
 
 @external
@@ -193,7 +196,7 @@ def is_active(account: address) -> bool:
     @param account The account.
     @return bool Whether it is an active doctor.
     """
-    return self._doctors[self.doctor_id_of[account]] >> 160 == STATUS_ACTIVE
+    return self._by_account[account] >> 128 == STATUS_ACTIVE
 
 
 @external
@@ -205,8 +208,19 @@ def doctor(doctor_id: uint256) -> (address, uint256):
     @return address The doctor's account.
     @return uint256 The status.
     """
-    packed: uint256 = self._doctors[doctor_id]
-    return convert(convert(packed & _ADDRESS_MASK, uint160), address), packed >> 160
+    account: address = self._accounts[doctor_id]
+    return account, self._by_account[account] >> 128
+
+
+@external
+@view
+def doctor_id_of(account: address) -> uint256:
+    """
+    @dev The Doctor-ID of an account (0 if it is not a doctor), whatever its status.
+    @param account The account.
+    @return uint256 The Doctor-ID.
+    """
+    return self._by_account[account] & _ID_MASK
 
 
 @internal
@@ -219,8 +233,7 @@ def _doctor_for(account: address, tag: bytes32) -> uint256:
     assert account != empty(address), "doctor_registry: empty account"
     doctor_id: uint256 = self.doctor_of_tag[tag]
     if doctor_id != 0:
-        bound: address = convert(convert(self._doctors[doctor_id] & _ADDRESS_MASK, uint160), address)
-        assert bound == account, "doctor_registry: registration number bound to another account"
+        assert self._accounts[doctor_id] == account, "doctor_registry: registration number bound to another account"
     return doctor_id
 
 
@@ -229,24 +242,24 @@ def _new_doctor(account: address, tag: bytes32) -> uint256:
     """
     @dev Issue a Doctor-ID for `account` and registration tag `tag`.
     """
-    assert self.doctor_id_of[account] == 0, "doctor_registry: account already a doctor"
+    assert self._by_account[account] == 0, "doctor_registry: account already a doctor"
     doctor_id: uint256 = self.doctor_count + 1
     self.doctor_count = doctor_id
     self.doctor_of_tag[tag] = doctor_id
-    self.doctor_id_of[account] = doctor_id
-    self._doctors[doctor_id] = (STATUS_ACTIVE << 160) | convert(account, uint256)
+    self._by_account[account] = (STATUS_ACTIVE << 128) | doctor_id
+    self._accounts[doctor_id] = account
     return doctor_id
 
 
 @internal
-def _affiliate(doctor_id: uint256, hospital_id: uint256, account: address) -> uint256:
+def _affiliate(doctor_id: uint256, hospital_id: uint256, account: address, new_doctor: bool) -> uint256:
     """
     @dev Record the doctor's affiliation with the hospital and log the onboarding.
     """
     assert not self.affiliated[doctor_id][hospital_id], "doctor_registry: already affiliated"
     self.affiliated[doctor_id][hospital_id] = True
     log DoctorOnboarded(
-        doctor_id=doctor_id, hospital_id=hospital_id, account=account, new_doctor=self.doctor_count == doctor_id
+        doctor_id=doctor_id, hospital_id=hospital_id, account=account, new_doctor=new_doctor
     )
     return doctor_id
 
@@ -257,10 +270,10 @@ def _set_status(doctor_id: uint256, expected: uint256, status: uint256):
     @dev Regulator-only status change.
     """
     assert staticcall HOSPITALS.hasRole(REGULATOR_ROLE, msg.sender), "doctor_registry: caller is not a regulator"
-    packed: uint256 = self._doctors[doctor_id]
-    assert packed != 0, "doctor_registry: unknown doctor"
-    assert packed >> 160 == expected, "doctor_registry: wrong status"
-    self._doctors[doctor_id] = (status << 160) | (packed & _ADDRESS_MASK)
+    account: address = self._accounts[doctor_id]
+    assert account != empty(address), "doctor_registry: unknown doctor"
+    assert self._by_account[account] >> 128 == expected, "doctor_registry: wrong status"
+    self._by_account[account] = (status << 128) | doctor_id
     log DoctorStatusChanged(doctor_id=doctor_id, status=status, regulator=msg.sender)
 
 
@@ -270,7 +283,7 @@ def _active_doctor(account: address) -> uint256:
     """
     @dev Doctor-ID of an active doctor; reverts with the reason otherwise.
     """
-    doctor_id: uint256 = self.doctor_id_of[account]
-    assert doctor_id != 0, "doctor_registry: not a registered doctor"
-    assert self._doctors[doctor_id] >> 160 == STATUS_ACTIVE, "doctor_registry: doctor suspended"
-    return doctor_id
+    packed: uint256 = self._by_account[account]
+    assert packed != 0, "doctor_registry: not a registered doctor"
+    assert packed >> 128 == STATUS_ACTIVE, "doctor_registry: doctor suspended"
+    return packed & _ID_MASK

@@ -269,6 +269,12 @@ def _account_of(hospital_id: uint256) -> address:
 @view
 def _verified_hospital_of(account: address) -> uint256:
     hospital_id: uint256 = self.operator_hospital[account]
-    assert hospital_id != 0, "hospital_registry: not a hospital operator"
+    if hospital_id == 0:
+        # a hospital still waiting for verification gets the more helpful reason
+        assert (
+            self.applications[account].profile_commitment == empty(bytes32)
+            and len(self.paper_profiles[account].name) == 0
+        ), "hospital_registry: hospital not verified"
+        raise "hospital_registry: not a hospital operator"
     assert self._hospitals[hospital_id] >> 160 == STATUS_VERIFIED, "hospital_registry: hospital not verified"
     return hospital_id

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up pmrsim on a fresh machine: a virtual environment in .venv with the
+# package and its development tools. Safe to run again; it only reinstalls
+# when pyproject.toml changed. Needs Python 3.11+ with venv (the machine's
+# python3), and the package registries at set-up time only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+    echo "pmrsim needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version 2>&1)" >&2
+    exit 2
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.pmrsim-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    echo "$want" > "$stamp"
+fi

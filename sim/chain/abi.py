@@ -1,0 +1,136 @@
+"""ABI helpers: selectors, call encoding, output and log decoding, revert reasons.
+
+Works on the JSON ABI the Vyper compiler emits (a list of dict entries).
+Struct arguments (``"type": "tuple"`` with ``components``) are supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
+from eth_utils import keccak
+
+from sim.errors import InputError
+
+#: An ABI entry as emitted by the compiler.
+AbiEntry = Mapping[str, Any]
+
+#: Selector of ``Error(string)``, the revert payload of ``assert x, "reason"``.
+ERROR_SELECTOR = keccak(b"Error(string)")[:4]
+#: Selector of ``Panic(uint256)`` (Solidity-style panics; Vyper does not emit them).
+PANIC_SELECTOR = keccak(b"Panic(uint256)")[:4]
+
+
+def canonical_type(param: AbiEntry) -> str:
+    """The canonical type string of one ABI parameter (tuples expanded)."""
+    typ = str(param["type"])
+    if typ.startswith("tuple"):
+        inner = ",".join(canonical_type(c) for c in param.get("components", ()))
+        return f"({inner}){typ[len('tuple'):]}"
+    return typ
+
+
+def input_types(entry: AbiEntry) -> list[str]:
+    """Canonical types of an entry's inputs."""
+    return [canonical_type(p) for p in entry.get("inputs", ())]
+
+
+def output_types(entry: AbiEntry) -> list[str]:
+    """Canonical types of a function's outputs."""
+    return [canonical_type(p) for p in entry.get("outputs", ())]
+
+
+def signature(entry: AbiEntry) -> str:
+    """The text signature, e.g. ``transfer(address,uint256)``."""
+    return f"{entry['name']}({','.join(input_types(entry))})"
+
+
+def selector(entry: AbiEntry) -> bytes:
+    """The 4-byte function selector of ``entry``."""
+    return keccak(text=signature(entry))[:4]
+
+
+def event_topic0(entry: AbiEntry) -> bytes:
+    """The first topic (keccak of the signature) of an event entry."""
+    return keccak(text=signature(entry))
+
+
+def find_entry(
+    abi: Sequence[AbiEntry], kind: str, name: str, n_args: int | None = None
+) -> AbiEntry:
+    """The ``kind`` (``function``/``event``) entry called ``name``.
+
+    When several entries share the name (Vyper default arguments), the one
+    with ``n_args`` inputs is chosen.
+    """
+    matches = [e for e in abi if e.get("type") == kind and e.get("name") == name]
+    if n_args is not None and len(matches) > 1:
+        matches = [e for e in matches if len(e.get("inputs", ())) == n_args]
+    if not matches:
+        known = sorted({str(e["name"]) for e in abi if e.get("type") == kind})
+        raise InputError(f"no {kind} {name!r} with {n_args} arguments in ABI; known: {known}")
+    return matches[0]
+
+
+def encode_args(entry: AbiEntry, args: Sequence[Any]) -> bytes:
+    """ABI-encode ``args`` for ``entry``'s inputs (no selector)."""
+    types = input_types(entry)
+    if len(args) != len(types):
+        raise InputError(f"{signature(entry)} takes {len(types)} arguments, got {len(args)}")
+    return bytes(encode(types, list(args)))
+
+
+def encode_call(entry: AbiEntry, args: Sequence[Any]) -> bytes:
+    """Calldata for calling function ``entry`` with ``args``."""
+    return selector(entry) + encode_args(entry, args)
+
+
+def decode_output(entry: AbiEntry, data: bytes) -> Any:
+    """Decode a function's return data: one value, a tuple of values, or None."""
+    types = output_types(entry)
+    if not types:
+        return None
+    values = decode(types, data)
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def decode_log(entry: AbiEntry, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
+    """Decode one log emitted by event ``entry`` into ``{argument name: value}``.
+
+    Indexed dynamic values (strings, bytes, arrays) appear as their 32-byte hash.
+    """
+    inputs = list(entry.get("inputs", ()))
+    indexed = [p for p in inputs if p.get("indexed")]
+    plain = [p for p in inputs if not p.get("indexed")]
+    offset = 0 if entry.get("anonymous") else 1
+    if len(topics) - offset != len(indexed):
+        raise InputError(f"log has {len(topics)} topics, event {signature(entry)} expects "
+                         f"{len(indexed) + offset}")
+    out: dict[str, Any] = {}
+    for param, topic in zip(indexed, topics[offset:], strict=True):
+        typ = canonical_type(param)
+        if typ in ("string", "bytes") or typ.endswith("]") or typ.startswith("("):
+            out[param["name"]] = bytes(topic)
+        else:
+            out[param["name"]] = decode([typ], topic)[0]
+    values = decode([canonical_type(p) for p in plain], data) if plain else ()
+    for param, value in zip(plain, values, strict=True):
+        out[param["name"]] = value
+    return {p["name"]: out[p["name"]] for p in inputs}
+
+
+def decode_revert_reason(data: bytes) -> str:
+    """The human reason in revert data: ``Error(string)`` text, ``Panic(0x..)``, or ``""``."""
+    try:
+        if data[:4] == ERROR_SELECTOR:
+            return str(decode(["string"], data[4:])[0])
+        if data[:4] == PANIC_SELECTOR:
+            return f"Panic(0x{decode(['uint256'], data[4:])[0]:x})"
+    except (DecodingError, ValueError, OverflowError):
+        return f"0x{data.hex()}"
+    if not data:
+        return ""
+    return f"0x{data.hex()}"

@@ -1,0 +1,86 @@
+"""``pmrsim gas``: gas per operation for each layout, with floors, ratios and a baseline check."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from sim.gas import (
+    BASELINE_PATH,
+    OZ_ENUMERABLE_MINT,
+    GasRow,
+    check,
+    load_baseline,
+    measure,
+    to_json,
+)
+
+
+def register(sub: Any) -> None:
+    """Add the ``gas`` sub-command."""
+    p = sub.add_parser("gas", help="gas per operation of the paper's use cases, per layout")
+    p.add_argument("--layout", choices=["private", "paper", "both"], default="both")
+    p.add_argument("--token", choices=["erc721", "erc1155"], default="erc721")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when any operation uses more gas than the baseline")
+    p.add_argument("--baseline", type=Path, default=BASELINE_PATH, help="baseline JSON file")
+    p.add_argument("--update-baseline", action="store_true", help="write the baseline file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure, print, and optionally check or update the baseline."""
+    layouts = ("private", "paper") if args.layout == "both" else (args.layout,)
+    rows = measure(layouts, token=args.token, seed=args.seed)
+    print(render(rows, args.format), end="")
+    if args.update_baseline:
+        args.baseline.parent.mkdir(parents=True, exist_ok=True)
+        args.baseline.write_text(to_json(rows))
+    if args.check:
+        check(rows, load_baseline(args.baseline))
+        if args.format == "table":
+            print(f"gas check: no operation above {args.baseline}")
+    return 0
+
+
+def render(rows: list[GasRow], fmt: str) -> str:
+    """The rows as a table, CSV or JSON."""
+    if fmt == "json":
+        return to_json(rows)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["layout", "token", "operation", "gas", "floor", "ratio"])
+        for r in rows:
+            writer.writerow([r.layout, r.token, r.operation, r.gas, r.floor, f"{r.ratio:.3f}"])
+        return buf.getvalue()
+    return _table(rows)
+
+
+def _table(rows: list[GasRow]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Gas per operation (steady state)", title_justify="left")
+    for col, justify in (("layout", "left"), ("operation", "left"), ("gas", "right"),
+                         ("floor", "right"), ("gas/floor", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        ratio = f"{r.ratio:.2f}" if r.ratio <= 1.3 else f"[yellow]{r.ratio:.2f}[/]"
+        table.add_row(r.layout, r.operation, f"{r.gas:,}", f"{r.floor:,}", ratio)
+    console = Console(file=io.StringIO(), width=100, force_terminal=False)
+    console.print(table)
+    mint = next((r for r in rows if r.layout == "private" and r.operation == "PMRToken.mint"), None)
+    if mint is not None:
+        console.print(
+            f"PMRToken.mint without the 21,000 base: {mint.gas - 21_000:,} gas "
+            f"(OpenZeppelin ERC721Enumerable mint: {OZ_ENUMERABLE_MINT:,})"
+        )
+    console.print("floor = 21,000 + calldata + slots written (22,100 new, 5,000 changed) + logs")
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    return str(out)

@@ -1,0 +1,201 @@
+"""``pmrsim share``: split a file for custodians and combine it back.
+
+``share split FILE --t T --n N --out DIR`` writes ``DIR/manifest.json`` (no
+secrets), ``DIR/essential.key`` (the patient's essential share) and
+``DIR/custodians/<i>/{fragment.bin,key.share}`` for ``i = 1..n``.
+``share combine DIR --essential FILE --out FILE`` rebuilds the file from
+whichever custodian folders are present. Output is written to a temporary
+path next to the target and renamed at the end, so a failure leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sim.errors import InputError, PrivacyError
+from sim.privacy import sharing
+from sim.privacy.manifest import Manifest
+from sim.privacy.material import EssentialShare, KeyShare
+from sim.privacy.randomness import SYSTEM_RANDOM, RandomBytes, seeded_random_bytes
+from sim.privacy.shamir import check_threshold
+
+MANIFEST = "manifest.json"
+ESSENTIAL = "essential.key"
+CUSTODIANS = "custodians"
+FRAGMENT = "fragment.bin"
+KEY_SHARE = "key.share"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``share split`` and ``share combine``."""
+    share = subparsers.add_parser("share", help="essential secret sharing of a file")
+    actions = share.add_subparsers(dest="share_command", metavar="ACTION")
+    actions.required = True
+
+    split = actions.add_parser("split", help="split FILE for n custodians (any t rebuild)")
+    split.add_argument("file", type=Path, metavar="FILE")
+    split.add_argument("--t", type=int, required=True, help="custodians needed to rebuild")
+    split.add_argument("--n", type=int, required=True, help="custodians (1..255)")
+    split.add_argument("--out", type=Path, required=True, metavar="DIR")
+    split.add_argument("--record-id", help="record id bound into the encryption (default: name)")
+    split.add_argument("--version", type=int, default=1, help="record version (default 1)")
+    split.add_argument(
+        "--segment-size", type=int, default=sharing.DEFAULT_SEGMENT_SIZE, metavar="BYTES"
+    )
+    split.add_argument(
+        "--seed", type=int, help="draw keys from a seeded generator: reproducible, NOT secure"
+    )
+    split.set_defaults(func=_split)
+
+    combine = actions.add_parser("combine", help="rebuild a file from DIR")
+    combine.add_argument("dir", type=Path, metavar="DIR")
+    combine.add_argument("--essential", type=Path, required=True, metavar="FILE")
+    combine.add_argument("--out", type=Path, required=True, metavar="FILE")
+    combine.set_defaults(func=_combine)
+
+
+def _refuse_non_empty(path: Path) -> None:
+    if path.is_dir() and any(path.iterdir()):
+        raise InputError(f"--out {path}: exists and is not empty")
+    if path.is_file() and path.stat().st_size > 0:
+        raise InputError(f"--out {path}: exists and is not empty")
+    if path.exists() and not (path.is_dir() or path.is_file()):
+        raise InputError(f"--out {path}: exists and is not a file or directory")
+
+
+def _write_secret(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+
+
+def _split(args: argparse.Namespace) -> int:
+    source: Path = args.file
+    if not source.is_file():
+        raise InputError(f"{source}: no such file")
+    try:
+        check_threshold(args.t, args.n, what="custodians")
+    except InputError as exc:
+        raise InputError(f"--t/--n: {exc}") from None
+    out: Path = args.out
+    _refuse_non_empty(out)
+    random_bytes: RandomBytes = (
+        SYSTEM_RANDOM if args.seed is None else seeded_random_bytes(args.seed)
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for i in range(1, args.n + 1):
+            (staging / CUSTODIANS / str(i)).mkdir(parents=True)
+        with contextlib.ExitStack() as stack:
+            sinks: list[BinaryIO] = [
+                stack.enter_context(open(staging / CUSTODIANS / str(i) / FRAGMENT, "xb"))
+                for i in range(1, args.n + 1)
+            ]
+            with open(source, "rb") as handle:
+                manifest, essential, key_shares = sharing.split_stream(
+                    handle,
+                    source.stat().st_size,
+                    sinks,
+                    record_id=args.record_id or source.name,
+                    t=args.t,
+                    version=args.version,
+                    segment_size=args.segment_size,
+                    random_bytes=random_bytes,
+                )
+        (staging / MANIFEST).write_text(manifest.to_json() + "\n", encoding="utf-8")
+        _write_secret(staging / ESSENTIAL, essential.to_json())
+        for share in key_shares:
+            _write_secret(staging / CUSTODIANS / str(share.index) / KEY_SHARE, share.to_json())
+        if out.is_dir():
+            out.rmdir()
+        elif out.exists():
+            out.unlink()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    print(
+        f"split {source} ({manifest.record_size} bytes) into {manifest.n} custodians "
+        f"(any {manifest.t} + {out / ESSENTIAL} rebuild it) in {out}"
+    )
+    return 0
+
+
+def _load_custodians(
+    directory: Path, stack: contextlib.ExitStack
+) -> tuple[dict[int, BinaryIO], list[KeyShare], list[str]]:
+    """Open the fragments and read the key shares of the custodian folders present."""
+    fragments: dict[int, BinaryIO] = {}
+    shares: list[KeyShare] = []
+    problems: list[str] = []
+    root = directory / CUSTODIANS
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for folder in folders:
+        if not folder.name.isdigit():
+            continue
+        index = int(folder.name)
+        if (folder / FRAGMENT).is_file():
+            handle = open(folder / FRAGMENT, "rb")  # noqa: SIM115 - closed by the exit stack
+            fragments[index] = stack.enter_context(handle)
+        share_path = folder / KEY_SHARE
+        if share_path.is_file():
+            try:
+                share = KeyShare.from_json(share_path.read_bytes(), what=str(share_path))
+            except InputError as exc:
+                problems.append(str(exc))
+                continue
+            if share.index != index:
+                problems.append(f"{share_path}: holds share {share.index}, not {index}")
+                continue
+            shares.append(share)
+    return fragments, shares, problems
+
+
+def _combine(args: argparse.Namespace) -> int:
+    directory: Path = args.dir
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError(f"{manifest_path}: no such file")
+    manifest = Manifest.from_json(manifest_path.read_bytes(), what=str(manifest_path))
+    if not args.essential.is_file():
+        raise InputError(f"--essential {args.essential}: no such file")
+    essential = EssentialShare.from_json(args.essential.read_bytes(), what=str(args.essential))
+    out: Path = args.out
+    _refuse_non_empty(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    problems: list[str] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            sink = stack.enter_context(os.fdopen(descriptor, "wb"))
+            fragments, shares, problems = _load_custodians(directory, stack)
+            bad_fragments, bad_shares = sharing.combine_stream(
+                manifest, essential, fragments, shares, sink
+            )
+        os.replace(temp_name, out)
+    except sharing.WrongEssentialShare as exc:
+        os.unlink(temp_name)
+        raise InputError(f"--essential {args.essential}: {exc}") from None
+    except PrivacyError as exc:
+        os.unlink(temp_name)
+        detail = f" ({'; '.join(problems)})" if problems else ""
+        raise InputError(f"{directory}: {exc}{detail}") from None
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    for problem in problems:
+        print(f"pmrsim: warning: {problem}")
+    rejected = ""
+    if bad_fragments or bad_shares:
+        rejected = f"; set aside fragments {list(bad_fragments)}, shares {list(bad_shares)}"
+    print(f"rebuilt {manifest.record_size} bytes of {manifest.record_id!r} into {out}{rejected}")
+    return 0

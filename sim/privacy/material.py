@@ -1,0 +1,165 @@
+"""Secret key material that can be serialised, hidden from ``repr`` and destroyed.
+
+Python cannot promise that no copy of a secret survives in memory, so
+"destroy" here means: the holder's own buffer is overwritten with zeros and
+every later use raises :class:`~sim.errors.PrivacyError`. That is what a
+simulation of crypto-shredding needs: once destroyed, the value is gone
+from every object the simulation can reach.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.errors import InputError, PrivacyError
+
+#: Length of the record key K, its essential share K_e and every key share.
+KEY_SIZE = 32
+
+
+class SecretBytes:
+    """A mutable secret buffer whose ``repr`` never shows the value."""
+
+    __slots__ = ("_buffer", "_destroyed")
+
+    def __init__(self, value: bytes | bytearray) -> None:
+        self._buffer = bytearray(value)
+        self._destroyed = False
+
+    def reveal(self) -> bytes:
+        """Return a copy of the value; raises :class:`PrivacyError` once destroyed."""
+        if self._destroyed:
+            raise PrivacyError("secret was destroyed")
+        return bytes(self._buffer)
+
+    def destroy(self) -> int:
+        """Overwrite the value with zeros; return how many bytes were destroyed now."""
+        if self._destroyed:
+            return 0
+        self._buffer[:] = bytes(len(self._buffer))
+        self._destroyed = True
+        return len(self._buffer)
+
+    @property
+    def destroyed(self) -> bool:
+        """Whether :meth:`destroy` has run."""
+        return self._destroyed
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def __repr__(self) -> str:
+        state = "destroyed" if self._destroyed else f"{len(self._buffer)} bytes"
+        return f"SecretBytes(<{state}>)"
+
+
+def _load(text: str | bytes, kind: str, what: str) -> dict[str, Any]:
+    """Parse a serialised secret of ``kind``; raise :class:`InputError` naming ``what``."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{what}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise InputError(f"{what}: expected a {kind!r} object")
+    return data
+
+
+def _field(data: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise InputError(f"{what}: field {name!r} must be {kind.__name__}")
+    return value
+
+
+def _hex_key(data: dict[str, Any], what: str) -> bytes:
+    try:
+        value = bytes.fromhex(_field(data, "value", str, what))
+    except ValueError:
+        raise InputError(f"{what}: field 'value' must be hex") from None
+    if len(value) != KEY_SIZE:
+        raise InputError(f"{what}: field 'value' must be {KEY_SIZE} bytes, got {len(value)}")
+    return value
+
+
+@dataclass(eq=False)
+class EssentialShare:
+    """The patient's essential share K_e of one record's key (at one key epoch)."""
+
+    KIND = "pmrsim.essential-share/1"
+
+    record_id: str
+    version: int
+    key_epoch: int
+    secret: SecretBytes = field(repr=False)
+
+    def to_json(self) -> str:
+        """Serialise (the value included: this is a secret file)."""
+        return json.dumps(
+            {
+                "kind": self.KIND,
+                "record_id": self.record_id,
+                "version": self.version,
+                "key_epoch": self.key_epoch,
+                "value": self.secret.reveal().hex(),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, what: str = "essential share") -> EssentialShare:
+        """Parse :meth:`to_json` output; raise :class:`InputError` naming ``what``."""
+        data = _load(text, cls.KIND, what)
+        return cls(
+            record_id=_field(data, "record_id", str, what),
+            version=_field(data, "version", int, what),
+            key_epoch=_field(data, "key_epoch", int, what),
+            secret=SecretBytes(_hex_key(data, what)),
+        )
+
+
+@dataclass(eq=False)
+class KeyShare:
+    """Custodian ``index``'s Shamir share of K_s (at one key epoch)."""
+
+    KIND = "pmrsim.key-share/1"
+
+    record_id: str
+    version: int
+    key_epoch: int
+    index: int
+    secret: SecretBytes = field(repr=False)
+
+    def to_json(self) -> str:
+        """Serialise (the value included: this is a secret file)."""
+        return json.dumps(
+            {
+                "kind": self.KIND,
+                "record_id": self.record_id,
+                "version": self.version,
+                "key_epoch": self.key_epoch,
+                "index": self.index,
+                "value": self.secret.reveal().hex(),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, what: str = "key share") -> KeyShare:
+        """Parse :meth:`to_json` output; raise :class:`InputError` naming ``what``."""
+        data = _load(text, cls.KIND, what)
+        return cls(
+            record_id=_field(data, "record_id", str, what),
+            version=_field(data, "version", int, what),
+            key_epoch=_field(data, "key_epoch", int, what),
+            index=_field(data, "index", int, what),
+            secret=SecretBytes(_hex_key(data, what)),
+        )
+
+
+def xor_bytes(a: bytes, b: bytes) -> bytes:
+    """XOR two equal-length byte strings."""
+    if len(a) != len(b):
+        raise InputError(f"cannot XOR {len(a)} bytes with {len(b)} bytes")
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))

@@ -1,0 +1,69 @@
+"""Deploy the pmrsim contracts, wired to each other, for one layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_utils import keccak
+
+from sim.chain import Account, Chain, Contract
+from sim.contracts import load_artifacts
+from sim.errors import InputError
+
+LAYOUTS = ("private", "paper")
+REGULATOR_ROLE = bytes(keccak(b"REGULATOR_ROLE"))
+
+
+@dataclass(frozen=True)
+class System:
+    """The deployed contracts of one pmrsim instance."""
+
+    layout: str
+    hospitals: Contract
+    doctors: Contract
+    patients: Contract
+    pmrs: Contract
+    labs: Contract
+    grants: Contract
+    iomt: Contract
+
+    def by_name(self) -> dict[str, Contract]:
+        """Contract name (as in ``contracts_vyper/``) -> contract."""
+        return {
+            "HospitalRegistry": self.hospitals,
+            "DoctorRegistry": self.doctors,
+            "PatientRegistry": self.patients,
+            "PMRToken": self.pmrs,
+            "LabReports": self.labs,
+            "AccessGrants": self.grants,
+            "IoMTAnchor": self.iomt,
+        }
+
+    def name_of(self, address: bytes) -> str:
+        """The contract name deployed at ``address`` ("?" if none)."""
+        for name, contract in self.by_name().items():
+            if contract.address == address:
+                return name
+        return "?"
+
+
+def deploy_system(
+    chain: Chain, admin: Account, *, layout: str = "private", first_patient_id: int = 1
+) -> System:
+    """Deploy all contracts from ``admin`` for ``layout`` ("private" or "paper")."""
+    if layout not in LAYOUTS:
+        raise InputError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    paper = layout == "paper"
+    art = load_artifacts()
+
+    def deploy(name: str, *args: object) -> Contract:
+        return Contract.deploy(chain, admin, art[name].bytecode, art[name].abi, *args)
+
+    hospitals = deploy("HospitalRegistry", paper)
+    doctors = deploy("DoctorRegistry", hospitals.address, paper)
+    patients = deploy("PatientRegistry", hospitals.address, paper, first_patient_id)
+    pmrs = deploy("PMRToken", doctors.address, patients.address, paper)
+    labs = deploy("LabReports", hospitals.address, pmrs.address, paper)
+    grants = deploy("AccessGrants", doctors.address, patients.address)
+    iomt = deploy("IoMTAnchor", hospitals.address, patients.address)
+    return System(layout, hospitals, doctors, patients, pmrs, labs, grants, iomt)

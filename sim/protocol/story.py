@@ -1,0 +1,281 @@
+"""The paper's use cases as one scripted story (Figs. 2-5 and the second opinion).
+
+:func:`paper_story` plays every use case on a fresh deployment, in the
+paper's order, including the attempts the contracts must reject. The tour
+prints it, ``pmrsim gas`` measures it, and the end-to-end tests check it.
+Patient-IDs start at 85437 so the first visit is the paper's example:
+patient 85437 on 26 Jan 2021 -> PMR-ID 8543726012021.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sim.protocol import ids
+from sim.protocol.actors import Desk, Device, Doctor, Hospital, Lab, Patient, Regulator
+from sim.protocol.merkle import Reading, merkle_proof
+from sim.protocol.outcome import Outcome, SlotWrites
+from sim.protocol.protocol import Protocol
+from sim.protocol.records import (
+    DoctorProfile,
+    HospitalProfile,
+    LabFindings,
+    PatientDetails,
+    TestType,
+    VisitRecord,
+)
+
+PAPER_PATIENT_ID = 85437
+PAPER_VISIT = dt.date(2021, 1, 26)
+PAPER_PMR_ID = 8543726012021
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the story: who did what, and what the chain said."""
+
+    section: str
+    actor: str
+    action: str
+    outcome: Outcome
+    expect_ok: bool = True
+    note: str = ""
+
+    @property
+    def as_expected(self) -> bool:
+        """True when the step succeeded, or was rejected, as the story expects."""
+        return self.outcome.ok == self.expect_ok
+
+
+def _at(protocol: Protocol, day: dt.date, seconds: int = 9 * 3600) -> int:
+    """Set the protocol clock to ``day`` (09:00 UTC by default); return the timestamp."""
+    ts = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) + seconds
+    protocol.clock = max(ts, protocol.chain.timestamp + 1)
+    return protocol.clock
+
+
+@dataclass
+class Cast:
+    """The actors of the story, for callers that look at them afterwards."""
+
+    regulator: Regulator
+    city_hospital: Hospital
+    clinic: Hospital
+    applicant: Hospital
+    desk: Desk
+    lab: Lab
+    dr_rao: Doctor
+    dr_iyer: Doctor
+    patient: Patient
+    other_patient: Patient
+    device: Device
+
+
+def make_cast(p: Protocol) -> Cast:
+    """Create (and fund) every actor of the story."""
+    return Cast(
+        regulator=Regulator(p, "regulator"),
+        city_hospital=Hospital(p, "city-hospital"),
+        clinic=Hospital(p, "second-opinion-clinic"),
+        applicant=Hospital(p, "unverified-hospital"),
+        desk=Desk(p, "city-hospital-desk"),
+        lab=Lab(p, "city-hospital-lab"),
+        dr_rao=Doctor(p, "dr-rao"),
+        dr_iyer=Doctor(p, "dr-iyer"),
+        patient=Patient(p, "patient-85437"),
+        other_patient=Patient(p, "patient-85438"),
+        device=Device(p, "pulse-oximeter"),
+    )
+
+
+def paper_story(p: Protocol, cast: Cast | None = None) -> Iterator[Step]:
+    """Play the paper's use cases on ``p`` (deployed with first_patient_id=85437)."""
+    c = cast or make_cast(p)
+    yield from _registration(p, c)
+    yield from _consultation(p, c)
+    yield from _second_opinion(p, c)
+    yield from _iomt(p, c)
+    yield from _oversight(p, c)
+
+
+def _registration(p: Protocol, c: Cast) -> Iterator[Step]:
+    sec = "Fig. 2 - hospital and doctor registration"
+    _at(p, dt.date(2021, 1, 4))
+    yield Step(sec, "deployer", "grants the regulator role", p.grant_regulator(c.regulator.account))
+    yield Step(sec, "City Hospital", "applies with its Gov. Reg. ID and profile",
+               c.city_hospital.apply(HospitalProfile(
+                   "GOVREG-TN-2009-0042", "City General Hospital", "Coimbatore, Tamil Nadu",
+                   "Multi-speciality", "+91 422 555 0100")))
+    yield Step(sec, "regulator", "verifies City Hospital -> Hospital-ID",
+               c.regulator.verify(c.city_hospital))
+    yield Step(sec, "Second-opinion clinic", "applies",
+               c.clinic.apply(HospitalProfile(
+                   "GOVREG-KL-2014-0917", "Lakeside Diagnostic Clinic", "Kochi, Kerala",
+                   "Radiology", "+91 484 555 0199")))
+    yield Step(sec, "regulator", "verifies the clinic -> Hospital-ID", c.regulator.verify(c.clinic))
+    yield Step(sec, "unverified hospital", "applies but is never verified",
+               c.applicant.apply(HospitalProfile(
+                   "GOVREG-XX-0000-0001", "Unlicensed Care", "Nowhere", "General", "none")))
+    yield Step(sec, "unverified hospital", "tries to onboard a doctor",
+               c.applicant.onboard(Doctor(p, "impostor"), DoctorProfile(
+                   "TN-00000", "Dr. Nobody", "General", "none")),
+               expect_ok=False, note="only verified hospitals onboard doctors")
+    yield Step(sec, "City Hospital", "names its registration desk", c.city_hospital.add_operator(c.desk))
+    yield Step(sec, "City Hospital", "names its diagnostic lab", c.city_hospital.add_operator(c.lab))
+    rao = DoctorProfile("TNMC-61234", "Dr. Anitha Rao", "General Medicine", "+91 98400 11111")
+    iyer = DoctorProfile("KMC-88121", "Dr. Vikram Iyer", "Radiology", "+91 98470 22222")
+    yield Step(sec, "City Hospital", "onboards Dr. Rao -> Doctor-ID", c.city_hospital.onboard(c.dr_rao, rao))
+    yield Step(sec, "clinic", "onboards Dr. Iyer -> Doctor-ID", c.clinic.onboard(c.dr_iyer, iyer))
+    yield Step(sec, "clinic", "adds Dr. Rao as visiting consultant (same UPRN, same Doctor-ID)",
+               c.clinic.onboard(c.dr_rao, rao))
+    impostor = Doctor(p, "uprn-thief")
+    yield Step(sec, "clinic", "tries to onboard another account under Dr. Rao's registration number",
+               c.clinic.onboard(impostor, rao), expect_ok=False,
+               note="one Doctor-ID per registration number (UPRN)")
+
+
+def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
+    sec = "Fig. 3-5 - registration, consultation, lab diagnostics"
+    _at(p, PAPER_VISIT, 8 * 3600)
+    yield Step(sec, "registration desk", "registers the patient and attendant -> Patient-ID",
+               c.desk.register(c.patient, PatientDetails(
+                   "Meena Krishnan", 46, "F", 62.5, 158.0, "12 Gandhi Road, Coimbatore",
+                   "+91 90030 12345", "meena.k@example.in", "Ravi Krishnan", "+91 90030 54321",
+                   "spouse")))
+    yield Step(sec, "registration desk", "registers a second patient",
+               c.desk.register(c.other_patient, PatientDetails(
+                   "Arjun Menon", 71, "M", 80.0, 172.0, "4 Beach Road, Kochi",
+                   "+91 90040 67890", "arjun.m@example.in")))
+    _at(p, PAPER_VISIT, 10 * 3600)
+    record = VisitRecord("persistent cough, 3 weeks", "type 2 diabetes since 2015",
+                         "suspected lower respiratory tract infection",
+                         "chest X-ray ordered; amoxicillin 500 mg", "Star Health policy on file")
+    yield Step(sec, "Dr. Rao", "creates the PMR of the visit -> PMR-ID = Patient-ID + 26012021",
+               c.dr_rao.create_pmr(c.patient.patient_id, PAPER_VISIT, record))
+    yield Step(sec, "Dr. Iyer", "tries to create a PMR at City Hospital, where he is not affiliated",
+               c.dr_iyer.create_pmr(c.patient.patient_id, PAPER_VISIT, record,
+                                    hospital_id=c.city_hospital.hospital_id),
+               expect_ok=False, note="doctors act only for their own hospitals")
+    yield Step(sec, "Dr. Rao", "tries a visit date that does not exist (30 Feb 2021)",
+               p.execute(c.dr_rao.account, "PMRToken", "mint",
+                         (c.patient.patient_id, 30022021, c.city_hospital.hospital_id,
+                          b"\x11" * 32, 0x55), writes=SlotWrites()),
+               expect_ok=False, note="PMR-IDs encode real dates only")
+    _at(p, PAPER_VISIT, 16 * 3600)
+    xray = LabFindings(TestType.XRAY, PAPER_VISIT, 1000,
+                       "suspected pneumonia", "right lower lobe opacity")
+    manifest = p.sealer.seal(b'{"study":"chest X-ray, de-identified, split (1,3,5)"}', b"manifest")
+    yield Step(sec, "City Hospital lab", "posts the X-ray report with the manifest CID",
+               c.lab.post_report(c.patient.patient_id * ids.DATE_BASE + ids.ddmmyyyy(PAPER_VISIT),
+                                 xray, manifest.digest))
+    blood = LabFindings(TestType.BLOOD, PAPER_VISIT, 1001, "glycaemic control", "HbA1c 7.9 %")
+    yield Step(sec, "City Hospital lab", "posts a blood test report",
+               c.lab.post_report(PAPER_PMR_ID_of(c), blood, manifest.digest))
+    yield Step(sec, "Dr. Rao", "reviews the X-ray the same evening: a second version of the PMR",
+               c.dr_rao.create_pmr(c.patient.patient_id, PAPER_VISIT, VisitRecord(
+                   "persistent cough, 3 weeks", "type 2 diabetes since 2015",
+                   "community-acquired pneumonia, right lower lobe",
+                   "amoxicillin-clavulanate 625 mg, review in 7 days")))
+
+
+def PAPER_PMR_ID_of(c: Cast) -> int:
+    """The PMR-ID of the story patient's visit on 26 Jan 2021."""
+    return ids.pmr_id(c.patient.patient_id, PAPER_VISIT)
+
+
+def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
+    sec = "Patient visits a different practitioner"
+    pmr = PAPER_PMR_ID_of(c)
+    now = _at(p, dt.date(2021, 2, 1))
+    yield Step(sec, "patient", "grants Dr. Iyer access to that PMR for 7 days",
+               c.patient.grant(c.dr_iyer, now + 7 * DAY, pmr_id=pmr))
+    yield Step(sec, "Dr. Iyer", "opens the PMR (logged on chain)", c.dr_iyer.access(pmr))
+    yield Step(sec, "other patient", "tries to grant access to a PMR that is not theirs",
+               c.other_patient.grant(c.dr_iyer, now + DAY, pmr_id=pmr), expect_ok=False,
+               note="only the owner grants")
+    second = dt.date(2021, 2, 3)
+    _at(p, second)
+    yield Step(sec, "Dr. Iyer", "records his second opinion as a PMR of his own visit",
+               c.dr_iyer.create_pmr(c.patient.patient_id, second, VisitRecord(
+                   "follow-up of pneumonia", "type 2 diabetes", "resolving consolidation",
+                   "continue antibiotics; repeat X-ray in 6 weeks")))
+    _at(p, dt.date(2021, 2, 9))
+    yield Step(sec, "Dr. Iyer", "tries to open the PMR after the grant expired",
+               c.dr_iyer.access(pmr), expect_ok=False, note="access ends by itself at expiry")
+    now = _at(p, dt.date(2021, 2, 10))
+    yield Step(sec, "patient", "grants Dr. Rao access to all records for 30 days",
+               c.patient.grant(c.dr_rao, now + 30 * DAY))
+    yield Step(sec, "patient", "grants Dr. Iyer all records again",
+               c.patient.grant(c.dr_iyer, now + 30 * DAY))
+    yield Step(sec, "patient", "revokes Dr. Rao's grant early", c.patient.revoke(c.dr_rao))
+    yield Step(sec, "Dr. Rao", "tries to open the PMR after revocation", c.dr_rao.access(pmr),
+               expect_ok=False, note="a revoked grant is over")
+    other = ids.pmr_id(c.other_patient.patient_id, PAPER_VISIT)
+    yield Step(sec, "Dr. Rao", "break-glass: emergency access to the other patient, reason 7",
+               c.dr_rao.emergency_access(c.other_patient.patient_id, 7))
+    yield Step(sec, "Dr. Iyer", "break-glass at his clinic, reason 3",
+               c.dr_iyer.emergency_access(c.other_patient.patient_id, 3))
+    yield Step(sec, "Dr. Rao", "opens the other patient's record under emergency access",
+               c.dr_rao.access(other))
+
+
+def _iomt(p: Protocol, c: Cast) -> Iterator[Step]:
+    sec = "IoMT device data"
+    start = _at(p, dt.date(2021, 2, 11))
+    yield Step(sec, "registration desk", "binds a pulse oximeter to the patient",
+               c.desk.bind_device(c.device, c.patient))
+    for batch in range(2):
+        readings = [Reading(1, 95 + (i % 4), start + batch * 3600 + 60 * i) for i in range(60)]
+        _at(p, dt.date(2021, 2, 11), 9 * 3600 + (batch + 1) * 3600 + 5)
+        yield Step(sec, "pulse oximeter", f"anchors batch {batch}: 60 readings as one Merkle root",
+                   c.device.anchor(readings, start + batch * 3600, start + (batch + 1) * 3600))
+    proof_ok = p.view("IoMTAnchor", "verify_reading", c.device.address, 1,
+                      readings[17].leaf(), merkle_proof(readings, 17))
+    assert proof_ok, "a reading of an anchored batch must verify on chain"
+    for i in range(2):
+        yield Step(sec, "pulse oximeter", "per-reading mode: one SpO2 reading on chain",
+                   c.device.record(Reading(1, 97, p.chain.timestamp - i)))
+
+
+def _oversight(p: Protocol, c: Cast) -> Iterator[Step]:
+    sec = "Regulator oversight"
+    _at(p, dt.date(2021, 3, 1))
+    yield Step(sec, "regulator", "suspends the clinic", c.regulator.suspend_hospital(c.clinic))
+    yield Step(sec, "Dr. Iyer", "tries to create a PMR for the suspended clinic",
+               c.dr_iyer.create_pmr(c.patient.patient_id, dt.date(2021, 3, 1), VisitRecord(
+                   "check-up", "", "", "")), expect_ok=False,
+               note="a suspended hospital's doctors cannot act for it")
+    yield Step(sec, "regulator", "reinstates the clinic", c.regulator.reinstate_hospital(c.clinic))
+    yield Step(sec, "regulator", "suspends Dr. Iyer", c.regulator.suspend_doctor(c.dr_iyer))
+    yield Step(sec, "Dr. Iyer", "tries to open a PMR while suspended",
+               c.dr_iyer.access(PAPER_PMR_ID_of(c)), expect_ok=False,
+               note="suspension ends all access")
+    yield Step(sec, "regulator", "reinstates Dr. Iyer", c.regulator.reinstate_doctor(c.dr_iyer))
+
+
+def run_story(
+    layout: str = "private", *, seed: int = 0, backend: str = "pyevm",
+    on_step: Callable[[Step], None] | None = None,
+) -> list[Step]:
+    """Deploy a fresh system and play the whole story; return the steps."""
+    return play_story(layout, seed=seed, backend=backend, on_step=on_step)[1]
+
+
+def play_story(
+    layout: str = "private", *, seed: int = 0, backend: str = "pyevm",
+    on_step: Callable[[Step], None] | None = None,
+) -> tuple[Protocol, list[Step]]:
+    """Like :func:`run_story`, also returning the protocol (and so the chain) it ran on."""
+    from sim.chain import make_chain
+
+    chain = make_chain(backend, seed=seed)
+    p = Protocol.deploy(chain, layout=layout, seed=seed, first_patient_id=PAPER_PATIENT_ID)
+    steps = []
+    for step in paper_story(p):
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+    return p, steps

@@ -1,0 +1,45 @@
+"""ABI helpers: entry lookup by arity, selectors, log decoding."""
+
+from __future__ import annotations
+
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+from sim.chain.abi import decode_log, decode_output, encode_call, event_topic0, find_entry, selector
+from sim.errors import InputError
+
+ABI = [
+    {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "uint256"}],
+     "outputs": [{"name": "", "type": "uint256"}]},
+    {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "uint256"},
+                                                 {"name": "b", "type": "bool"}], "outputs": []},
+    {"type": "event", "name": "E", "anonymous": False, "inputs": [
+        {"name": "who", "type": "address", "indexed": True},
+        {"name": "tag", "type": "string", "indexed": True},
+        {"name": "v", "type": "uint256", "indexed": False}]},
+]
+
+
+def test_find_entry_picks_by_argument_count() -> None:
+    """Same-named entries (Vyper default args) are told apart by arity."""
+    assert len(find_entry(ABI, "function", "f", 2)["inputs"]) == 2
+    assert selector(find_entry(ABI, "function", "f", 1)) == keccak(b"f(uint256)")[:4]
+    with pytest.raises(InputError, match="known"):
+        find_entry(ABI, "function", "g", 0)
+
+
+def test_encode_and_decode_round_trip() -> None:
+    """Calldata is selector + args; a single output decodes to a bare value."""
+    entry = find_entry(ABI, "function", "f", 1)
+    assert encode_call(entry, [7]) == keccak(b"f(uint256)")[:4] + encode(["uint256"], [7])
+    assert decode_output(entry, encode(["uint256"], [9])) == 9
+
+
+def test_decode_log_with_indexed_string() -> None:
+    """Indexed dynamic values come back as their topic hash, others decoded."""
+    event = find_entry(ABI, "event", "E")
+    topics = [event_topic0(event), b"\x00" * 12 + b"\x11" * 20, keccak(b"hi")]
+    out = decode_log(event, topics, encode(["uint256"], [5]))
+    assert out == {"who": "0x" + "11" * 20, "tag": keccak(b"hi"), "v": 5}
+    assert event_topic0(event) == keccak(b"E(address,string,uint256)")

@@ -1,0 +1,85 @@
+"""The pmrsim command line: tour, gas, compile, and how bad input is reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+
+
+def test_tour_walks_the_story(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim tour` prints every section and ends with every step as expected."""
+    assert main(["tour"]) == 0
+    out = capsys.readouterr().out
+    assert "8543726012021" in out
+    assert "revert reason: access_grants: grant expired" in out
+    assert "Every step behaved as the paper describes." in out
+
+
+def test_gas_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim gas --format json` prints one object per operation and layout."""
+    assert main(["gas", "--format", "json"]) == 0
+    ops = json.loads(capsys.readouterr().out)["operations"]
+    assert {tuple(sorted(o)) for o in ops} == {
+        ("floor", "gas", "layout", "operation", "ratio", "token")}
+    layouts = {o["layout"] for o in ops}
+    assert layouts == {"private", "paper"}
+    mint = next(o for o in ops if o["layout"] == "private" and o["operation"] == "PMRToken.mint")
+    assert mint["gas"] - 21_000 < 146_258
+
+
+def test_gas_check_passes_against_the_committed_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    """The committed baseline matches the contracts (no operation rose above it)."""
+    assert main(["gas", "--format", "csv", "--check"]) == 0
+
+
+def test_gas_check_fails_when_gas_rises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A baseline with lower figures makes `--check` exit 1 naming the operation."""
+    assert main(["gas", "--format", "json", "--layout", "private"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for op in data["operations"]:
+        if op["operation"] == "AccessGrants.grant":
+            op["gas"] -= 1
+    baseline = tmp_path / "gas.json"
+    baseline.write_text(json.dumps(data))
+    assert main(["gas", "--layout", "private", "--format", "csv", "--check",
+                 "--baseline", str(baseline)]) == 1
+    assert "AccessGrants.grant" in capsys.readouterr().err
+
+
+def test_gas_check_with_missing_baseline_is_bad_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing baseline file is bad input (exit 2) naming the file."""
+    missing = tmp_path / "none.json"
+    assert main(["gas", "--layout", "private", "--format", "csv", "--check",
+                 "--baseline", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+def test_compile_writes_abi_and_bytecode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim compile --out DIR` writes one artifact per contract with abi and bytecode."""
+    assert main(["compile", "--out", str(tmp_path)]) == 0
+    art = json.loads((tmp_path / "PMRToken.json").read_text())
+    assert art["bytecode"].startswith("0x") and len(art["bytecode"]) > 1000
+    assert any(e.get("name") == "tokenURI" for e in art["abi"])
+    assert art["evmVersion"] == "cancun"
+    assert len(list(tmp_path.glob("*.json"))) == 7
+
+
+def test_compile_onto_a_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out` naming a file is rejected with exit 2 and a one-line message."""
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["compile", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert str(target) in err and err.count("\n") == 1
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse usage errors exit 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(["gas", "--layout", "nonsense"])
+    assert exc.value.code == 2
