@@ -409,6 +409,12 @@ class PyEVMChain(Chain):
             raise ChainError(f"no block {number}: the head is {self.block_number}")
         return self._blocks[number]
 
+    def state_blobs(self) -> list[bytes]:
+        """Every value in the chain's database (trie nodes, code, headers), for privacy scans."""
+        store = getattr(self._db.db, "wrapped_db", None)
+        kv = getattr(store, "kv_store", None)
+        return list(kv.values()) if kv is not None else []
+
     def get_logs(
         self,
         *,

@@ -1,0 +1,1 @@
+"""The simulation engine: scenarios, SimPy actors, invariants and run outputs."""

@@ -1,0 +1,173 @@
+"""Adversaries: every forbidden path of the protocol, tried and expected to fail.
+
+Each attempt records the reason it must fail for; the ``denials`` invariant
+checks that it failed, and for that reason. On-chain attempts are real
+signed transactions (so their reverts are in the trace and the audit log);
+off-chain ones go through the custodians and the sharing scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.engine.ledger import Attempt
+from sim.errors import ChainError
+from sim.privacy.material import EssentialShare, SecretBytes
+from sim.protocol import Doctor, DoctorProfile, Hospital, HospitalProfile, VisitRecord
+
+if TYPE_CHECKING:
+    from sim.engine.world import World
+
+Proc = Generator[simpy.Event, Any, None]
+HOUR = 3600.0
+
+
+def start_adversaries(world: World) -> None:
+    """Schedule the scenario's adversarial attempts at random times after setup."""
+    config = world.sc.adversaries
+    attacks: dict[str, Callable[[World, int], Proc]] = {
+        "unregistered_hospital": _unregistered_hospital,
+        "foreign_doctor": _foreign_doctor,
+        "non_owner_grant": _non_owner_grant,
+        "expired_grant": _expired_grant,
+        "forged_essential_share": _forged_essential,
+        "tampered_fragment": _tampered_fragment,
+        "replayed_transaction": _replay,
+    }
+    rng = world.rng("adversaries")
+    span = max(world.duration - world.env.now, 1.0)
+    for kind, attack in attacks.items():
+        for k in range(getattr(config, kind)):
+            delay = rng.uniform(0.25, 0.6) * span
+
+            def run(attack: Callable[[World, int], Proc] = attack, k: int = k,
+                    delay: float = delay) -> Proc:
+                yield world.env.timeout(delay)
+                yield from attack(world, k)
+
+            world.env.process(run())
+
+
+def _expect(world: World, kind: str, expected: tuple[str, ...], actual: str) -> None:
+    world.ledger.attempts.append(Attempt(kind, expected, actual, world.env.now))
+    if actual in expected:
+        world.counts["denied"] += 1
+    world.trace.write("attack", world.env.now, attack=kind, expected=list(expected), actual=actual)
+
+
+def _unregistered_hospital(world: World, k: int) -> Proc:
+    rogue = Hospital(world.protocol, f"rogue-hospital-{k}")
+    if k % 2 == 0:  # half of them applied but were never verified
+        yield from world.tx(rogue.apply_call(HospitalProfile(
+            f"ROGUE-{k}", f"Rogue Clinic {k}", "unknown", "general", "none")))
+    victim = Doctor(world.protocol, f"rogue-doctor-{k}")
+    out = yield from world.tx(rogue.onboard_call(victim, DoctorProfile(
+        f"FAKE-{k:05d}", f"Dr. Fake {k}", "general", "none")))
+    _expect(world, "unregistered_hospital",
+            ("hospital_registry: hospital not verified", "hospital_registry: not a hospital operator"),
+            out.reason or "succeeded")
+
+
+def _foreign_doctor(world: World, k: int) -> Proc:
+    rng = world.rng(f"foreign-{k}")
+    if len(world.hospitals) < 2 or not world.patients:
+        return
+    h = rng.randrange(len(world.hospitals))
+    other = (h + 1 + rng.randrange(len(world.hospitals) - 1)) % len(world.hospitals)
+    doctor = rng.choice(world.doctors[h])
+    patient = rng.choice([p for p in world.patients if p.patient_id])
+    out = yield from world.tx(doctor.create_pmr_call(
+        patient.patient_id, world.today(), VisitRecord("x", "x", "x", "x"),
+        hospital_id=world.hospitals[other].hospital_id))
+    _expect(world, "foreign_doctor", ("doctor_registry: doctor not affiliated with hospital",),
+            out.reason or "succeeded")
+
+
+def _non_owner_grant(world: World, k: int) -> Proc:
+    rng = world.rng(f"non-owner-{k}")
+    owners = [p for p in world.patients if world.pmrs.get(p.patient_id)]
+    others = [p for p in world.patients if p.patient_id]
+    if not owners or len(others) < 2:
+        return
+    owner = rng.choice(owners)
+    thief = rng.choice([p for p in others if p is not owner])
+    doctor = rng.choice([d for ds in world.doctors for d in ds if d.doctor_id])
+    out = yield from world.tx(thief.grant_call(doctor, world.now_ts() + 86400,
+                                               pmr_id=world.pmrs[owner.patient_id][0]))
+    _expect(world, "non_owner_grant", ("access_grants: not the record owner",),
+            out.reason or "succeeded")
+
+
+def _study(world: World, rng: Any) -> Any:
+    return rng.choice(world.studies) if world.studies else None
+
+
+def _grant_for(world: World, study: Any, doctor: Doctor, seconds: int) -> Generator[
+        simpy.Event, Any, bool]:
+    owner = next(p for p in world.patients if p.patient_id == study.patient_id)
+    out = yield from world.tx(owner.grant_call(doctor, world.driver.next_slot() + seconds,
+                                               pmr_id=study.pmr_id))
+    return out.ok
+
+
+def _expired_grant(world: World, k: int) -> Proc:
+    rng = world.rng(f"expired-{k}")
+    study = _study(world, rng)
+    if study is None:
+        return
+    doctor = world._other_doctor(0, rng)
+    if doctor is None or not (yield from _grant_for(world, study, doctor, 3600)):
+        return
+    owner = next(p for p in world.patients if p.patient_id == study.patient_id)
+    sealed = world._send_essential(study, doctor, owner)
+    yield world.env.timeout(2 * HOUR)
+    yield from world._forbidden_access(doctor, study, sealed, "expired_grant",
+                                       "access_grants: grant expired")
+
+
+def _forged_essential(world: World, k: int) -> Proc:
+    rng = world.rng(f"forged-{k}")
+    study = _study(world, rng)
+    if study is None:
+        return
+    doctor = world._other_doctor(0, rng)
+    if doctor is None or not (yield from _grant_for(world, study, doctor, 86400)):
+        return
+    forged = EssentialShare(study.record_id, study.essential.version, study.essential.key_epoch,
+                            SecretBytes(rng.randbytes(32)))
+    result = yield from world._rebuild(doctor, study, forged)
+    _expect(world, "forged_essential_share", ("WrongEssentialShare",), result)
+
+
+def _tampered_fragment(world: World, k: int) -> Proc:
+    rng = world.rng(f"tampered-{k}")
+    study = _study(world, rng)
+    if study is None:
+        return
+    doctor = world._other_doctor(0, rng)
+    if doctor is None or not (yield from _grant_for(world, study, doctor, 86400)):
+        return
+    result = yield from world._rebuild(doctor, study, study.essential, tamper=True)
+    _expect(world, "tampered_fragment", ("tampered-detected",), result)
+
+
+def _replay(world: World, k: int) -> Proc:
+    rng = world.rng(f"replay-{k}")
+    yield world.env.timeout(0)
+    number = rng.randint(1, world.chain.block_number)
+    receipts = world.chain.block(number).receipts
+    if not receipts:
+        return
+    raw = world.chain.raw_transaction(rng.choice(receipts).tx_hash)
+    try:
+        world.chain.send_raw(raw)
+        actual = "accepted"
+    except ChainError:
+        actual = "replay rejected"
+    _expect(world, "replayed_transaction", ("replay rejected",), actual)
+
+
+__all__ = ["start_adversaries"]

@@ -1,0 +1,140 @@
+"""The chain in simulated time: a mempool filled by the actors, blocks every block time.
+
+Actors ``yield from driver.transact(call)``: the signed transaction waits in
+the mempool until the next block slot, the block producer mines it (with the
+block gas limit: what does not fit waits for the next slot), and the actor
+resumes with its :class:`~sim.protocol.outcome.Outcome`. Only slots with
+pending transactions produce a block, so a quiet simulated year costs
+nothing; block timestamps are always ``start + k * block_time``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from sim.chain import Block, Chain
+from sim.engine.trace import TraceWriter, logs_digest
+from sim.errors import ChainError
+from sim.protocol.outcome import Outcome
+from sim.protocol.protocol import Call, Protocol
+
+
+@dataclass
+class OpStats:
+    """Gas and confirmation latency of one operation over a run."""
+
+    gas: list[int] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+    reverted: int = 0
+
+
+class ChainDriver:
+    """Drives one chain from SimPy; see the module docstring."""
+
+    def __init__(self, env: simpy.Environment, protocol: Protocol, trace: TraceWriter, *,
+                 start_timestamp: int, block_time: int) -> None:
+        self.env = env
+        self.protocol = protocol
+        self.chain: Chain = protocol.chain
+        self.trace = trace
+        self.start = start_timestamp
+        self.block_time = block_time
+        self._pending: dict[bytes, tuple[Call, simpy.Event, float]] = {}
+        self._wakeup = env.event()
+        self.ops: dict[str, OpStats] = {}
+        self.blocks: list[tuple[int, int, int]] = []  # (number, gas_used, txs)
+        self.txs = 0
+        self.reverted = 0
+        self.on_block: list[Callable[[Block], None]] = []
+        env.process(self._produce())
+
+    # -- actors -----------------------------------------------------------
+    def next_slot(self) -> int:
+        """Timestamp of the next block slot."""
+        k = int(self.env.now // self.block_time) + 1
+        return self.start + k * self.block_time
+
+    def submit(self, call: Call) -> simpy.Event:
+        """Queue ``call`` as a signed transaction; the event fires with its Outcome when mined."""
+        done = self.env.event()
+        try:
+            tx_hash = self.chain.send(call.sender, call.to, call.calldata,
+                                      estimate_at=self.next_slot())
+        except ChainError as exc:
+            done.fail(exc)
+            return done
+        self._pending[tx_hash] = (call, done, self.env.now)
+        if not self._wakeup.triggered:
+            self._wakeup.succeed()
+        return done
+
+    def transact(self, call: Call) -> Generator[simpy.Event, Any, Outcome]:
+        """``outcome = yield from driver.transact(call)``: submit and wait for the block."""
+        outcome: Outcome = yield self.submit(call)
+        return outcome
+
+    def view(self, contract: str, fn: str, *args: Any) -> Any:
+        """Read-only call at the head block (the chain as the actors see it now)."""
+        return self.protocol.view(contract, fn, *args)
+
+    # -- block producer ---------------------------------------------------
+    def _produce(self) -> Generator[simpy.Event, Any, None]:
+        while True:
+            if not self._pending:
+                self._wakeup = self.env.event()
+                yield self._wakeup
+            slot = self.next_slot()
+            yield self.env.timeout(slot - self.start - self.env.now)
+            self._mine(slot)
+
+    def _mine(self, timestamp: int) -> None:
+        block = self.chain.mine(timestamp)
+        now = self.env.now
+        for receipt in block.receipts:
+            call, done, submitted = self._pending.pop(receipt.tx_hash)
+            outcome = self.protocol.finish(call, receipt)
+            self._record(outcome, submitted, now)
+            done.succeed(outcome)
+        self.blocks.append((block.number, block.gas_used, len(block.receipts)))
+        self.trace.write("block", now, number=block.number, timestamp=block.timestamp,
+                         gas_used=block.gas_used, gas_limit=block.gas_limit,
+                         txs=len(block.receipts), state_root="0x" + block.state_root.hex())
+        for hook in self.on_block:
+            hook(block)
+
+    def _record(self, outcome: Outcome, submitted: float, now: float) -> None:
+        r = outcome.receipt
+        stats = self.ops.setdefault(outcome.op, OpStats())
+        self.txs += 1
+        if r.ok:
+            stats.gas.append(r.gas_used)
+            stats.latency.append(now - submitted)
+        else:
+            stats.reverted += 1
+            self.reverted += 1
+        self.trace.write(
+            "tx", now, block=r.block_number, op=outcome.op, sender=outcome.sender,
+            status=r.status, gas=r.gas_used, reason=outcome.reason,
+            hash="0x" + r.tx_hash.hex(), submitted=round(submitted, 3),
+            latency=round(now - submitted, 3), logs=logs_digest(r),
+            raw="0x" + self.chain.raw_transaction(r.tx_hash).hex(),
+        )
+
+    def record_setup_blocks(self) -> None:
+        """Trace the blocks mined before the simulation (deployment), for replay."""
+        for number in range(1, self.chain.block_number + 1):
+            block = self.chain.block(number)
+            for r in block.receipts:
+                self.trace.write(
+                    "tx", 0.0, block=number, op="deploy" if r.to is None else "setup",
+                    sender="admin", status=r.status, gas=r.gas_used, reason=r.revert_reason or "",
+                    hash="0x" + r.tx_hash.hex(), submitted=0.0, latency=0.0, logs=logs_digest(r),
+                    raw="0x" + self.chain.raw_transaction(r.tx_hash).hex(),
+                )
+            self.trace.write("block", 0.0, number=number, timestamp=block.timestamp,
+                             gas_used=block.gas_used, gas_limit=block.gas_limit,
+                             txs=len(block.receipts), state_root="0x" + block.state_root.hex())

@@ -1,0 +1,196 @@
+"""Invariants checked at the end of every run (and what each one means).
+
+* ``tokens_valid`` - every PMR version was minted for a registered patient by
+  a doctor registered at a verified hospital, and the token's owner is that
+  patient's account (checked on chain for every token of small runs, a
+  seeded sample of large ones).
+* ``access_had_valid_grant`` - every record the custodians released was
+  covered, at that head block time, by a grant or emergency window rebuilt
+  from the mined grant, revoke and break-glass outcomes (independently of
+  ``AccessGrants.is_valid``).
+* ``denials`` - every forbidden attempt failed, and for the expected reason.
+* ``record_rebuilds`` - every rebuild returned the exact de-identified bytes;
+  and at the end every stored study still rebuilds from its custodians while
+  at most n - t of them are down.
+* ``pii_on_chain`` - no generated personal or clinical value appears in any
+  transaction input, log, or anywhere in the chain's state database.
+* ``pii_in_trace`` - none appears in ``trace.jsonl`` either.
+* ``gas_matches_table`` - the gas table's figure for every operation
+  (``reports/baseline/gas.json``, steady state) lies within the range the
+  run observed for it, give or take 10% (first writes of counters cost more).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sim.privacy.sharing import Custodian, combine
+
+if TYPE_CHECKING:
+    from sim.engine.world import World
+
+#: Above this many values or bytes the PII search switches from substrings to aligned words.
+FULL_SCAN_LIMIT = 64 * 1024 * 1024
+SAMPLE = 2_000
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One invariant violation."""
+
+    name: str
+    detail: str
+
+
+def check_all(world: World, trace_path: Path) -> tuple[list[str], list[Violation]]:
+    """Run every invariant; return (names checked, violations)."""
+    checks = [
+        ("tokens_valid", _tokens_valid),
+        ("access_had_valid_grant", _access_had_valid_grant),
+        ("denials", _denials),
+        ("record_rebuilds", _record_rebuilds),
+        ("pii_on_chain", _pii_on_chain),
+        ("gas_matches_table", _gas_matches_table),
+    ]
+    violations: list[Violation] = []
+    for name, check in checks:
+        for detail in check(world):
+            violations.append(Violation(name, detail))
+    for detail in _pii_in_trace(world, trace_path):
+        violations.append(Violation("pii_in_trace", detail))
+    return [name for name, _ in checks] + ["pii_in_trace"], violations
+
+
+def _sample(items: list[Any], world: World, name: str) -> list[Any]:
+    if len(items) <= SAMPLE:
+        return items
+    return world.rng(f"invariant-{name}").sample(items, SAMPLE)
+
+
+def _tokens_valid(world: World) -> list[str]:
+    problems = []
+    verified = {h.hospital_id for h in world.hospitals if h.hospital_id}
+    doctors = {d.doctor_id for ds in world.doctors for d in ds if d.doctor_id}
+    patients = {p.patient_id: p for p in world.patients if p.patient_id}
+    for pmr_id, patient_id, doctor_id, hospital_id in world.ledger.minted:
+        if patient_id not in patients or pmr_id // 10**8 != patient_id:
+            problems.append(f"PMR {pmr_id}: patient {patient_id} was not registered")
+        if doctor_id not in doctors or hospital_id not in verified:
+            problems.append(f"PMR {pmr_id}: doctor {doctor_id} / hospital {hospital_id} not valid")
+    for pmr_id, patient_id, _, _ in _sample(world.ledger.minted, world, "tokens"):
+        owner = world.driver.view("PMRToken", "ownerOf", pmr_id)
+        expected = "0x" + patients[patient_id].address.hex() if patient_id in patients else "?"
+        if str(owner).lower() != expected:
+            problems.append(f"PMR {pmr_id}: owner {owner} is not patient {patient_id}")
+    return problems
+
+
+def _access_had_valid_grant(world: World) -> list[str]:
+    return [f"{s.record_id} released to {s.grantee} at {s.block_time} without a valid grant"
+            for s in world.ledger.served
+            if not world.ledger.grants.valid_at(s.grantee, s.pmr_id, s.block_time)]
+
+
+def _denials(world: World) -> list[str]:
+    return [f"{a.kind} at t={a.t:.0f}: expected {' or '.join(a.expected)}, got {a.actual}"
+            for a in world.ledger.attempts if not a.right_reason]
+
+
+def _record_rebuilds(world: World) -> list[str]:
+    problems = [f"{r}: rebuilt bytes differ" for r in world.ledger.rebuild_failures]
+    for study in _sample(world.studies, world, "rebuilds"):
+        doc = json.loads(study.manifest_json)
+        t, n = doc["sharing"]["t"], doc["sharing"]["n"]
+        present = []
+        for entry in doc["fragments"]:
+            node = world.swarm.node(entry["node"])
+            share = world.vault.get(entry["node"], study.record_id)
+            if node.lost or not node.online or share is None:
+                continue
+            try:
+                from storage_sim import Cid, export_bytes
+
+                fragment = export_bytes(Cid.parse(entry["cid"]), node.blockstore.get)
+            except Exception:
+                continue
+            present.append(Custodian(entry["index"], fragment, share))
+        if n - len(present) > n - t:
+            continue  # more than n - t custodians down: the guarantee does not apply
+        from sim.privacy.manifest import Manifest
+
+        manifest = Manifest.from_json(json.dumps(doc["sharing"]))
+        try:
+            data = combine(manifest, study.essential, present)
+        except Exception as exc:
+            problems.append(f"{study.record_id}: does not rebuild ({type(exc).__name__})")
+            continue
+        from sim.engine.studies import sha256
+
+        if sha256(data) != study.digest:
+            problems.append(f"{study.record_id}: rebuilt bytes differ")
+    return problems
+
+
+def _needles(world: World) -> list[bytes]:
+    values = sorted(world.ledger.personal)
+    return [v.encode()[:31] for v in values]
+
+
+def _chain_blob(world: World) -> bytes:
+    chain = world.chain
+    parts = []
+    for number in range(1, chain.block_number + 1):
+        for r in chain.block(number).receipts:
+            parts.append(chain.raw_transaction(r.tx_hash))
+            for log in r.logs:
+                parts.append(log.data)
+                parts.extend(log.topics)
+    state = getattr(chain, "state_blobs", None)
+    if state is not None:
+        parts.extend(state())
+    return b"\x00".join(parts)
+
+
+def _find(blob: bytes, needles: list[bytes]) -> list[bytes]:
+    if len(blob) * max(1, len(needles) // 1000) <= FULL_SCAN_LIMIT:
+        return [n for n in needles if n in blob]
+    words = {blob[i:i + 32] for i in range(0, len(blob) - 31, 32)}
+    return [n for n in needles if n.ljust(32, b"\0")[:32] in words]
+
+
+def _pii_on_chain(world: World) -> list[str]:
+    found = _find(_chain_blob(world), _needles(world))
+    if not found:
+        return []
+    return [f"{len(found)} generated personal/clinical values found on chain "
+            f"(e.g. a value of {len(found[0])} bytes in transaction input or state)"]
+
+
+def _pii_in_trace(world: World, trace_path: Path) -> list[str]:
+    text = trace_path.read_bytes()
+    found = [n for n in _needles(world) if n in text]
+    return [f"{len(found)} generated personal/clinical values found in the trace"] if found else []
+
+
+def _gas_matches_table(world: World) -> list[str]:
+    from sim.gas import BASELINE_PATH, load_baseline
+
+    try:
+        table = load_baseline(BASELINE_PATH)
+    except Exception:
+        return []
+    problems = []
+    for op, stats in sorted(world.driver.ops.items()):
+        expected = table.get((world.layout, world.sc.token, op))
+        if expected is None or not stats.gas:
+            continue
+        low, high = min(stats.gas), max(stats.gas)
+        if not 0.9 * low <= expected <= 1.1 * high:
+            problems.append(f"{op}: gas {low}..{high} does not cover the table's {expected}")
+    return problems
+
+
+__all__ = ["Violation", "check_all"]

@@ -1,0 +1,85 @@
+"""What the engine knows independently of the chain, to check the chain against it.
+
+The engine generated every person, record and grant, so it can say what
+must be true: which values are personal (the PII search), which accesses
+were served and when (checked against grant windows rebuilt from the
+outcomes), which forbidden attempts were made and why they must fail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Served:
+    """A record released to a doctor by the custodians at a head block time."""
+
+    grantee: str  # account address hex
+    pmr_id: int
+    block_time: int
+    record_id: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A forbidden attempt and the reason it had to fail for."""
+
+    kind: str
+    expected: tuple[str, ...]
+    actual: str
+    t: float
+
+    @property
+    def right_reason(self) -> bool:
+        """True when it failed, and failed for one of the expected reasons."""
+        return self.actual in self.expected
+
+
+@dataclass
+class GrantWindows:
+    """Grant windows from mined outcomes: (grantee, scope key) -> expiry, plus emergencies."""
+
+    expiry: dict[tuple[str, int], int] = field(default_factory=dict)
+    emergency: dict[tuple[str, int], int] = field(default_factory=dict)
+    history: list[tuple[int, str, tuple[str, int], int]] = field(default_factory=list)
+
+    def record(self, block_time: int, what: str, key: tuple[str, int], expiry: int) -> None:
+        """Note a grant, revoke (expiry 1) or emergency opened at ``block_time``."""
+        self.history.append((block_time, what, key, expiry))
+
+    def valid_at(self, grantee: str, pmr_id: int, when: int) -> bool:
+        """Was any window covering ``pmr_id`` open for ``grantee`` at time ``when``?"""
+        patient = pmr_id // 10**8
+        state: dict[tuple[str, str, int], int] = {}
+        for block_time, what, key, expiry in self.history:
+            if block_time > when:
+                break
+            if key[0] != grantee:
+                continue
+            state[(what if what == "emergency" else "grant", key[0], key[1])] = expiry
+        scopes = [("grant", grantee, pmr_id), ("grant", grantee, (1 << 255) | patient),
+                  ("emergency", grantee, patient)]
+        return any(state.get(s, 0) > when for s in scopes)
+
+
+@dataclass
+class Ledger:
+    """Everything the invariants need from the engine's side."""
+
+    personal: set[str] = field(default_factory=set)
+    served: list[Served] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    grants: GrantWindows = field(default_factory=GrantWindows)
+    rebuilds: Counter[str] = field(default_factory=Counter)
+    rebuild_failures: list[str] = field(default_factory=list)
+    minted: list[tuple[int, int, int, int]] = field(default_factory=list)  # pmr, patient, doctor, hospital
+    mint_problems: list[str] = field(default_factory=list)
+
+    def remember(self, *values: object) -> None:
+        """Add generated personal or clinical values to the PII search."""
+        for v in values:
+            text = str(v).strip()
+            if len(text) >= 6:
+                self.personal.add(text)

@@ -1,0 +1,204 @@
+"""Run a scenario: build the world per layout, simulate, check invariants, write outputs.
+
+``run_scenario`` is what ``pmrsim run`` calls. Outputs in the run folder:
+``summary.json``, ``trace.jsonl``, ``gas.csv``, ``report.html`` (formats in
+``reports/FORMATS.md``). With several layouts the first one's outputs are
+at the top of the folder and each further layout has a full run folder in
+``layouts/<name>/``; ``summary.json`` then compares them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.engine.invariants import Violation, check_all
+from sim.engine.trace import TraceWriter
+from sim.engine.world import DAY, World
+
+SUMMARY_SCHEMA = "pmrsim.summary/1"
+#: Operations that make up a visit, for the capacity figure.
+VISIT_OPS = ("PMRToken.mint", "LabReports.post", "AccessGrants.grant", "AccessGrants.use")
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    unexpected: list[str]  # violations not expected, and expected ones that did not occur
+
+    @property
+    def ok(self) -> bool:
+        """True when the run met its expectations."""
+        return not self.unexpected
+
+
+def run_scenario(scenario: Any, out_dir: Path, *, backend: str | None = None,
+                 progress: bool | None = None) -> RunResult:
+    """Simulate every layout of ``scenario`` into ``out_dir``; see the module docstring."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for i, layout in enumerate(scenario.layouts):
+        folder = out_dir if i == 0 else out_dir / "layouts" / layout
+        folder.mkdir(parents=True, exist_ok=True)
+        results.append(_run_layout(scenario, layout, folder, backend=backend, progress=progress))
+    primary = results[0]
+    if len(results) > 1:
+        primary.summary["layouts"] = {
+            r.summary["layout"]: {"gas": r.summary["gas"],
+                                  "gas_per_patient_year": r.summary["gas_per_patient_year"],
+                                  "invariants": r.summary["invariants"]}
+            for r in results
+        }
+        primary.summary["unexpected"] = [u for r in results for u in r.unexpected]
+        _write_summary(out_dir, primary.summary)
+        _render(out_dir)
+    return RunResult(out_dir, primary.summary, [u for r in results for u in r.unexpected])
+
+
+def _run_layout(scenario: Any, layout: str, folder: Path, *, backend: str | None,
+                progress: bool | None) -> RunResult:
+    wall = time.perf_counter()
+    trace_path = folder / "trace.jsonl"
+    trace = TraceWriter(trace_path)
+    try:
+        world = World(scenario, layout, trace, backend=backend)
+        world.start()
+        _simulate(world, progress)
+    finally:
+        trace.close()
+    checked, violations = check_all(world, trace_path)
+    expected = list(scenario.expect_violations.get(layout, []))
+    unexpected = _unexpected(layout, violations, expected)
+    summary = _summary(world, scenario, layout, checked, violations, expected,
+                       time.perf_counter() - wall)
+    _write_summary(folder, summary)
+    _write_gas_csv(folder / "gas.csv", summary["gas"])
+    _render(folder)
+    return RunResult(folder, summary, unexpected)
+
+
+def _simulate(world: World, progress: bool | None) -> None:
+    end = world.duration + 2 * world.sc.chain.block_time + 3600
+    show = sys.stderr.isatty() if progress is None else progress
+    if not show:
+        world.env.run(until=end)
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("day {task.completed:.1f}/{task.total:.1f}"),
+                  TextColumn("{task.fields[txs]} txs"),
+                  TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task(f"{world.sc.name} ({world.layout})", total=end / DAY, txs=0)
+        step = max(end / 400, 60.0)
+        t = 0.0
+        while t < end:
+            t = min(end, t + step)
+            world.env.run(until=t)
+            bar.update(task, completed=t / DAY, txs=world.driver.txs)
+
+
+def _unexpected(layout: str, violations: list[Violation], expected: list[str]) -> list[str]:
+    names = {v.name for v in violations}
+    out = [f"{layout}: {v.name}: {v.detail}" for v in violations if v.name not in expected]
+    out += [f"{layout}: expected violation {name} did not occur" for name in expected
+            if name not in names]
+    return out
+
+
+def _stats(values: list[int] | list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"count": len(ordered), "mean": round(statistics.fmean(ordered), 1),
+            "min": ordered[0], "max": ordered[-1], "total": sum(ordered)}
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _summary(world: World, scenario: Any, layout: str, checked: list[str],
+             violations: list[Violation], expected: list[str], wall: float) -> dict[str, Any]:
+    ops = world.driver.ops
+    gas = {op: _stats(s.gas) for op, s in sorted(ops.items()) if s.gas}
+    latency = {}
+    for op, s in sorted(ops.items()):
+        if s.latency:
+            ordered = sorted(s.latency)
+            latency[op] = {"count": len(ordered), "p50": _quantile(ordered, 0.5),
+                           "p95": _quantile(ordered, 0.95), "max": ordered[-1]}
+    total_gas = sum(sum(s.gas) for s in ops.values())
+    patients = max(world.counts["patients"], 1)
+    years = scenario.duration_days / 365
+    visits = max(world.counts["visits"], 1)
+    visit_gas = sum(sum(s.gas) for op, s in ops.items() if op.startswith(VISIT_OPS))
+    per_visit = visit_gas / visits
+    chain = scenario.chain
+    swarm = world.swarm
+    counters = swarm.counters.as_dict()
+    counts = {k: world.counts[k] for k in ("hospitals", "doctors", "patients", "visits",
+                                           "pmr_tokens", "lab_reports", "grants", "accesses",
+                                           "denied")}
+    counts.update({k: v for k, v in sorted(world.counts.items()) if k not in counts})
+    txs = world.driver.txs
+    return {
+        "schema": SUMMARY_SCHEMA,
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "seed": scenario.seed,
+        "backend": world.backend,
+        "layout": layout,
+        "token": scenario.token,
+        "sim_seconds": world.duration,
+        "counts": counts,
+        "txs": {"total": txs, "reverted": world.driver.reverted,
+                "per_s_wall": round(txs / wall, 1) if wall else 0.0},
+        "gas": gas,
+        "gas_per_patient_year": round(total_gas / patients / years, 1),
+        "latency": latency,
+        "capacity": {"block_time": chain.block_time, "block_gas_limit": chain.block_gas_limit,
+                     "gas_per_visit": round(per_visit, 1),
+                     "visits_per_day": int(chain.block_gas_limit * DAY / chain.block_time
+                                           / per_visit) if per_visit else 0},
+        "storage": {"nodes": swarm.bytes_stored(), "records": len(world.studies),
+                    "bytes_logical": sum(s.size for s in world.studies),
+                    "bytes_stored": sum(swarm.bytes_stored().values()),
+                    "repairs": counters.get("repairs", 0),
+                    "corrupt_blocks": counters.get("corrupt_blocks", 0),
+                    "retrievals": counters.get("retrievals", 0),
+                    "failures": counters.get("retrieval_failures", 0)},
+        "invariants": {"checked": len(checked), "names": checked,
+                       "violations": [{"name": v.name, "detail": v.detail,
+                                       "expected": v.name in expected} for v in violations],
+                       "expected": expected},
+        "state_root": "0x" + world.chain.state_root().hex(),
+        "wall_seconds": round(wall, 2),
+    }
+
+
+def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+def _write_gas_csv(path: Path, gas: dict[str, dict[str, float]]) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["operation", "count", "mean", "min", "max", "total"])
+        for op, s in gas.items():
+            writer.writerow([op, s["count"], s["mean"], s["min"], s["max"], s["total"]])
+
+
+def _render(folder: Path) -> None:
+    try:
+        from reports import render_report
+    except ImportError:  # the renderer is optional for the engine
+        return
+    render_report(folder)

@@ -1,0 +1,727 @@
+"""Scenarios: the typed configuration of one simulation run, loaded from YAML.
+
+A scenario file is a YAML mapping validated into :class:`Scenario`. Unknown
+keys and bad values are errors (:class:`~sim.errors.InputError`) whose one-line
+message names the file, the key path and what was expected::
+
+    scenarios/x.yaml: workload.visits_per_patient_year: expected a number >= 0, got -1
+    scenarios/x.yaml: storage.nodez: unknown key (known: nodes, bandwidth_mbps, ...)
+
+``pmrsim run --set key.path=value`` overrides one value; the value is read as
+YAML, so ``--set storage.nodes=8`` and ``--set layouts=[private,paper]`` both
+work, and ``--set layout=paper`` is short for ``--set layouts=[paper]``. Like
+py-evm's configuration helpers, an override naming a key that the schema does
+not know is rejected rather than silently ignored.
+
+Example::
+
+    >>> from pathlib import Path
+    >>> s = load_scenario(Path("scenarios/quickstart.yaml"), ["storage.nodes=7"], seed=3)
+    >>> (s.storage.nodes, s.seed)
+    (7, 3)
+
+The field reference for users is ``docs/scenarios.md``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from sim.errors import InputError
+from sim.protocol.records import TestType
+
+#: The ``schema`` value of scenario files (and of ``Scenario.to_public_dict()``).
+SCHEMA: Literal["pmrsim.scenario/1"] = "pmrsim.scenario/1"
+
+#: Patient-IDs have at most ten digits (the PMR-ID appends DDMMYYYY to them).
+MAX_PATIENT_ID = 10**10 - 1
+
+#: Modalities that ``synthetic:<modality>`` DICOM sources may name.
+SYNTHETIC_MODALITIES = ("CR", "DX", "CT", "MR", "US", "MG", "ECG")
+
+#: Layouts of the contracts: personal fields kept off chain, or stored as the paper's screens suggest.
+Layout = Literal["private", "paper"]
+
+_PYDICOM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+InvariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+def _custom(path: str, expected: str, got: Any) -> PydanticCustomError:
+    """An error at ``path`` (relative to the model being validated), translated by :func:`_explain`."""
+    return PydanticCustomError(
+        "pmrsim", "{path}: {expected}", {"path": path, "expected": expected, "got": got})
+
+
+class Strict(BaseModel):
+    """Base of every scenario section: unknown keys are errors, instances are immutable.
+
+    Booleans are refused where a number or a string is expected (YAML 1.1 reads
+    ``yes``, ``no``, ``on`` and ``off`` as booleans, and pydantic would take
+    ``True`` for ``1``), and so are infinities and NaN.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """No scenario field is a boolean: refuse ``true``/``false`` (and ``yes``/``no``)."""
+        if info.field_name is None or _is_model(_unwrap(cls.model_fields[info.field_name].annotation)):
+            return value
+        for path, item in _shallow_items(value):
+            if isinstance(item, bool):
+                raise _custom(path, "expected " + _kind(_annotation_below(
+                    cls.model_fields[info.field_name].annotation, path)), item)
+        return value
+
+
+def _shallow_items(value: Any) -> Iterator[tuple[str, Any]]:
+    """``value`` itself, then the values of a mapping or the items of a list, with relative paths."""
+    yield "", value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key), item
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield str(index), item
+
+
+class ChainConfig(Strict):
+    """The chain the contracts run on."""
+
+    backend: Literal["pyevm", "ethtester", "revm", "rpc"] = Field(
+        "pyevm",
+        description="Chain backend: in-process py-evm, eth-tester, revm (fast), or a node over JSON-RPC.")
+    block_time: int = Field(12, ge=1, description="Seconds between blocks.")
+    block_gas_limit: int = Field(30_000_000, ge=1_000_000, description="Gas limit of every block.")
+    rpc_url: str | None = Field(None, description="JSON-RPC endpoint of the node (backend rpc only).")
+
+
+class ChurnConfig(Strict):
+    """Storage nodes going down and coming back (exponentially distributed up and down times)."""
+
+    mean_uptime_hours: float = Field(72.0, gt=0, description="Mean time a storage node stays up, in hours.")
+    mean_downtime_hours: float = Field(
+        2.0, gt=0,
+        description="Mean time a storage node stays down, in hours.")
+
+
+class StorageConfig(Strict):
+    """The private IPFS swarm that holds encrypted fragments and manifests."""
+
+    nodes: int = Field(6, ge=1, description="Number of storage nodes in the swarm.")
+    bandwidth_mbps: float = Field(100.0, gt=0, description="Bandwidth of each node, in megabits per second.")
+    latency_ms: float = Field(
+        20.0, ge=0,
+        description="One-way network latency between nodes, in milliseconds.")
+    replication: int = Field(2, ge=1, description="Copies kept of each manifest (at most `nodes`).")
+    churn: ChurnConfig | None = Field(None, description="Node churn; null (the default) keeps every node up.")
+    byzantine: int = Field(0, ge=0, description="Nodes that serve tampered blocks (fewer than `nodes`).")
+    repair_interval_minutes: float = Field(
+        30.0, gt=0, description="Minutes between repair rounds that restore lost fragments and copies.")
+
+    @model_validator(mode="after")
+    def _fits_the_swarm(self) -> StorageConfig:
+        """Replication and byzantine nodes cannot exceed the swarm."""
+        if self.replication > self.nodes:
+            raise _custom("replication", f"expected an integer <= nodes ({self.nodes})", self.replication)
+        if self.byzantine >= self.nodes:
+            raise _custom("byzantine", f"expected an integer < nodes ({self.nodes})", self.byzantine)
+        return self
+
+
+class SharingConfig(Strict):
+    """The (1, t, n) essential secret sharing of each lab report."""
+
+    t: int = Field(
+        3, ge=1,
+        description="Custodian shares needed, with the patient's essential share, to recover.")
+    n: int = Field(5, le=255, description="Custodian shares made (t <= n <= 255), one per storage node.")
+    segment_size: int = Field(4 * 1024 * 1024, gt=0, description="Bytes per encrypted segment of a record.")
+
+    @model_validator(mode="after")
+    def _threshold_fits(self) -> SharingConfig:
+        """The threshold cannot exceed the number of shares."""
+        if self.n < self.t:
+            raise _custom("n", f"expected an integer >= t ({self.t})", self.n)
+        return self
+
+
+class PopulationConfig(Strict):
+    """Who takes part: regulators, hospitals, doctors, patients and IoMT devices."""
+
+    regulators: int = Field(1, ge=1, description="Regulators that verify hospitals.")
+    hospitals: int = Field(2, ge=1, description="Hospitals (each with a registration desk and a lab).")
+    doctors_per_hospital: int = Field(3, ge=1, description="Doctors onboarded by each hospital.")
+    patients: int = Field(20, ge=1, description="Patients registered at the start.")
+    first_patient_id: int = Field(
+        1, ge=1, le=MAX_PATIENT_ID,
+        description="Patient-ID of the first patient; the others follow consecutively (at most ten digits).")
+    devices: int = Field(
+        0, ge=0,
+        description="IoMT devices, each bound to a distinct patient (at most `patients`).")
+
+    @model_validator(mode="after")
+    def _ids_and_devices_fit(self) -> PopulationConfig:
+        """Patient-IDs stay within ten digits; each device has its own patient."""
+        last_first = MAX_PATIENT_ID + 1 - self.patients
+        if self.first_patient_id > last_first:
+            raise _custom("first_patient_id",
+                          f"expected an integer <= {last_first} (10**10 - patients)", self.first_patient_id)
+        if self.devices > self.patients:
+            raise _custom("devices", f"expected an integer <= patients ({self.patients})", self.devices)
+        return self
+
+
+def _default_lab_mix() -> dict[str, float]:
+    """The default relative weights of lab test types."""
+    return {"xray": 3, "blood": 4, "ct": 1, "mri": 1, "ultrasound": 1}
+
+
+def _default_dicom_sources() -> list[str]:
+    """The default DICOM files that lab reports are made from."""
+    return ["CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm"]
+
+
+def parse_dicom_source(source: str) -> tuple[Literal["pydicom", "synthetic"], str]:
+    """Split a validated ``dicom_sources`` entry into its kind and name.
+
+    >>> parse_dicom_source("synthetic:CR")
+    ('synthetic', 'CR')
+    >>> parse_dicom_source("CT_small.dcm")
+    ('pydicom', 'CT_small.dcm')
+    """
+    if source.startswith("synthetic:"):
+        return "synthetic", source.removeprefix("synthetic:")
+    return "pydicom", source
+
+
+class WorkloadConfig(Strict):
+    """What the actors do and how often."""
+
+    visits_per_patient_year: float = Field(
+        4.0, ge=0,
+        description="Mean visits per patient per year (Poisson arrivals); each visit mints a PMR token.")
+    lab_order_probability: float = Field(
+        0.3, ge=0, le=1, description="Probability that a visit orders a lab test.")
+    lab_mix: dict[str, float] = Field(
+        default_factory=_default_lab_mix,
+        description="Relative weights of lab test types; keys are test type names (case-insensitive).")
+    dicom_sources: list[str] = Field(
+        default_factory=_default_dicom_sources, min_length=1,
+        description="DICOM inputs of lab reports: pydicom test file names, or `synthetic:<modality>`.")
+    second_opinion_probability: float = Field(
+        0.2, ge=0, le=1,
+        description="Probability that a lab report leads to a second opinion (an access grant).")
+    grant_duration_days: float = Field(
+        7.0, gt=0, le=366, description="How long a grant to a second doctor lasts, in days.")
+    late_access_probability: float = Field(
+        0.2, ge=0, le=1,
+        description="Probability that the second doctor tries again after the grant expired.")
+    revoke_probability: float = Field(
+        0.1, ge=0, le=1, description="Probability that the patient revokes a grant before it expires.")
+    break_glass_per_patient_year: float = Field(
+        0.05, ge=0, description="Mean emergency (break-glass) accesses per patient per year.")
+    iomt_window_minutes: float = Field(
+        60.0, gt=0, description="Minutes of IoMT readings committed together (batch mode).")
+    iomt_reading_interval_s: float = Field(60.0, gt=0, description="Seconds between readings of a device.")
+    iomt_mode: Literal["batch", "per_reading"] = Field(
+        "batch", description="Commit one digest per window (batch) or one transaction per reading.")
+
+    @field_validator("lab_mix")
+    @classmethod
+    def _known_test_types(cls, mix: dict[str, float]) -> dict[str, float]:
+        """Keys are test type names (normalised to lower case); weights are positive."""
+        if not mix:
+            raise _custom("", "expected at least one test type", mix)
+        names = ", ".join(t.name.lower() for t in TestType)
+        normalised: dict[str, float] = {}
+        for key, weight in mix.items():
+            name = key.lower()
+            if name.upper() not in TestType.__members__:
+                raise _custom(key, f"unknown test type (known: {names})", key)
+            if name in normalised:
+                raise _custom(key, f"duplicate test type ({name} appears twice)", key)
+            if not weight > 0:
+                raise _custom(key, "expected a number > 0", weight)
+            normalised[name] = weight
+        return normalised
+
+    @field_validator("dicom_sources")
+    @classmethod
+    def _source_names(cls, sources: list[str]) -> list[str]:
+        """Each source is a bare pydicom test file name or ``synthetic:<modality>``."""
+        checked = []
+        for index, source in enumerate(sources):
+            if source.lower().startswith("synthetic:"):
+                modality = source.split(":", 1)[1].upper()
+                if modality not in SYNTHETIC_MODALITIES:
+                    raise _custom(str(index), "expected synthetic:<modality> with a modality in "
+                                  + ", ".join(SYNTHETIC_MODALITIES), source)
+                checked.append("synthetic:" + modality)
+            elif _PYDICOM_NAME.fullmatch(source):
+                checked.append(source)
+            else:
+                raise _custom(str(index), "expected a pydicom test file name (no directory) "
+                              "or synthetic:<modality>", source)
+        return checked
+
+    def lab_weights(self) -> dict[TestType, float]:
+        """The lab mix keyed by :class:`~sim.protocol.records.TestType`."""
+        return {TestType[name.upper()]: weight for name, weight in self.lab_mix.items()}
+
+
+class AdversaryConfig(Strict):
+    """How many attempts of each forbidden kind the run makes (each must be rejected)."""
+
+    unregistered_hospital: int = Field(0, ge=0, description="A hospital the regulator never verified acts.")
+    foreign_doctor: int = Field(0, ge=0, description="A doctor of another hospital writes a PMR.")
+    non_owner_grant: int = Field(0, ge=0, description="Someone other than the patient grants access.")
+    expired_grant: int = Field(0, ge=0, description="A doctor reads after the grant expired.")
+    forged_essential_share: int = Field(
+        0, ge=0,
+        description="A record is recovered with a forged essential share.")
+    tampered_fragment: int = Field(0, ge=0, description="A storage node serves a tampered fragment.")
+    replayed_transaction: int = Field(0, ge=0, description="A signed transaction is sent a second time.")
+
+
+def _default_layouts() -> list[Layout]:
+    """The default layouts: the private one only."""
+    return ["private"]
+
+
+class Scenario(Strict):
+    """One simulation run: who takes part, what they do, on which chain and storage, for how long."""
+
+    schema_: Literal["pmrsim.scenario/1"] = Field(
+        SCHEMA, alias="schema", description="Format of the file (optional in files).")
+    name: str = Field(
+        pattern=r"^[a-z0-9_-]+$",
+        description="Short name: lower-case letters, digits, _ and -.")
+    description: str = Field(min_length=1, description="What the scenario shows, in a sentence or two.")
+    seed: int = Field(
+        0, ge=0,
+        description="Seed of the run's random generator (`pmrsim run --seed` overrides it).")
+    duration_days: float = Field(7.0, gt=0, description="Simulated time, in days.")
+    start_date: datetime.date = Field(
+        datetime.date(2021, 1, 25),
+        description="Calendar date of simulated time zero (visit dates in PMR-IDs).")
+    layouts: list[Layout] = Field(
+        default_factory=_default_layouts, min_length=1,
+        description="Contract layouts to run; with both, the run compares them.")
+    token: Literal["erc721", "erc1155"] = Field("erc721", description="Token standard of PMR tokens.")
+    chain: ChainConfig = Field(default_factory=ChainConfig.model_construct, description="The chain.")
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig.model_construct, description="The storage swarm.")
+    sharing: SharingConfig = Field(
+        default_factory=SharingConfig.model_construct, description="Secret sharing of lab reports.")
+    population: PopulationConfig = Field(
+        default_factory=PopulationConfig.model_construct, description="The participants.")
+    workload: WorkloadConfig = Field(
+        default_factory=WorkloadConfig.model_construct, description="What the participants do.")
+    adversaries: AdversaryConfig = Field(
+        default_factory=AdversaryConfig.model_construct, description="Forbidden attempts.")
+    expect_violations: dict[Layout, list[InvariantName]] = Field(
+        default_factory=dict,
+        description="Invariant names a layout is expected to violate, e.g. {paper: [pii_on_chain]}.")
+
+    @field_validator("layouts")
+    @classmethod
+    def _unique_layouts(cls, layouts: list[str]) -> list[str]:
+        """A layout is run once."""
+        for index, layout in enumerate(layouts):
+            if layout in layouts[:index]:
+                raise _custom(str(index), "expected each layout once", layout)
+        return layouts
+
+    @model_validator(mode="after")
+    def _shares_fit_the_swarm(self) -> Scenario:
+        """Each custodian share goes to a different storage node."""
+        if self.sharing.n > self.storage.nodes:
+            raise _custom("sharing.n", f"expected an integer <= storage.nodes ({self.storage.nodes})",
+                          self.sharing.n)
+        return self
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """The validated scenario as plain JSON-able data (every field, the ``schema`` key included)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def scenario_digest(scenario: Scenario) -> str:
+    """The sha256 (hex) of the scenario's canonical JSON: sorted keys, no spaces, ASCII."""
+    canonical = json.dumps(scenario.to_public_dict(), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML would keep the last)."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """Build a mapping, refusing duplicate keys with the line of the second one."""
+    seen: set[Any] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:  # unhashable key: construct_mapping reports it
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}",
+                key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    """A date or time, or the plain string when it looks like one but is not (``2021-13-01``).
+
+    PyYAML raises a bare ``ValueError`` there; as a string it reaches validation,
+    which names the key.
+    """
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A one-line description of a YAML error, with its line and column when known."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    return f"invalid YAML: {exc}".replace("\n", " ")
+
+
+def load_scenario(path: Path, overrides: Sequence[str] = (), *, seed: int | None = None) -> Scenario:
+    """Read the scenario at ``path``, apply ``--set`` overrides and ``seed``, and validate it.
+
+    Raises :class:`~sim.errors.InputError` (one line naming the file and the
+    key path) when the file cannot be read, is not YAML, is not a mapping, or
+    does not validate; errors caused by an override or by ``seed`` say so.
+    """
+    data = _read_mapping(path)
+    origins: dict[str, str] = {}
+    for assignment in overrides:
+        try:
+            origins[_apply(data, assignment)] = f"--set {assignment}"
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    if seed is not None:
+        data["seed"] = seed
+        origins["seed"] = f"--seed {seed}"
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_explain(str(path), exc, origins)) from None
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The top-level mapping of the YAML file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a scenario YAML file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: {_yaml_problem(exc)}") from None
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else _show(data)
+        raise InputError(f"{path}: expected a mapping of scenario keys at the top level, got {got}")
+    return data
+
+
+# --- overrides -------------------------------------------------------------------------------------
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``--set key.path=value`` to the raw scenario ``data`` (in place).
+
+    The value is read as YAML (``8``, ``0.5``, ``paper``, ``[private, paper]``,
+    ``{xray: 1}``, ``null``); missing intermediate mappings are created, so
+    ``storage.churn.mean_uptime_hours=6`` turns churn on with the other churn
+    defaults. ``layout=X`` is short for ``layouts=[X]``. The key path is checked
+    against the :class:`Scenario` schema (not against ``data``): an unknown key,
+    a path into a value that has no keys, or an assignment without ``=`` raises
+    :class:`~sim.errors.InputError`. Values are checked later, by validation.
+
+    >>> data = {"name": "x", "description": "y"}
+    >>> apply_override(data, "storage.nodes=8"); apply_override(data, "layout=paper")
+    >>> data["storage"], data["layouts"]
+    ({'nodes': 8}, ['paper'])
+    """
+    _apply(data, assignment)
+
+
+def _apply(data: dict[str, Any], assignment: str) -> str:
+    """Apply ``assignment`` to ``data``; return the dotted key path it set."""
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    parts = key.split(".")
+    if not sep or not all(parts):
+        raise InputError(f"--set {assignment}: expected key.path=value, e.g. storage.nodes=8")
+    try:
+        value = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise InputError(f"--set {assignment}: value is {_yaml_problem(exc)}") from None
+    if parts == ["layout"]:  # compatibility alias: --set layout=paper
+        parts = ["layouts"]
+        value = value if isinstance(value, list) else [value]
+    _check_path(parts, assignment)
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            where = ".".join(parts[: depth + 1])
+            raise InputError(f"--set {assignment}: {where} is {_show(child)} in the scenario, not a mapping")
+        node = child
+    node[parts[-1]] = value
+    return ".".join(parts)
+
+
+def _check_path(parts: list[str], assignment: str) -> None:
+    """Raise unless ``parts`` names a key of the :class:`Scenario` schema (or a key of a mapping field)."""
+    annotation: Any = Scenario
+    for depth, part in enumerate(parts):
+        where = ".".join(parts[: depth + 1])
+        if _is_model(annotation):
+            fields = _fields(annotation)
+            if part not in fields:
+                raise InputError(f"--set {assignment}: {where}: unknown key (known: {', '.join(fields)})")
+            annotation = _unwrap(fields[part].annotation)
+        elif typing.get_origin(annotation) is dict:
+            annotation = _unwrap(typing.get_args(annotation)[1])
+        else:
+            parent = ".".join(parts[:depth])
+            raise InputError(f"--set {assignment}: {where}: {parent} is {_kind(annotation)}, it has no keys; "
+                             f"set it whole ({parent}=...)")
+
+
+# --- schema helpers --------------------------------------------------------------------------------
+
+
+def _fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """The fields of ``model`` keyed as they are written in files (alias or name)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
+
+
+def _is_model(annotation: Any) -> bool:
+    """Whether ``annotation`` is a pydantic model class."""
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated[...]`` and without ``| None``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(rest) != 1:
+                return annotation
+            annotation = rest[0]
+        else:
+            return annotation
+
+
+def _nullable(annotation: Any) -> bool:
+    """Whether ``annotation`` admits ``None``."""
+    origin = typing.get_origin(annotation)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
+def _kind(annotation: Any) -> str:
+    """What ``annotation`` expects, in words: "an integer", "one of 'a' or 'b'", "a mapping", ..."""
+    base = _unwrap(annotation)
+    origin = typing.get_origin(base)
+    if base is int:
+        kind = "an integer"
+    elif base is float:
+        kind = "a number"
+    elif base is str:
+        kind = "a string"
+    elif base is datetime.date:
+        kind = "a date (YYYY-MM-DD)"
+    elif origin is Literal:
+        options = [repr(a) for a in typing.get_args(base)]
+        kind = options[0] if len(options) == 1 else f"one of {', '.join(options[:-1])} or {options[-1]}"
+    elif origin is dict or _is_model(base):
+        kind = "a mapping"
+    elif origin is list:
+        kind = "a list"
+    else:
+        kind = "a value"
+    return kind + " or null" if _nullable(annotation) else kind
+
+
+def _annotation_below(annotation: Any, path: str) -> Any:
+    """The annotation of the item at relative ``path`` ("" for ``annotation`` itself, else a key or index)."""
+    if not path:
+        return annotation
+    base = _unwrap(annotation)
+    args = typing.get_args(base)
+    if typing.get_origin(base) is dict:
+        return args[1]
+    if typing.get_origin(base) is list:
+        return args[0]
+    return None
+
+
+def _annotation_at(loc: Sequence[str | int]) -> Any:
+    """The annotation of the value at ``loc`` in a :class:`Scenario`, or None when unknown."""
+    annotation: Any = Scenario
+    for part in loc:
+        base = _unwrap(annotation)
+        if _is_model(base):
+            info = _fields(base).get(str(part))
+            if info is None:
+                return None
+            annotation = info.annotation
+        elif typing.get_origin(base) in (dict, list):
+            annotation = typing.get_args(base)[-1]
+        else:
+            return None
+    return annotation
+
+
+# --- error messages --------------------------------------------------------------------------------
+
+
+_TYPE_ERRORS = {
+    "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "string_type",
+    "date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact",
+    "date_future", "date_past", "model_type", "model_attributes_type", "dict_type", "list_type",
+    "literal_error", "none_required", "string_sub_type",
+}
+_BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
+           "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
+_MAX_ERRORS = 3
+
+
+def _explain(source: str, exc: ValidationError, origins: Mapping[str, str]) -> str:
+    """One line for a validation error: ``source: key.path: expected ..., got ...`` (up to three)."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [part for part in err["loc"] if part != "[key]"]
+        ctx = err.get("ctx") or {}
+        if err["type"] == "pmrsim":
+            loc += [int(p) if p.isdigit() else p for p in str(ctx["path"]).split(".") if p]
+            text, got = str(ctx["expected"]), ctx["got"]
+            show_got = True
+        else:
+            annotation = _annotation_at(loc)
+            if err["loc"][-1:] == ("[key]",):  # a bad key of a mapping: what keys it takes
+                mapping = _unwrap(_annotation_at(loc[:-1]))
+                annotation = typing.get_args(mapping)[0] if typing.get_origin(mapping) is dict else None
+            text, show_got = _expectation(err["type"], loc, annotation, ctx, str(err["msg"]))
+            got = err.get("input")
+        where = _dotted(loc)
+        line = f"{where}: {text}" if where else text
+        if show_got:
+            line += f", got {_show(got)}"
+        origin = next((o for p, o in origins.items()
+                       if where == p or where.startswith((p + ".", p + "[")) or p.startswith(where + ".")),
+                      None)
+        if origin:
+            line += f" (from {origin})"
+        lines.append(line)
+    more = len(lines) - _MAX_ERRORS
+    summary = "; ".join(lines[:_MAX_ERRORS]) + (f" (and {more} more)" if more > 0 else "")
+    return f"{source}: {summary}"
+
+
+def _expectation(kind: str, loc: list[str | int], annotation: Any, ctx: Mapping[str, Any],
+                 msg: str) -> tuple[str, bool]:
+    """The "expected ..." text of a pydantic error at ``loc``; whether the offending input should follow."""
+    if kind == "extra_forbidden":
+        parent = _unwrap(_annotation_at(loc[:-1]))
+        known = ", ".join(_fields(parent)) if _is_model(parent) else "none"
+        return f"unknown key (known: {known})", False
+    if kind == "missing":
+        return "missing (required)", False
+    if kind in _TYPE_ERRORS:
+        return f"expected {_kind(annotation)}", True
+    if kind in _BOUNDS:
+        op, name = _BOUNDS[kind]
+        bound = ctx.get(name)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)  # pydantic reports the bound of a float field as 0.0
+        return f"expected {_kind(annotation)} {op} {bound}", True
+    if kind == "finite_number":
+        return "expected a finite number", True
+    if kind == "string_pattern_mismatch":
+        return f"expected a string matching {ctx.get('pattern')}", True
+    if kind == "string_too_short":
+        return "expected a non-empty string", True
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} item(s)", True
+    text = msg.removeprefix("Value error, ")
+    return text[:1].lower() + text[1:], True
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    """``("storage", "nodes")`` -> ``storage.nodes``; list indexes as ``[i]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int) and out:
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short, one-line rendering of a (YAML) value for error messages."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,110 @@
+"""Lab studies: a real DICOM file, de-identified, split (1, t, n), stored on the swarm.
+
+Fig. 5 of the paper, off chain: the lab takes the study, plants the
+patient's identity in it as a PACS would, de-identifies it to PS3.15 Annex
+E, splits it with the essential secret sharing scheme (the essential share
+goes to the patient), stores fragment i on custodian node i (key share i
+stays with that custodian) and stores the study manifest (no secrets, no
+PHI) pinned with replication. The manifest's CIDv1 is what goes on chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+from pydicom.data import get_testdata_file
+
+from sim.errors import InputError
+from sim.privacy.deid import DeidConfig, deidentify_dataset
+from sim.privacy.deid_actions import UidMap
+from sim.privacy.material import EssentialShare, KeyShare
+from sim.privacy.sharing import Custodian, split
+from storage_sim import Cid
+
+STUDY_SCHEMA = "pmrsim.study/1"
+
+
+def dicom_source(name: str) -> Path:
+    """Path of a pydicom test file, without any download; :class:`InputError` if absent."""
+    try:
+        path = get_testdata_file(name, download=False)
+    except Exception as exc:  # pydicom raises various errors for unknown names
+        raise InputError(f"workload.dicom_sources: {name!r}: {exc}") from None
+    if path is None:
+        raise InputError(f"workload.dicom_sources: {name!r} is not a pydicom test file on this machine")
+    return Path(str(path))
+
+
+@dataclass
+class StoredStudy:
+    """What the run knows about one stored study (the digest is the engine's ground truth)."""
+
+    record_id: str
+    pmr_id: int
+    patient_id: int
+    manifest_cid: Cid
+    fragments: list[tuple[int, str, Cid]]  # (custodian index, node id, fragment CID)
+    manifest_json: bytes
+    digest: bytes  # sha256 of the de-identified study
+    size: int
+    essential: EssentialShare = field(repr=False)
+
+
+@dataclass
+class CustodianVault:
+    """Key shares held by each custodian node, per record."""
+
+    shares: dict[str, dict[str, KeyShare]] = field(default_factory=dict)
+
+    def put(self, node_id: str, record_id: str, share: KeyShare) -> None:
+        """Custodian ``node_id`` keeps ``share`` of ``record_id``."""
+        self.shares.setdefault(node_id, {})[record_id] = share
+
+    def get(self, node_id: str, record_id: str) -> KeyShare | None:
+        """The share custodian ``node_id`` holds for ``record_id``."""
+        return self.shares.get(node_id, {}).get(record_id)
+
+
+def deidentified_study(
+    source: Path, *, identity: dict[str, str], config: DeidConfig, uid_map: UidMap,
+) -> bytes:
+    """The study at ``source`` with ``identity`` planted (as a PACS holds it), de-identified."""
+    ds = pydicom.dcmread(str(source))
+    for keyword, value in identity.items():
+        setattr(ds, keyword, value)
+    deidentify_dataset(ds, config, uid_map=uid_map, name=source.name)
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return buf.getvalue()
+
+
+def split_study(
+    data: bytes, *, record_id: str, pmr_id: int, patient_id: int, t: int, n: int,
+    segment_size: int, random_bytes: object,
+) -> tuple[list[Custodian], EssentialShare, dict[str, object]]:
+    """Split a study; return custodian material, the essential share and the public manifest."""
+    result = split(data, record_id=record_id, t=t, n=n, segment_size=segment_size,
+                   random_bytes=random_bytes)  # type: ignore[arg-type]
+    return result.custodians, result.essential, result.manifest.to_dict()
+
+
+def study_manifest(sharing: dict[str, object], fragments: list[tuple[int, str, Cid]],
+                   modality: str) -> bytes:
+    """The study manifest stored on the swarm: sharing manifest + where the fragments are."""
+    doc = {
+        "schema": STUDY_SCHEMA,
+        "modality": modality,
+        "sharing": sharing,
+        "fragments": [{"index": i, "node": node, "cid": str(cid)} for i, node, cid in fragments],
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sha256(data: bytes) -> bytes:
+    """sha256 digest."""
+    return hashlib.sha256(data).digest()

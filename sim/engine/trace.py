@@ -1,0 +1,54 @@
+"""The run's trace: one JSON object per line, in simulated-time order.
+
+Every transaction (with its signed raw bytes, so ``pmrsim replay`` can
+re-execute it), every block (with its state root), every privileged funding
+write, and the storage and privacy events of the run. Keys and personal
+values never go in: transactions are signed bytes whose calldata holds, in
+the private layout, only IDs, commitments and CID digests. The record kinds
+are documented in ``reports/FORMATS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from eth_utils import keccak
+
+from sim.chain import Receipt
+
+
+def logs_digest(receipt: Receipt) -> str:
+    """keccak256 over the receipt's logs (address, topics, data): a receipt fingerprint."""
+    blob = b"".join(
+        log.address + b"".join(log.topics) + len(log.data).to_bytes(4, "big") + log.data
+        for log in receipt.logs
+    )
+    return "0x" + bytes(keccak(blob)).hex()
+
+
+class TraceWriter:
+    """Appends records to ``trace.jsonl`` (compact, key-sorted, UTF-8)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self.lines = 0
+
+    def write(self, kind: str, t: float, **fields: Any) -> None:
+        """Write one record of ``kind`` at simulated time ``t`` (seconds since the start)."""
+        record = {"kind": kind, "t": round(t, 3), **fields}
+        self._fh.write(json.dumps(record, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False) + "\n")
+        self.lines += 1
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self._fh.close()
+
+
+def read_trace(path: Path) -> list[dict[str, Any]]:
+    """All records of a trace (small traces; replay streams instead)."""
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

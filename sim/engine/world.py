@@ -1,0 +1,572 @@
+"""The simulated world: every stakeholder of the paper as a SimPy process.
+
+:class:`World` builds the chain (through the protocol layer), the storage
+swarm and the privacy machinery for one scenario and one layout, then
+starts the actors: hospitals apply and are verified, onboard doctors and
+name their desk and lab; patients register and visit; doctors create PMR
+tokens; labs de-identify, split and store real DICOM studies and post the
+report; patients seeking a second opinion grant a doctor access and send
+the essential share to them; custodians release key shares only while
+AccessGrants says the grant is valid at the head block time; IoMT devices
+anchor their readings; adversaries try every forbidden path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections import Counter
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from sim.chain import make_chain
+from sim.engine.driver import ChainDriver
+from sim.engine.ledger import Attempt, Ledger, Served
+from sim.engine.studies import (
+    CustodianVault,
+    StoredStudy,
+    deidentified_study,
+    dicom_source,
+    sha256,
+    split_study,
+    study_manifest,
+)
+from sim.engine.texts import lab_findings, visit_record
+from sim.engine.trace import TraceWriter
+from sim.errors import PrivacyError
+from sim.privacy.deid import DeidConfig
+from sim.privacy.deid_actions import UidMap
+from sim.privacy.keys import AccessDenied, open_sealed, public_key_of, release_share, seal
+from sim.privacy.manifest import Manifest
+from sim.privacy.material import EssentialShare
+from sim.privacy.population import synthetic_registrations
+from sim.privacy.sharing import Custodian, combine_report
+from sim.protocol import (
+    Desk,
+    Device,
+    Doctor,
+    DoctorProfile,
+    Hospital,
+    HospitalProfile,
+    Lab,
+    Patient,
+    PatientDetails,
+    Protocol,
+    Reading,
+    Regulator,
+    TestType,
+)
+from sim.protocol.outcome import Outcome
+from sim.protocol.protocol import Call
+from storage_sim import Cid, ContentUnavailableError, ReplicationError, StorageError, Swarm
+
+Proc = Generator[simpy.Event, Any, Any]
+HOUR = 3600.0
+DAY = 86400.0
+IMAGING = {TestType.XRAY: "XRAY", TestType.CT: "CT", TestType.MRI: "MR",
+           TestType.ULTRASOUND: "US", TestType.MAMMOGRAPHY: "MG"}
+
+
+class World:
+    """One scenario, one layout, one chain; see the module docstring."""
+
+    def __init__(self, scenario: Any, layout: str, trace: TraceWriter, *,
+                 backend: str | None = None) -> None:
+        self.sc = scenario
+        self.layout = layout
+        self.trace = trace
+        self.env = simpy.Environment()
+        self.duration = float(scenario.duration_days) * DAY
+        self.start_ts = int(dt.datetime.combine(scenario.start_date, dt.time(),
+                                                tzinfo=dt.UTC).timestamp())
+        self.backend = backend or scenario.chain.backend
+        self.ledger = Ledger()
+        self.counts: Counter[str] = Counter()
+        self.studies: list[StoredStudy] = []
+        self.vault = CustodianVault()
+        genesis = self.start_ts - 600
+        chain = make_chain(self.backend, seed=scenario.seed,
+                           block_gas_limit=scenario.chain.block_gas_limit,
+                           genesis_timestamp=genesis)
+        trace.write("chain", 0.0, backend=self.backend, seed=scenario.seed, layout=layout,
+                    genesis_timestamp=genesis, block_gas_limit=scenario.chain.block_gas_limit,
+                    block_time=scenario.chain.block_time, start_timestamp=self.start_ts,
+                    scenario=scenario.name)
+        self._trace_funding(chain)
+        self.protocol = Protocol.deploy(chain, layout=layout, seed=scenario.seed,
+                                        first_patient_id=scenario.population.first_patient_id)
+        self._trace_accounts()
+        self.chain = chain
+        trace.write("contracts", 0.0, **{name: "0x" + c.address.hex()
+                                         for name, c in self.protocol.system.by_name().items()})
+        self.driver = ChainDriver(self.env, self.protocol, trace, start_timestamp=self.start_ts,
+                                  block_time=scenario.chain.block_time)
+        self.driver.record_setup_blocks()
+        self.deid = DeidConfig(key=self.rng("deid-key").randbytes(32))
+        self.uid_map = UidMap(self.deid.key)
+        self._split_rng = self.rng("sharing")
+        self._build_swarm()
+        self._build_cast()
+
+    # -- plumbing -----------------------------------------------------------
+    def rng(self, name: str) -> random.Random:
+        """A generator of its own for ``name``, derived from the scenario seed."""
+        return random.Random(f"pmrsim:{self.sc.seed}:{self.layout}:{name}")
+
+    def random_bytes(self, n: int) -> bytes:
+        """Bytes for secret sharing, deterministic per run (a simulation, not a vault)."""
+        return self._split_rng.randbytes(n)
+
+    def _trace_funding(self, chain: Any) -> None:
+        fund = chain.fund
+
+        def traced(address: bytes, wei: int = 1_000 * 10**18) -> None:
+            fund(address, wei)
+            self.trace.write("fund", self.env.now, address="0x" + address.hex(), wei=str(wei))
+
+        chain.fund = traced
+
+    def _trace_accounts(self) -> None:
+        account = self.protocol.account
+
+        def traced(label: str) -> Any:
+            acct = account(label)
+            self.trace.write("account", self.env.now, label=label, address=acct.hex.lower())
+            return acct
+
+        self.protocol.account = traced  # type: ignore[method-assign]
+
+    def now_ts(self) -> int:
+        """The head block's timestamp (what contracts and custodians see now)."""
+        return self.chain.timestamp
+
+    def today(self) -> dt.date:
+        """The simulated calendar date."""
+        return self.sc.start_date + dt.timedelta(seconds=self.env.now)
+
+    def open_for_work(self) -> bool:
+        """True while the scenario's duration lasts."""
+        return self.env.now < self.duration
+
+    def tx(self, call: Call) -> Generator[simpy.Event, Any, Outcome]:
+        """Submit a call and wait for its block."""
+        outcome: Outcome = yield from self.driver.transact(call)
+        if outcome.ok:
+            self._note(outcome)
+        return outcome
+
+    def _note(self, out: Outcome) -> None:
+        op = out.op
+        ts = self.now_ts()  # outcomes arrive right after their block is mined
+        if op.startswith("PMRToken.mint"):
+            args = out.event("PMRVersionAdded")
+            self.ledger.minted.append((args["pmr_id"], args["patient_id"], args["doctor_id"],
+                                       args["hospital_id"]))
+            if "same-day" not in op:
+                self.counts["pmr_tokens"] += 1
+        elif op == "AccessGrants.grant":
+            a = out.event("AccessGranted")
+            scope = a["pmr_id"] or ((1 << 255) | a["patient_id"])
+            self.ledger.grants.record(ts, "grant", (a["grantee"].lower(), scope), a["expiry"])
+            self.counts["grants"] += 1
+        elif op == "AccessGrants.revoke":
+            a = out.event("AccessRevoked")
+            scope = a["pmr_id"] or ((1 << 255) | a["patient_id"])
+            self.ledger.grants.record(ts, "grant", (a["grantee"].lower(), scope), 1)
+        elif op == "AccessGrants.emergency_access":
+            a = out.event("EmergencyAccess")
+            self.ledger.grants.record(ts, "emergency", (a["doctor"].lower(), a["patient_id"]),
+                                      a["expiry"])
+            self.counts["emergency_accesses"] += 1
+        elif op.startswith("AccessGrants.use"):
+            self.counts["accesses"] += 1
+        elif op.startswith("LabReports.post"):
+            self.counts["lab_reports"] += 1
+
+    # -- construction -------------------------------------------------------
+    def _build_swarm(self) -> None:
+        s = self.sc.storage
+        self.swarm = Swarm(self.env, self.rng("swarm"), replication=s.replication)
+        bandwidth = s.bandwidth_mbps * 1e6 / 8
+        latency = s.latency_ms / 1000
+        self.custodian_nodes = [
+            self.swarm.add_node(f"custodian-{i}", bandwidth=bandwidth, latency=latency).node_id
+            for i in range(s.nodes)
+        ]
+        self.swarm.add_node("gateway", bandwidth=bandwidth * 4, latency=latency)
+        for node_id in self.custodian_nodes[: s.byzantine]:
+            self.swarm.set_byzantine(node_id, 1.0)
+        self.swarm.start_repair(s.repair_interval_minutes * 60)
+        if s.churn is not None:
+            honest = self.custodian_nodes[s.byzantine:]
+            self.swarm.start_churn(s.churn.mean_uptime_hours * HOUR,
+                                   s.churn.mean_downtime_hours * HOUR, node_ids=honest)
+
+    def _build_cast(self) -> None:
+        pop = self.sc.population
+        p = self.protocol
+        self.regulators = [Regulator(p, f"regulator-{i}") for i in range(pop.regulators)]
+        self.hospitals: list[Hospital] = []
+        self.desks: list[Desk] = []
+        self.labs: list[Lab] = []
+        self.doctors: list[list[Doctor]] = []
+        for h in range(pop.hospitals):
+            self.hospitals.append(Hospital(p, f"hospital-{h}"))
+            self.desks.append(Desk(p, f"hospital-{h}-desk"))
+            self.labs.append(Lab(p, f"hospital-{h}-lab"))
+            self.doctors.append([Doctor(p, f"doctor-{h}-{d}")
+                                 for d in range(pop.doctors_per_hospital)])
+        self.patients: list[Patient] = []
+        self.home: dict[int, int] = {}  # patient index -> hospital index
+        self.pmrs: dict[int, list[int]] = {}  # patient id -> PMR-IDs
+
+    # -- setup ----------------------------------------------------------------
+    def start(self) -> None:
+        """Start every actor process."""
+        self.env.process(self._setup())
+
+    def _setup(self) -> Proc:
+        for reg in self.regulators:
+            yield from self.tx(self.protocol.grant_regulator_call(reg.account))
+        yield self.env.all_of([self.env.process(self._hospital(h)) for h in
+                               range(len(self.hospitals))])
+        self.counts["hospitals"] = sum(1 for h in self.hospitals if h.hospital_id)
+        self.counts["doctors"] = sum(1 for ds in self.doctors for d in ds if d.doctor_id)
+        self.setup_done = self.env.now
+        self._start_patients()
+        self._start_adversaries()
+
+    def _hospital(self, h: int) -> Proc:
+        rng = self.rng(f"hospital-{h}")
+        hospital = self.hospitals[h]
+        profile = HospitalProfile(f"GOVREG-{h:04d}-{rng.randrange(10**6):06d}",
+                                  f"{rng.choice(['City', 'General', 'Mission', 'Care'])} Hospital {h}",
+                                  f"District {rng.randrange(40)}", "Multi-speciality",
+                                  f"+91 {rng.randrange(10**9, 10**10)}")
+        self.ledger.remember(profile.gov_reg_id, profile.name, profile.contact)
+        yield from self.tx(hospital.apply_call(profile))
+        regulator = rng.choice(self.regulators)
+        out = yield from self.tx(regulator.verify_call(hospital))
+        if not out.ok:
+            self.counts["errors"] += 1
+            return
+        yield self.env.all_of([self.driver.submit(hospital.add_operator_call(self.desks[h])),
+                               self.driver.submit(hospital.add_operator_call(self.labs[h]))])
+        events = []
+        for d, doctor in enumerate(self.doctors[h]):
+            prof = DoctorProfile(f"MCI-{h:03d}{d:03d}-{rng.randrange(10**5):05d}",
+                                 f"Dr. {rng.choice(['Rao', 'Iyer', 'Nair', 'Shah', 'Das'])} {h}-{d}",
+                                 rng.choice(["General Medicine", "Radiology", "Cardiology"]),
+                                 f"+91 {rng.randrange(10**9, 10**10)}")
+            self.ledger.remember(prof.registration_number, prof.name, prof.contact)
+            events.append(self.driver.submit(hospital.onboard_call(doctor, prof)))
+        yield self.env.all_of(events)
+
+    # -- patients -----------------------------------------------------------
+    def _start_patients(self) -> None:
+        pop = self.sc.population
+        rng = self.rng("arrivals")
+        window = min(DAY, self.duration / 4)
+        people = synthetic_registrations(pop.patients, self.sc.seed)
+        for i, person in enumerate(people):
+            arrival = 0.0 if i == 0 else rng.uniform(0, window)
+            self.home[i] = rng.randrange(len(self.hospitals))
+            self.env.process(self._patient(i, person, arrival, device=i < pop.devices))
+
+    def _patient(self, i: int, person: Any, arrival: float, *, device: bool) -> Proc:
+        yield self.env.timeout(arrival)
+        rng = self.rng(f"patient-{i}")
+        patient = Patient(self.protocol, f"patient-{i}")
+        self.patients.append(patient)
+        a = person.address
+        details = PatientDetails(person.name, person.age, person.gender, person.weight_kg,
+                                 person.height_cm, f"{a.street}, {a.city} {a.postcode}",
+                                 person.phone, person.email, person.attendant.name,
+                                 person.attendant.phone, person.attendant.relation)
+        self.ledger.remember(person.name, person.phone, person.email, a.street,
+                             person.attendant.name, person.attendant.phone)
+        h = self.home[i]
+        out = yield from self.tx(self.desks[h].register_call(patient, details))
+        if not out.ok:
+            self.counts["errors"] += 1
+            return
+        self.counts["patients"] += 1
+        self.pmrs[patient.patient_id] = []
+        if device:
+            self.env.process(self._device(patient, h))
+        if self.sc.workload.break_glass_per_patient_year > 0:
+            self.env.process(self._glass_arrivals(patient, h))
+        rate = self.sc.workload.visits_per_patient_year / (365 * DAY)
+        while self.open_for_work():
+            yield from self._visit(patient, h, rng)
+            if rate <= 0:
+                break
+            yield self.env.timeout(rng.expovariate(rate))
+
+    def _visit(self, patient: Patient, h: int, rng: random.Random) -> Proc:
+        doctor = rng.choice([d for d in self.doctors[h] if d.doctor_id] or self.doctors[h])
+        record = visit_record(rng)
+        self.ledger.remember(record.present_illness, record.provisional_diagnosis,
+                             record.treatment_summary, record.past_illness)
+        out = yield from self.tx(doctor.create_pmr_call(patient.patient_id, self.today(), record,
+                                                        hospital_id=self.hospitals[h].hospital_id))
+        if not out.ok:
+            self.counts["errors"] += 1
+            return
+        self.counts["visits"] += 1
+        pmr_id = out.issued
+        assert pmr_id is not None
+        if pmr_id not in self.pmrs[patient.patient_id]:
+            self.pmrs[patient.patient_id].append(pmr_id)
+        w = self.sc.workload
+        if rng.random() < w.lab_order_probability:
+            study = yield from self._lab(patient, h, pmr_id, rng)
+            if study is not None and rng.random() < w.second_opinion_probability:
+                self.env.process(self._second_opinion(patient, h, study))
+
+    # -- lab ----------------------------------------------------------------
+    def _test_type(self, rng: random.Random) -> TestType:
+        mix = self.sc.workload.lab_mix
+        names = sorted(mix)
+        choice = rng.choices(names, weights=[mix[n] for n in names])[0]
+        return TestType[choice.upper()]
+
+    def _lab(self, patient: Patient, h: int, pmr_id: int, rng: random.Random
+             ) -> Generator[simpy.Event, Any, StoredStudy | None]:
+        test = self._test_type(rng)
+        yield self.env.timeout(rng.uniform(0.5, 3) * HOUR)  # the study is taken and read
+        record_id = f"study-{pmr_id}-{len(self.studies)}"
+        if test in IMAGING:
+            source = dicom_source(rng.choice(self.sc.workload.dicom_sources))
+            person = f"{patient.label}"
+            identity = {"PatientName": f"{person}^{pmr_id}", "PatientID": f"MRN-{patient.patient_id}",
+                        "InstitutionName": f"Hospital {h}", "AccessionNumber": record_id[-16:]}
+            data = deidentified_study(source, identity=identity, config=self.deid,
+                                      uid_map=self.uid_map)
+            modality = IMAGING[test]
+        else:
+            findings_doc = {"test": test.name, "values": [rng.randint(1, 300) for _ in range(8)]}
+            data = json.dumps(findings_doc).encode()
+            modality = test.name
+        sc = self.sc.sharing
+        custodians, essential, sharing = split_study(
+            data, record_id=record_id, pmr_id=pmr_id, patient_id=patient.patient_id,
+            t=sc.t, n=sc.n, segment_size=sc.segment_size, random_bytes=self.random_bytes)
+        online = [n for n in self.custodian_nodes if self.swarm.node(n).online]
+        if len(online) < sc.n:
+            self.counts["storage_deferred"] += 1
+            self.trace.write("storage", self.env.now, event="failure", node="",
+                             cid="", bytes=len(data), reason="fewer than n custodians online")
+            return None
+        chosen = rng.sample(online, sc.n)
+        fragments: list[tuple[int, str, Cid]] = []
+        for custodian, node in zip(custodians, chosen, strict=True):
+            assert custodian.fragment is not None and custodian.key_share is not None
+            cid = self.swarm.add(node, custodian.fragment, cid_version=1)
+            self.vault.put(node, record_id, custodian.key_share)
+            fragments.append((custodian.index, node, cid))
+            self.trace.write("storage", self.env.now, event="store", node=node, cid=str(cid),
+                             bytes=len(custodian.fragment))
+        yield self.env.timeout(len(data) * 8 / (self.sc.storage.bandwidth_mbps * 1e6))
+        manifest = study_manifest(sharing, fragments, modality)
+        mcid = self.swarm.add("gateway", manifest, cid_version=1)
+        try:
+            yield from self.swarm.pin(mcid)
+        except ReplicationError:
+            self.counts["replication_shortfalls"] += 1
+        findings = lab_findings(rng, test, self.today())
+        self.ledger.remember(findings.reason, findings.observations)
+        out = yield from self.tx(self.labs[h].post_report_call(pmr_id, findings, mcid.digest,
+                                                              codec=mcid.codec))
+        if not out.ok:
+            self.counts["errors"] += 1
+            return None
+        study = StoredStudy(record_id, pmr_id, patient.patient_id, mcid, fragments, manifest,
+                            sha256(data), len(data), essential)
+        self.studies.append(study)
+        self.counts["studies_stored"] += 1
+        return study
+
+    # -- second opinion -------------------------------------------------------
+    def _other_doctor(self, h: int, rng: random.Random) -> Doctor | None:
+        others = [d for k, ds in enumerate(self.doctors) if k != h for d in ds if d.doctor_id]
+        if not others:
+            others = [d for d in self.doctors[h] if d.doctor_id]
+        return rng.choice(others) if others else None
+
+    def _second_opinion(self, patient: Patient, h: int, study: StoredStudy) -> Proc:
+        rng = self.rng(f"opinion-{study.record_id}")
+        doctor = self._other_doctor(h, rng)
+        if doctor is None:
+            return
+        yield self.env.timeout(rng.uniform(1, 24) * HOUR)
+        w = self.sc.workload
+        until = self.driver.next_slot() + int(w.grant_duration_days * DAY)
+        out = yield from self.tx(patient.grant_call(doctor, until, pmr_id=study.pmr_id))
+        if not out.ok:
+            self.counts["errors"] += 1
+            return
+        sealed = self._send_essential(study, doctor, patient)
+        yield self.env.timeout(rng.uniform(0.5, 6) * HOUR)
+        got = yield from self._fetch(doctor, study, sealed)
+        if got:
+            use = yield from self.tx(doctor.access_call(study.pmr_id))
+            if not use.ok:
+                self.counts["errors"] += 1
+            opinion = visit_record(rng)
+            self.ledger.remember(opinion.present_illness, opinion.provisional_diagnosis)
+            yield from self.tx(doctor.create_pmr_call(patient.patient_id, self.today(), opinion,
+                                                      hospital_id=doctor.hospitals[0]))
+        revoked = rng.random() < w.revoke_probability
+        if revoked:
+            yield from self.tx(patient.revoke_call(doctor, pmr_id=study.pmr_id))
+        if rng.random() < w.late_access_probability:
+            wait = until - self.now_ts() + rng.uniform(1, 24) * HOUR
+            if revoked:
+                wait = rng.uniform(1, 6) * HOUR
+            if self.env.now + wait >= self.duration:
+                return
+            yield self.env.timeout(wait)
+            expected = "access_grants: grant revoked" if revoked else "access_grants: grant expired"
+            yield from self._forbidden_access(doctor, study, sealed, "late_access", expected)
+
+    def _send_essential(self, study: StoredStudy, doctor: Doctor, patient: Patient) -> bytes:
+        """The patient seals the essential share to the doctor's key (ECIES on secp256k1)."""
+        blob = seal(public_key_of(doctor.account.private_key),
+                    study.essential.to_json().encode(), study.record_id.encode(),
+                    random_bytes=self.random_bytes)
+        self.trace.write("privacy", self.env.now, event="essential_share_sent",
+                         record=study.record_id, to=doctor.label, bytes=len(blob))
+        return blob
+
+    def _fetch(self, doctor: Doctor, study: StoredStudy, sealed: bytes, *,
+               tamper: bool = False) -> Generator[simpy.Event, Any, bool]:
+        """The doctor rebuilds the study: manifest, fragments, custodian key shares."""
+        essential = EssentialShare.from_json(
+            open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
+        result = yield from self._rebuild(doctor, study, essential, tamper=tamper)
+        return result == "ok"
+
+    def _rebuild(self, doctor: Doctor, study: StoredStudy, essential: EssentialShare, *,
+                 tamper: bool = False) -> Generator[simpy.Event, Any, str]:
+        try:
+            raw = yield from self.swarm.retrieve("gateway", study.manifest_cid, store=False)
+        except StorageError:
+            self.counts["retrieval_failures"] += 1
+            return "manifest unavailable"
+        doc = json.loads(raw)
+        manifest = Manifest.from_json(json.dumps(doc["sharing"]))
+        grantee = "0x" + doctor.address.hex()
+
+        def valid_now() -> bool:
+            return bool(self.driver.view("AccessGrants", "is_valid", doctor.address, study.pmr_id))
+
+        custodians: list[Custodian] = []
+        need = manifest.t + (1 if tamper else 0)
+        for entry in doc["fragments"]:
+            if len(custodians) >= need:
+                break
+            node = self.swarm.node(entry["node"])
+            if not node.online:
+                continue
+            share = self.vault.get(entry["node"], study.record_id)
+            try:
+                released = release_share(share, grant_is_valid=valid_now, requester=doctor.label,
+                                         custodian=entry["index"], record_id=study.record_id)
+            except AccessDenied:
+                self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
+                                 pmr=study.pmr_id, grantee=doctor.label, reason="no valid grant",
+                                 mode="custodian")
+                return "denied"
+            try:
+                fragment = yield from self.swarm.retrieve("gateway", Cid.parse(entry["cid"]),
+                                                          store=False)
+            except (ContentUnavailableError, StorageError):
+                continue
+            if tamper and not custodians:
+                fragment = bytes([fragment[0] ^ 0xFF]) + fragment[1:]
+            custodians.append(Custodian(entry["index"], fragment, released))
+        try:
+            rebuilt = combine_report(manifest, essential, custodians)
+        except PrivacyError as exc:
+            self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
+                             pmr=study.pmr_id, grantee=doctor.label, reason=type(exc).__name__,
+                             mode="rebuild")
+            return type(exc).__name__
+        ok = sha256(rebuilt.data) == study.digest
+        self.ledger.rebuilds["ok" if ok else "mismatch"] += 1
+        if not ok:
+            self.ledger.rebuild_failures.append(study.record_id)
+        if rebuilt.rejected_fragments:
+            self.counts["tampered_fragments_detected"] += len(rebuilt.rejected_fragments)
+        self.ledger.served.append(Served(grantee, study.pmr_id, self.now_ts(), study.record_id))
+        self.trace.write("access", self.env.now, event="released", patient=study.patient_id,
+                         pmr=study.pmr_id, grantee=doctor.label, reason="", mode="grant")
+        return "ok" if not rebuilt.rejected_fragments else "tampered-detected"
+
+    def _forbidden_access(self, doctor: Doctor, study: StoredStudy, sealed: bytes, kind: str,
+                          expected: str) -> Proc:
+        """An access that must fail off chain (custodians) and on chain (AccessGrants.use)."""
+        got = yield from self._fetch(doctor, study, sealed)
+        if got:
+            self.ledger.attempts.append(Attempt(kind + ":custodians", ("denied",), "served",
+                                                self.env.now))
+        else:
+            self.ledger.attempts.append(Attempt(kind + ":custodians", ("denied",), "denied",
+                                                self.env.now))
+        out = yield from self.tx(doctor.access_call(study.pmr_id))
+        self.ledger.attempts.append(Attempt(kind, (expected,), out.reason or "succeeded",
+                                            self.env.now))
+        self.counts["denied"] += 0 if out.ok else 1
+
+    # -- break glass, IoMT ----------------------------------------------------
+    def _glass_arrivals(self, patient: Patient, h: int) -> Proc:
+        rng = self.rng(f"glass-arrivals-{patient.patient_id}")
+        rate = self.sc.workload.break_glass_per_patient_year / (365 * DAY)
+        while True:
+            yield self.env.timeout(rng.expovariate(rate))
+            if not self.open_for_work():
+                return
+            self.env.process(self._break_glass(patient, h))
+
+    def _break_glass(self, patient: Patient, h: int) -> Proc:
+        rng = self.rng(f"glass-{patient.patient_id}-{self.env.now}")
+        doctor = self._other_doctor(h, rng)
+        if doctor is None:
+            return
+        yield self.env.timeout(rng.uniform(0, 12) * HOUR)
+        out = yield from self.tx(doctor.emergency_access_call(patient.patient_id,
+                                                              rng.randint(1, 99)))
+        if out.ok and self.pmrs.get(patient.patient_id):
+            yield from self.tx(doctor.access_call(self.pmrs[patient.patient_id][-1]))
+
+    def _device(self, patient: Patient, h: int) -> Proc:
+        device = Device(self.protocol, f"device-{patient.label}")
+        out = yield from self.tx(self.desks[h].bind_device_call(device, patient))
+        if not out.ok:
+            return
+        w = self.sc.workload
+        rng = self.rng(f"device-{patient.patient_id}")
+        window = w.iomt_window_minutes * 60
+        while self.env.now + window < self.duration:
+            start = self.start_ts + int(self.env.now)
+            yield self.env.timeout(window)
+            n = max(1, int(window // w.iomt_reading_interval_s))
+            readings = [Reading(1, 94 + rng.randrange(6), start + int(k * w.iomt_reading_interval_s))
+                        for k in range(n)]
+            if w.iomt_mode == "batch":
+                yield from self.tx(device.anchor_call(readings, start, start + int(window)))
+                self.counts["iomt_batches"] += 1
+            else:
+                events = [self.driver.submit(device.record_call(r)) for r in readings]
+                yield self.env.all_of(events)
+            self.counts["iomt_readings"] += n
+
+    # -- adversaries ----------------------------------------------------------
+    def _start_adversaries(self) -> None:
+        from sim.engine.adversaries import start_adversaries
+
+        start_adversaries(self)
