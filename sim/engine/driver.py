@@ -29,6 +29,7 @@ class OpStats:
 
     gas: list[int] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
+    overhead: list[int] = field(default_factory=list)  # gas above the operation's floor
     reverted: int = 0
 
 
@@ -78,8 +79,20 @@ class ChainDriver:
         return outcome
 
     def view(self, contract: str, fn: str, *args: Any) -> Any:
-        """Read-only call at the head block (the chain as the actors see it now)."""
+        """Read-only call at a head block at most one block time old (the chain as seen now)."""
+        self.ensure_fresh_head()
         return self.protocol.view(contract, fn, *args)
+
+    def ensure_fresh_head(self) -> None:
+        """Mine an empty block at the current slot when the chain has been quiet.
+
+        A live chain produces a block every slot; the simulation skips empty
+        ones, so before anyone reads the chain's notion of "now" (grant
+        expiry) the head is brought up to the latest slot.
+        """
+        slot = self.start + int(self.env.now // self.block_time) * self.block_time
+        if not self._pending and slot > self.chain.timestamp:
+            self._mine(slot)
 
     # -- block producer ---------------------------------------------------
     def _produce(self) -> Generator[simpy.Event, Any, None]:
@@ -113,6 +126,7 @@ class ChainDriver:
         if r.ok:
             stats.gas.append(r.gas_used)
             stats.latency.append(now - submitted)
+            stats.overhead.append(r.gas_used - outcome.floor)
         else:
             stats.reverted += 1
             self.reverted += 1

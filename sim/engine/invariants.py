@@ -15,9 +15,11 @@
 * ``pii_on_chain`` - no generated personal or clinical value appears in any
   transaction input, log, or anywhere in the chain's state database.
 * ``pii_in_trace`` - none appears in ``trace.jsonl`` either.
-* ``gas_matches_table`` - the gas table's figure for every operation
-  (``reports/baseline/gas.json``, steady state) lies within the range the
-  run observed for it, give or take 10% (first writes of counters cost more).
+* ``gas_matches_table`` - every operation's gas above its floor (the part
+  that does not depend on data sizes) matches the committed gas table
+  (``reports/baseline/gas.json``) within 10%, up to one slot written for the
+  first time or again; the paper layout's string-storing calls are skipped
+  (their cost is their strings' length).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _tokens_valid(world: World) -> list[str]:
         if doctor_id not in doctors or hospital_id not in verified:
             problems.append(f"PMR {pmr_id}: doctor {doctor_id} / hospital {hospital_id} not valid")
     for pmr_id, patient_id, _, _ in _sample(world.ledger.minted, world, "tokens"):
-        owner = world.driver.view("PMRToken", "ownerOf", pmr_id)
+        owner = world.protocol.view("PMRToken", "ownerOf", pmr_id)
         expected = "0x" + patients[patient_id].address.hex() if patient_id in patients else "?"
         if str(owner).lower() != expected:
             problems.append(f"PMR {pmr_id}: owner {owner} is not patient {patient_id}")
@@ -176,21 +178,31 @@ def _pii_in_trace(world: World, trace_path: Path) -> list[str]:
 
 
 def _gas_matches_table(world: World) -> list[str]:
-    from sim.gas import BASELINE_PATH, load_baseline
+    """Compare each operation's gas above its floor with the table's (data sizes cancel out)."""
+    import json as _json
+
+    from sim.gas import BASELINE_PATH
 
     try:
-        table = load_baseline(BASELINE_PATH)
-    except Exception:
-        return []
+        rows = _json.loads(BASELINE_PATH.read_text())["operations"]
+    except (OSError, ValueError, KeyError):
+        return ["gas table reports/baseline/gas.json is missing or unreadable"]
+    table = {(r["layout"], r["token"], r["operation"]): r["gas"] - r["floor"] for r in rows}
     problems = []
     for op, stats in sorted(world.driver.ops.items()):
         expected = table.get((world.layout, world.sc.token, op))
-        if expected is None or not stats.gas:
-            continue
-        low, high = min(stats.gas), max(stats.gas)
-        if not 0.9 * low <= expected <= 1.1 * high:
-            problems.append(f"{op}: gas {low}..{high} does not cover the table's {expected}")
+        if expected is None or not stats.overhead or "_paper" in op:
+            continue  # paper-layout strings cost what their lengths cost: no fixed figure
+        slack = 0.1 * expected + 500
+        # a slot written for the first time, or re-written, moves the gas by 17,100
+        if not any(abs(o - expected - k * FIRST_WRITE) <= slack
+                   for o in set(stats.overhead) for k in (-1, 0, 1)):
+            problems.append(f"{op}: {min(stats.overhead)}..{max(stats.overhead)} gas above the "
+                            f"floor, the table says {expected}")
     return problems
+
+
+FIRST_WRITE = 22_100 - 5_000
 
 
 __all__ = ["Violation", "check_all"]
