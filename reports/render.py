@@ -1,0 +1,216 @@
+"""Render a run folder (``summary.json`` + ``trace.jsonl``) into ``report.html``.
+
+Everything is read and drawn in memory first; the page is then written to a
+temporary file beside the target and renamed over it, so a failure never
+leaves a partial report behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sim.errors import InputError
+
+from . import plots
+from .html import counter_table, figure, fmt, invariants_section, no_data, page, section, table
+from .load import load_summary
+from .trace import TraceDigest, read_trace
+
+SUMMARY_NAME = "summary.json"
+TRACE_NAME = "trace.jsonl"
+REPORT_NAME = "report.html"
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def render_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
+    """Render ``run_dir`` into ``out`` (default ``run_dir/report.html``); return the path written.
+
+    ``summary.json`` is required; ``trace.jsonl`` is optional (its plots then
+    say "no data"). Raises :class:`sim.errors.InputError` naming the file (and
+    line or key) for a missing folder or malformed input; no output is left.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise InputError(f"{run_dir}: no such run folder")
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: not a folder (expected a run folder with {SUMMARY_NAME})")
+    out = Path(out) if out is not None else run_dir / REPORT_NAME
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder, expected the path of the HTML file to write")
+    summary = load_summary(run_dir / SUMMARY_NAME)
+    trace_path = run_dir / TRACE_NAME
+    digest = read_trace(trace_path) if trace_path.exists() else None
+    text = render_html(summary, digest)
+    try:
+        write_atomically(out, text)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    return out
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed over it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_html(summary: Mapping[str, Any], digest: TraceDigest | None) -> str:
+    """The report page for a checked summary and an optional trace digest."""
+    trace_note = f"{TRACE_NAME} is absent" if digest is None else None
+    d = digest if digest is not None else TraceDigest()
+    body = "".join((
+        section("counts", counts_body(summary)),
+        section("invariants", invariants_section(summary, digest)),
+        section("gas", gas_body(summary)),
+        section("latency", latency_body(summary, d, trace_note)),
+        section("blocks", blocks_body(summary, d, trace_note)),
+        section("storage", storage_body(summary, d)),
+        section("accesses", accesses_body(d, trace_note)),
+        section("reverts", reverts_body(summary, d, trace_note)),
+        section("trace", trace_body(d, trace_note)),
+    ))
+    return page(summary, digest, body)
+
+
+def counts_body(summary: Mapping[str, Any]) -> str:
+    """The counts table and the transaction totals."""
+    counts = summary.get("counts") or {}
+    txs = summary.get("txs") or {}
+    parts = [table(("what", "count"), [(k.replace("_", " "), v) for k, v in counts.items()])
+             if counts
+             else no_data("summary.json has no 'counts'")]
+    if txs:
+        names = {"per_s_wall": "per wall-clock second"}
+        parts.append(table(("transactions", "value"),
+                           [(names.get(k, k.replace("_", " ")), v) for k, v in txs.items()]))
+    return "".join(parts)
+
+
+def gas_body(summary: Mapping[str, Any]) -> str:
+    """Gas per operation (figure + table), per patient-year, and the layout comparison."""
+    gas = summary.get("gas") or {}
+    parts = [figure(plots.plot_gas(gas), "Mean gas per transaction of each operation.",
+                    "summary.json has no 'gas'")]
+    if gas:
+        rows = [(op, r.get("count"), r.get("mean"), r.get("min"), r.get("max"), r.get("total"))
+                for op, r in sorted(gas.items())]
+        parts.append(table(("operation", "count", "mean", "min", "max", "total"), rows))
+    parts.append("<h3>Gas per patient-year</h3>")
+    parts.append(figure(plots.plot_gas_per_patient_year(summary),
+                        "Gas spent per patient per simulated year.",
+                        "summary.json has no 'gas_per_patient_year'"))
+    parts.append("<h3>Paper layout against private layout</h3>")
+    layouts = summary.get("layouts") or {}
+    svg = plots.plot_layouts(layouts)
+    parts.append(figure(svg, "Mean gas per operation in both layouts; the label is paper/private.",
+                        "only one layout ran (summary.json 'layouts' needs 'private' and 'paper')"))
+    if svg is not None:
+        rows2 = [(op, a, b, round(b / a, 2) if a and b else None)
+                 for op, a, b in plots.paired_layouts(layouts)]
+        parts.append(table(("operation", "private mean", "paper mean", "paper / private"),
+                           rows2, digits=(0, 1, 1, 2)))
+    return "".join(parts)
+
+
+def latency_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | None) -> str:
+    """The confirmation latency CDF and the per-operation latency table."""
+    sample = d.latency_all
+    caption = "Confirmation latency (simulated seconds from submission to inclusion)"
+    if sample.sampled:
+        caption += f", from a fixed-seed sample of {len(sample.values):,} of {sample.seen:,}"
+    parts = [figure(plots.plot_latency_cdf(d), caption + ".",
+                    trace_note or "no transaction in trace.jsonl has a 'latency'")]
+    latency = summary.get("latency") or {}
+    if latency:
+        rows = [(op, r.get("count"), r.get("p50"), r.get("p95"), r.get("max"))
+                for op, r in sorted(latency.items())]
+        parts.append(table(("operation", "count", "p50 (s)", "p95 (s)", "max (s)"), rows))
+    else:
+        parts.append(no_data("summary.json has no 'latency' table"))
+    return "".join(parts)
+
+
+def blocks_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | None) -> str:
+    """Block fullness over time and the capacity figures."""
+    caption = "Block gas used as a share of the block gas limit over simulated time"
+    if d.blocks.width > 1:
+        caption += f" (binned by {d.blocks.width} blocks)"
+    parts = [figure(plots.plot_block_fullness(d), caption + ".",
+                    trace_note or "trace.jsonl has no 'block' records")]
+    if d.block_count:
+        parts.append(f"<p>{fmt(d.block_count)} blocks; {fmt(d.full_blocks)} at least 95% full.</p>")
+    capacity = summary.get("capacity") or {}
+    parts.append(table(("capacity", "value"), [(k.replace("_", " "), v) for k, v in
+                                                capacity.items()])
+                 if capacity else no_data("summary.json has no 'capacity'"))
+    return "".join(parts)
+
+
+def storage_body(summary: Mapping[str, Any], d: TraceDigest) -> str:
+    """Bytes per storage node, the storage totals and storage events of the trace."""
+    storage = summary.get("storage") or {}
+    parts = [figure(plots.plot_storage_nodes(storage), "Bytes held by each storage node.",
+                    "summary.json has no 'storage.nodes'")]
+    totals = [(k.replace("_", " "), v) for k, v in storage.items() if k != "nodes"]
+    if storage.get("bytes_logical") and storage.get("bytes_stored") is not None:
+        totals.append(("stored / logical", round(storage["bytes_stored"] / storage["bytes_logical"], 3)))
+    if totals:
+        parts.append(table(("storage", "value"), totals, digits=2))
+    if d.storage_events:
+        parts.append("<h3>Storage events in the trace</h3>")
+        parts.append(counter_table(("event", "count"), d.storage_events))
+    return "".join(parts)
+
+
+def accesses_body(d: TraceDigest, trace_note: str | None) -> str:
+    """Cumulative released/denied accesses, access modes and denial reasons."""
+    parts = [figure(plots.plot_accesses(d), "Cumulative records released and accesses denied.",
+                    trace_note or "trace.jsonl has no 'access' records")]
+    if d.access_modes:
+        parts.append(counter_table(("mode", "access attempts"), d.access_modes))
+    if d.denials:
+        parts.append("<h3>Why accesses were denied</h3>")
+        parts.append(counter_table(("reason", "denied"), d.denials))
+    return "".join(parts)
+
+
+def reverts_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | None) -> str:
+    """Revert reasons of the trace's failed transactions."""
+    if not d.reverts:
+        reverted = (summary.get("txs") or {}).get("reverted")
+        if trace_note is None and d.kinds.get("tx"):
+            return "<p>No transaction reverted.</p>"
+        return no_data(trace_note or "trace.jsonl has no 'tx' records") + (
+            f"<p>summary.json counts {fmt(reverted)} reverted.</p>" if reverted else "")
+    return counter_table(("revert reason", "transactions"), d.reverts)
+
+
+def trace_body(d: TraceDigest, trace_note: str | None) -> str:
+    """Lines per record kind in the trace."""
+    if trace_note is not None:
+        return no_data(trace_note)
+    if not d.lines:
+        return no_data("trace.jsonl is empty")
+    return (f"<p>{fmt(d.lines)} records over {fmt(d.t_max)} simulated seconds.</p>"
+            + counter_table(("kind", "records"), d.kinds))

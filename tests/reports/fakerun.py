@@ -1,0 +1,180 @@
+"""Realistic fake run folders (summary.json, trace.jsonl, gas.csv) for the report tests.
+
+The numbers follow the shapes ``reports/FORMATS.md`` fixes and the gas the
+contracts really use; the trace is written line by line so a large one costs
+no memory. Seeded, so every call with the same arguments gives the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from reports import write_gas_csv
+
+#: (operation, private gas, paper gas, relative frequency)
+OPERATIONS = (
+    ("HospitalRegistry.apply", 93_497, 272_709, 1),
+    ("DoctorRegistry.onboard", 171_480, 305_719, 2),
+    ("PatientRegistry.register", 126_539, 318_199, 10),
+    ("PMRToken.mint", 135_904, 384_166, 30),
+    ("LabReports.post", 111_856, 224_254, 8),
+    ("AccessGrants.grant", 56_860, 56_860, 4),
+    ("AccessGrants.use", 31_504, 31_504, 4),
+    ("AccessGrants.emergency_access", 64_077, 64_077, 1),
+    ("IoMTAnchor.anchor_batch", 55_718, 55_718, 6),
+)
+BLOCK_TIME = 12
+GAS_LIMIT = 30_000_000
+START = 1_609_459_200
+REASONS = ("access_grants: grant expired", "doctor_registry: not affiliated",
+           "hospital_registry: not verified")
+
+
+@dataclass
+class FakeRun:
+    """Options of a fake run folder."""
+
+    txs: int = 400
+    seed: int = 7
+    layout: str = "private"
+    both_layouts: bool = True
+    trace: bool = True
+    storage: bool = True
+    violations: tuple[tuple[str, bool], ...] = (("pii_on_chain", True),)
+
+
+def _hex(rng: random.Random, n: int = 32) -> str:
+    return "0x" + rng.randbytes(n).hex()
+
+
+def _paper_name(op: str) -> str:
+    contract, func = op.split(".")
+    return f"{contract}.{func}_paper" if contract not in ("AccessGrants", "IoMTAnchor") else op
+
+
+class _Stats:
+    """Running gas and latency statistics per operation."""
+
+    def __init__(self) -> None:
+        self.gas: dict[str, list[int]] = {}
+        self.latency: dict[str, list[float]] = {}
+
+    def add(self, op: str, gas: int, latency: float) -> None:
+        self.gas.setdefault(op, []).append(gas)
+        self.latency.setdefault(op, []).append(latency)
+
+    def gas_table(self) -> dict[str, dict[str, Any]]:
+        return {op: {"count": len(v), "mean": round(sum(v) / len(v), 1), "min": min(v),
+                     "max": max(v), "total": sum(v)} for op, v in sorted(self.gas.items())}
+
+    def latency_table(self) -> dict[str, dict[str, Any]]:
+        table = {}
+        for op, v in sorted(self.latency.items()):
+            s = sorted(v)
+            table[op] = {"count": len(s), "p50": s[len(s) // 2], "p95": s[int(len(s) * 0.95)],
+                         "max": s[-1]}
+        return table
+
+
+def _trace(stream: TextIO, opts: FakeRun, rng: random.Random) -> tuple[_Stats, dict[str, int]]:
+    """Emit blocks, transactions, accesses, storage events and invariant checks in time order."""
+    stats = _Stats()
+    counts = {"released": 0, "denied": 0, "reverted": 0, "blocks": 0}
+    ops = [o for o in OPERATIONS for _ in range(o[3])]
+
+    def emit(record: dict[str, Any]) -> None:
+        stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    emit({"t": 0.0, "kind": "fund", "address": _hex(rng, 20), "wei": "1000000000000000000000"})
+    emit({"t": 0.0, "kind": "note", "text": "unknown kinds are ignored"})
+    done, number = 0, 0
+    while done < opts.txs:
+        number += 1
+        t = float(number * BLOCK_TIME)
+        in_block = min(opts.txs - done, rng.randint(0, 8))
+        used = 0
+        for _ in range(in_block):
+            name, private, paper, _w = rng.choice(ops)
+            gas = (private if opts.layout == "private" else paper) + rng.randint(0, 2_000)
+            op = name if opts.layout == "private" else _paper_name(name)
+            latency = float(BLOCK_TIME * rng.choice((0.5, 1, 1, 1, 2, 2, 3)))
+            ok = rng.random() > 0.03
+            used += gas
+            record = {"t": t, "kind": "tx", "block": number, "op": op,
+                      "sender": f"doctor-{rng.randint(0, 11)}", "status": int(ok), "gas": gas,
+                      "reason": "" if ok else rng.choice(REASONS), "hash": _hex(rng),
+                      "submitted": t - latency, "latency": latency, "raw": _hex(rng, 40)}
+            emit(record)
+            if ok:
+                stats.add(op, gas, latency)
+            else:
+                counts["reverted"] += 1
+            done += 1
+        emit({"t": t, "kind": "block", "number": number, "timestamp": START + int(t),
+              "gas_used": used, "gas_limit": GAS_LIMIT, "txs": in_block, "state_root": _hex(rng)})
+        counts["blocks"] += 1
+        if rng.random() < 0.3:
+            denied = rng.random() < 0.3
+            counts["denied" if denied else "released"] += 1
+            patient = rng.randint(10_000, 99_999)
+            emit({"t": t + 1, "kind": "access", "event": "denied" if denied else "released",
+                  "patient": patient, "pmr": patient * 10**8 + 26_012_021,
+                  "grantee": f"doctor-{rng.randint(0, 11)}",
+                  "reason": rng.choice(REASONS[:2]) if denied else "",
+                  "mode": "emergency" if rng.random() < 0.1 else "grant"})
+        if rng.random() < 0.2:
+            emit({"t": t + 2, "kind": "storage",
+                  "event": rng.choice(("store", "store", "retrieve", "repair", "corrupt")),
+                  "node": f"node-{rng.randint(0, 4)}", "cid": "bafy" + rng.randbytes(8).hex(),
+                  "bytes": rng.randint(1_000, 500_000)})
+        if number % 50 == 0:
+            emit({"t": t + 3, "kind": "invariant", "name": "grant_respected", "ok": True,
+                  "detail": ""})
+    emit({"t": float((number + 1) * BLOCK_TIME), "kind": "invariant", "name": "pii_on_chain",
+          "ok": opts.layout == "private", "detail": "fields stored as strings"})
+    return stats, counts
+
+
+def make_run(folder: Path, opts: FakeRun | None = None) -> Path:
+    """Write a fake run into ``folder`` (created); return ``folder``."""
+    opts = opts or FakeRun()
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(opts.seed)
+    target = folder / "trace.jsonl" if opts.trace else Path(os.devnull)
+    with target.open("w", encoding="utf-8") as stream:
+        stats, counts = _trace(stream, opts, rng)
+    gas = stats.gas_table()
+    per_year = 3 * gas.get("PMRToken.mint", {"mean": 380_000.0})["mean"]
+    summary: dict[str, Any] = {
+        "schema": "pmrsim.summary/1", "scenario": "quickstart",
+        "description": "Three hospitals, a week of visits, grants & <b>escaping</b> checks.",
+        "seed": opts.seed, "backend": "pyevm", "layout": opts.layout, "token": "erc721",
+        "sim_seconds": counts["blocks"] * BLOCK_TIME,
+        "counts": {"hospitals": 3, "doctors": 12, "patients": 200, "visits": 540,
+                   "pmr_tokens": 500, "lab_reports": 120, "grants": 40,
+                   "accesses": counts["released"], "denied": counts["denied"]},
+        "txs": {"total": opts.txs, "reverted": counts["reverted"], "per_s_wall": 210.5},
+        "gas": gas, "gas_per_patient_year": per_year, "latency": stats.latency_table(),
+        "capacity": {"block_time": BLOCK_TIME, "block_gas_limit": GAS_LIMIT,
+                     "gas_per_visit": 250_000, "visits_per_day": 864_000},
+        "invariants": {"checked": 12, "violations": [
+            {"name": n, "detail": f"{n} flagged", "expected": e} for n, e in opts.violations],
+            "expected": [n for n, e in opts.violations if e]},
+        "state_root": _hex(rng), "wall_seconds": 12.3,
+    }
+    if opts.storage:
+        summary["storage"] = {"nodes": {f"node-{i}": 100_000 * (i + 1) for i in range(5)},
+                              "records": 120, "bytes_logical": 100_000, "bytes_stored": 170_000,
+                              "repairs": 2, "corrupt_blocks": 1, "retrievals": 40, "failures": 0}
+    if opts.both_layouts:
+        paper = {_paper_name(op): dict(row, mean=row["mean"] * 2.5) for op, row in gas.items()}
+        summary["layouts"] = {"private": {"gas": gas, "gas_per_patient_year": per_year},
+                              "paper": {"gas": paper, "gas_per_patient_year": per_year * 2.5}}
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    write_gas_csv(gas, folder / "gas.csv")
+    return folder
