@@ -112,35 +112,40 @@ class ChainConfig(Strict):
     """The chain the contracts run on."""
 
     backend: Literal["pyevm", "ethtester", "revm", "rpc"] = Field(
-        "pyevm",
+        default="pyevm",
         description="Chain backend: in-process py-evm, eth-tester, revm (fast), or a node over JSON-RPC.")
-    block_time: int = Field(12, ge=1, description="Seconds between blocks.")
-    block_gas_limit: int = Field(30_000_000, ge=1_000_000, description="Gas limit of every block.")
-    rpc_url: str | None = Field(None, description="JSON-RPC endpoint of the node (backend rpc only).")
+    block_time: int = Field(default=12, ge=1, description="Seconds between blocks.")
+    block_gas_limit: int = Field(default=30_000_000, ge=1_000_000, description="Gas limit of every block.")
+    rpc_url: str | None = Field(default=None, description="JSON-RPC endpoint of the node (backend rpc only).")
 
 
 class ChurnConfig(Strict):
     """Storage nodes going down and coming back (exponentially distributed up and down times)."""
 
-    mean_uptime_hours: float = Field(72.0, gt=0, description="Mean time a storage node stays up, in hours.")
+    mean_uptime_hours: float = Field(
+        default=72.0, gt=0, description="Mean time a storage node stays up, in hours.")
     mean_downtime_hours: float = Field(
-        2.0, gt=0,
+        default=2.0, gt=0,
         description="Mean time a storage node stays down, in hours.")
 
 
 class StorageConfig(Strict):
     """The private IPFS swarm that holds encrypted fragments and manifests."""
 
-    nodes: int = Field(6, ge=1, description="Number of storage nodes in the swarm.")
-    bandwidth_mbps: float = Field(100.0, gt=0, description="Bandwidth of each node, in megabits per second.")
+    nodes: int = Field(default=6, ge=1, description="Number of storage nodes in the swarm.")
+    bandwidth_mbps: float = Field(
+        default=100.0, gt=0, description="Bandwidth of each node, in megabits per second.")
     latency_ms: float = Field(
-        20.0, ge=0,
+        default=20.0, ge=0,
         description="One-way network latency between nodes, in milliseconds.")
-    replication: int = Field(2, ge=1, description="Copies kept of each manifest (at most `nodes`).")
-    churn: ChurnConfig | None = Field(None, description="Node churn; null (the default) keeps every node up.")
-    byzantine: int = Field(0, ge=0, description="Nodes that serve tampered blocks (fewer than `nodes`).")
+    replication: int = Field(default=2, ge=1, description="Copies kept of each manifest (at most `nodes`).")
+    churn: ChurnConfig | None = Field(
+        default=None, description="Node churn; null (the default) keeps every node up.")
+    byzantine: int = Field(
+        default=0, ge=0, description="Nodes that serve tampered blocks (fewer than `nodes`).")
     repair_interval_minutes: float = Field(
-        30.0, gt=0, description="Minutes between repair rounds that restore lost fragments and copies.")
+        default=30.0, gt=0,
+        description="Minutes between repair rounds that restore lost fragments and copies.")
 
     @model_validator(mode="after")
     def _fits_the_swarm(self) -> StorageConfig:
@@ -156,10 +161,12 @@ class SharingConfig(Strict):
     """The (1, t, n) essential secret sharing of each lab report."""
 
     t: int = Field(
-        3, ge=1,
+        default=3, ge=1,
         description="Custodian shares needed, with the patient's essential share, to recover.")
-    n: int = Field(5, le=255, description="Custodian shares made (t <= n <= 255), one per storage node.")
-    segment_size: int = Field(4 * 1024 * 1024, gt=0, description="Bytes per encrypted segment of a record.")
+    n: int = Field(
+        default=5, le=255, description="Custodian shares made (t <= n <= 255), one per storage node.")
+    segment_size: int = Field(
+        default=4 * 1024 * 1024, gt=0, description="Bytes per encrypted segment of a record.")
 
     @model_validator(mode="after")
     def _threshold_fits(self) -> SharingConfig:
@@ -172,15 +179,16 @@ class SharingConfig(Strict):
 class PopulationConfig(Strict):
     """Who takes part: regulators, hospitals, doctors, patients and IoMT devices."""
 
-    regulators: int = Field(1, ge=1, description="Regulators that verify hospitals.")
-    hospitals: int = Field(2, ge=1, description="Hospitals (each with a registration desk and a lab).")
-    doctors_per_hospital: int = Field(3, ge=1, description="Doctors onboarded by each hospital.")
-    patients: int = Field(20, ge=1, description="Patients registered at the start.")
+    regulators: int = Field(default=1, ge=1, description="Regulators that verify hospitals.")
+    hospitals: int = Field(
+        default=2, ge=1, description="Hospitals (each with a registration desk and a lab).")
+    doctors_per_hospital: int = Field(default=3, ge=1, description="Doctors onboarded by each hospital.")
+    patients: int = Field(default=20, ge=1, description="Patients registered at the start.")
     first_patient_id: int = Field(
-        1, ge=1, le=MAX_PATIENT_ID,
+        default=1, ge=1, le=MAX_PATIENT_ID,
         description="Patient-ID of the first patient; the others follow consecutively (at most ten digits).")
     devices: int = Field(
-        0, ge=0,
+        default=0, ge=0,
         description="IoMT devices, each bound to a distinct patient (at most `patients`).")
 
     @model_validator(mode="after")
@@ -222,10 +230,10 @@ class WorkloadConfig(Strict):
     """What the actors do and how often."""
 
     visits_per_patient_year: float = Field(
-        4.0, ge=0,
+        default=4.0, ge=0,
         description="Mean visits per patient per year (Poisson arrivals); each visit mints a PMR token.")
     lab_order_probability: float = Field(
-        0.3, ge=0, le=1, description="Probability that a visit orders a lab test.")
+        default=0.3, ge=0, le=1, description="Probability that a visit orders a lab test.")
     lab_mix: dict[str, float] = Field(
         default_factory=_default_lab_mix,
         description="Relative weights of lab test types; keys are test type names (case-insensitive).")
@@ -233,22 +241,24 @@ class WorkloadConfig(Strict):
         default_factory=_default_dicom_sources, min_length=1,
         description="DICOM inputs of lab reports: pydicom test file names, or `synthetic:<modality>`.")
     second_opinion_probability: float = Field(
-        0.2, ge=0, le=1,
+        default=0.2, ge=0, le=1,
         description="Probability that a lab report leads to a second opinion (an access grant).")
     grant_duration_days: float = Field(
-        7.0, gt=0, le=366, description="How long a grant to a second doctor lasts, in days.")
+        default=7.0, gt=0, le=366, description="How long a grant to a second doctor lasts, in days.")
     late_access_probability: float = Field(
-        0.2, ge=0, le=1,
+        default=0.2, ge=0, le=1,
         description="Probability that the second doctor tries again after the grant expired.")
     revoke_probability: float = Field(
-        0.1, ge=0, le=1, description="Probability that the patient revokes a grant before it expires.")
+        default=0.1, ge=0, le=1,
+        description="Probability that the patient revokes a grant before it expires.")
     break_glass_per_patient_year: float = Field(
-        0.05, ge=0, description="Mean emergency (break-glass) accesses per patient per year.")
+        default=0.05, ge=0, description="Mean emergency (break-glass) accesses per patient per year.")
     iomt_window_minutes: float = Field(
-        60.0, gt=0, description="Minutes of IoMT readings committed together (batch mode).")
-    iomt_reading_interval_s: float = Field(60.0, gt=0, description="Seconds between readings of a device.")
+        default=60.0, gt=0, description="Minutes of IoMT readings committed together (batch mode).")
+    iomt_reading_interval_s: float = Field(
+        default=60.0, gt=0, description="Seconds between readings of a device.")
     iomt_mode: Literal["batch", "per_reading"] = Field(
-        "batch", description="Commit one digest per window (batch) or one transaction per reading.")
+        default="batch", description="Commit one digest per window (batch) or one transaction per reading.")
 
     @field_validator("lab_mix")
     @classmethod
@@ -296,15 +306,17 @@ class WorkloadConfig(Strict):
 class AdversaryConfig(Strict):
     """How many attempts of each forbidden kind the run makes (each must be rejected)."""
 
-    unregistered_hospital: int = Field(0, ge=0, description="A hospital the regulator never verified acts.")
-    foreign_doctor: int = Field(0, ge=0, description="A doctor of another hospital writes a PMR.")
-    non_owner_grant: int = Field(0, ge=0, description="Someone other than the patient grants access.")
-    expired_grant: int = Field(0, ge=0, description="A doctor reads after the grant expired.")
+    unregistered_hospital: int = Field(
+        default=0, ge=0, description="A hospital the regulator never verified acts.")
+    foreign_doctor: int = Field(default=0, ge=0, description="A doctor of another hospital writes a PMR.")
+    non_owner_grant: int = Field(default=0, ge=0, description="Someone other than the patient grants access.")
+    expired_grant: int = Field(default=0, ge=0, description="A doctor reads after the grant expired.")
     forged_essential_share: int = Field(
-        0, ge=0,
+        default=0, ge=0,
         description="A record is recovered with a forged essential share.")
-    tampered_fragment: int = Field(0, ge=0, description="A storage node serves a tampered fragment.")
-    replayed_transaction: int = Field(0, ge=0, description="A signed transaction is sent a second time.")
+    tampered_fragment: int = Field(default=0, ge=0, description="A storage node serves a tampered fragment.")
+    replayed_transaction: int = Field(
+        default=0, ge=0, description="A signed transaction is sent a second time.")
 
 
 def _default_layouts() -> list[Layout]:
@@ -316,33 +328,33 @@ class Scenario(Strict):
     """One simulation run: who takes part, what they do, on which chain and storage, for how long."""
 
     schema_: Literal["pmrsim.scenario/1"] = Field(
-        SCHEMA, alias="schema", description="Format of the file (optional in files).")
+        default=SCHEMA, alias="schema", description="Format of the file (optional in files).")
     name: str = Field(
         pattern=r"^[a-z0-9_-]+$",
         description="Short name: lower-case letters, digits, _ and -.")
     description: str = Field(min_length=1, description="What the scenario shows, in a sentence or two.")
     seed: int = Field(
-        0, ge=0,
+        default=0, ge=0,
         description="Seed of the run's random generator (`pmrsim run --seed` overrides it).")
-    duration_days: float = Field(7.0, gt=0, description="Simulated time, in days.")
+    duration_days: float = Field(default=7.0, gt=0, description="Simulated time, in days.")
     start_date: datetime.date = Field(
-        datetime.date(2021, 1, 25),
+        default=datetime.date(2021, 1, 25),
         description="Calendar date of simulated time zero (visit dates in PMR-IDs).")
     layouts: list[Layout] = Field(
         default_factory=_default_layouts, min_length=1,
         description="Contract layouts to run; with both, the run compares them.")
-    token: Literal["erc721", "erc1155"] = Field("erc721", description="Token standard of PMR tokens.")
-    chain: ChainConfig = Field(default_factory=ChainConfig.model_construct, description="The chain.")
+    token: Literal["erc721", "erc1155"] = Field(default="erc721", description="Token standard of PMR tokens.")
+    chain: ChainConfig = Field(default_factory=ChainConfig, description="The chain.")
     storage: StorageConfig = Field(
-        default_factory=StorageConfig.model_construct, description="The storage swarm.")
+        default_factory=StorageConfig, description="The storage swarm.")
     sharing: SharingConfig = Field(
-        default_factory=SharingConfig.model_construct, description="Secret sharing of lab reports.")
+        default_factory=SharingConfig, description="Secret sharing of lab reports.")
     population: PopulationConfig = Field(
-        default_factory=PopulationConfig.model_construct, description="The participants.")
+        default_factory=PopulationConfig, description="The participants.")
     workload: WorkloadConfig = Field(
-        default_factory=WorkloadConfig.model_construct, description="What the participants do.")
+        default_factory=WorkloadConfig, description="What the participants do.")
     adversaries: AdversaryConfig = Field(
-        default_factory=AdversaryConfig.model_construct, description="Forbidden attempts.")
+        default_factory=AdversaryConfig, description="Forbidden attempts.")
     expect_violations: dict[Layout, list[InvariantName]] = Field(
         default_factory=dict,
         description="Invariant names a layout is expected to violate, e.g. {paper: [pii_on_chain]}.")
@@ -374,6 +386,11 @@ def scenario_digest(scenario: Scenario) -> str:
     canonical = json.dumps(scenario.to_public_dict(), sort_keys=True, separators=(",", ":"),
                            ensure_ascii=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _input_error(message: str) -> InputError:
+    """An :class:`InputError` whose message is one printable line (control characters escaped)."""
+    return InputError("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -431,20 +448,21 @@ def load_scenario(path: Path, overrides: Sequence[str] = (), *, seed: int | None
     key path) when the file cannot be read, is not YAML, is not a mapping, or
     does not validate; errors caused by an override or by ``seed`` say so.
     """
+    path = Path(path)
     data = _read_mapping(path)
     origins: dict[str, str] = {}
     for assignment in overrides:
         try:
             origins[_apply(data, assignment)] = f"--set {assignment}"
         except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
+            raise _input_error(f"{path}: {exc}") from None
     if seed is not None:
         data["seed"] = seed
         origins["seed"] = f"--seed {seed}"
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_explain(str(path), exc, origins)) from None
+        raise _input_error(_explain(str(path), exc, origins)) from None
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
@@ -452,20 +470,20 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise _input_error(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a scenario YAML file") from None
+        raise _input_error(f"{path}: is a directory, expected a scenario YAML file") from None
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+        raise _input_error(f"{path}: not UTF-8 text") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise _input_error(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: {_yaml_problem(exc)}") from None
+        raise _input_error(f"{path}: {_yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else _show(data)
-        raise InputError(f"{path}: expected a mapping of scenario keys at the top level, got {got}")
+        raise _input_error(f"{path}: expected a mapping of scenario keys at the top level, got {got}")
     return data
 
 
@@ -497,11 +515,11 @@ def _apply(data: dict[str, Any], assignment: str) -> str:
     key = key.strip()
     parts = key.split(".")
     if not sep or not all(parts):
-        raise InputError(f"--set {assignment}: expected key.path=value, e.g. storage.nodes=8")
+        raise _input_error(f"--set {assignment}: expected key.path=value, e.g. storage.nodes=8")
     try:
         value = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise InputError(f"--set {assignment}: value is {_yaml_problem(exc)}") from None
+        raise _input_error(f"--set {assignment}: value is {_yaml_problem(exc)}") from None
     if parts == ["layout"]:  # compatibility alias: --set layout=paper
         parts = ["layouts"]
         value = value if isinstance(value, list) else [value]
@@ -513,7 +531,8 @@ def _apply(data: dict[str, Any], assignment: str) -> str:
             child = node[part] = {}
         elif not isinstance(child, dict):
             where = ".".join(parts[: depth + 1])
-            raise InputError(f"--set {assignment}: {where} is {_show(child)} in the scenario, not a mapping")
+            raise _input_error(
+                f"--set {assignment}: {where} is {_show(child)} in the scenario, not a mapping")
         node = child
     node[parts[-1]] = value
     return ".".join(parts)
@@ -527,14 +546,14 @@ def _check_path(parts: list[str], assignment: str) -> None:
         if _is_model(annotation):
             fields = _fields(annotation)
             if part not in fields:
-                raise InputError(f"--set {assignment}: {where}: unknown key (known: {', '.join(fields)})")
+                raise _input_error(f"--set {assignment}: {where}: unknown key (known: {', '.join(fields)})")
             annotation = _unwrap(fields[part].annotation)
         elif typing.get_origin(annotation) is dict:
             annotation = _unwrap(typing.get_args(annotation)[1])
         else:
             parent = ".".join(parts[:depth])
-            raise InputError(f"--set {assignment}: {where}: {parent} is {_kind(annotation)}, it has no keys; "
-                             f"set it whole ({parent}=...)")
+            raise _input_error(f"--set {assignment}: {where}: {parent} is {_kind(annotation)}, "
+                               f"it has no keys; set it whole ({parent}=...)")
 
 
 # --- schema helpers --------------------------------------------------------------------------------

@@ -521,6 +521,10 @@ class World:
         self.ledger.attempts.append(Attempt(kind, (expected,), out.reason or "succeeded",
                                             self.env.now))
         self.counts["denied"] += 0 if out.ok else 1
+        if not out.ok:
+            self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
+                             pmr=study.pmr_id, grantee=doctor.label, reason=out.reason,
+                             mode="chain")
 
     # -- break glass, IoMT ----------------------------------------------------
     def _glass_arrivals(self, patient: Patient, h: int) -> Proc:

@@ -1,0 +1,136 @@
+"""The engine end to end: shipped scenarios, determinism, replay, audit, the PII invariant."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.engine.replay import replay_folder
+from sim.engine.runner import run_scenario
+from sim.engine.scenario import load_scenario
+from sim.errors import CheckFailed
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SHIPPED = ["quickstart", "paper", "adversarial", "churn", "iomt", "layouts"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every shipped scenario (but the city) run once with its own seed."""
+    out = {}
+    for name in SHIPPED:
+        folder = tmp_path_factory.mktemp(name)
+        result = run_scenario(load_scenario(SCENARIOS / f"{name}.yaml"), folder, progress=False)
+        assert result.ok, result.unexpected
+        out[name] = folder
+    return out
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenario_meets_its_invariants(runs: dict[str, Path], name: str) -> None:
+    """Each shipped scenario runs with no unexpected invariant violation."""
+    summary = json.loads((runs[name] / "summary.json").read_text())
+    unexpected = [v for v in summary["invariants"]["violations"] if not v["expected"]]
+    assert unexpected == []
+    assert {"summary.json", "trace.jsonl", "gas.csv"} <= {p.name for p in runs[name].iterdir()}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_replay_verifies_every_shipped_scenario(runs: dict[str, Path], name: str) -> None:
+    """`pmrsim replay` re-executes the trace and reaches the summary's state root."""
+    assert main(["replay", str(runs[name])]) == 0
+
+
+def test_replay_fails_on_one_changed_receipt_byte(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Changing one byte of one receipt in the trace makes replay exit 1 naming it."""
+    copy = tmp_path / "run"
+    shutil.copytree(runs["quickstart"], copy)
+    lines = (copy / "trace.jsonl").read_text().splitlines()
+    i = next(i for i, line in enumerate(lines) if '"op":"PMRToken.mint"' in line)
+    record = json.loads(lines[i])
+    digest = record["logs"]
+    record["logs"] = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    lines[i] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    (copy / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(CheckFailed, match=r"logs is .* in the trace"):
+        replay_folder(copy)
+    assert main(["replay", str(copy)]) == 1
+
+
+def test_same_seed_same_trace_and_state_root(tmp_path: Path) -> None:
+    """Two runs of one scenario and seed write identical traces and state roots."""
+    scenario = load_scenario(SCENARIOS / "quickstart.yaml")
+    a = run_scenario(scenario, tmp_path / "a", progress=False)
+    b = run_scenario(scenario, tmp_path / "b", progress=False)
+    assert (tmp_path / "a" / "trace.jsonl").read_bytes() == (tmp_path / "b" / "trace.jsonl").read_bytes()
+    assert a.summary["state_root"] == b.summary["state_root"]
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_adversarial_every_attempt_denied_for_its_reason(tmp_path: Path, seed: int) -> None:
+    """Over several seeds, every forbidden attempt is denied, counted and logged."""
+    scenario = load_scenario(SCENARIOS / "adversarial.yaml", seed=seed)
+    result = run_scenario(scenario, tmp_path, progress=False)
+    assert result.ok, result.unexpected
+    attacks = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()
+               if '"kind":"attack"' in line]
+    assert attacks and all(a["actual"] in a["expected"] for a in attacks)
+    assert result.summary["counts"]["denied"] >= len(attacks)
+
+
+def test_paper_scenario_is_the_papers_story(runs: dict[str, Path]) -> None:
+    """Patient 85437's visit on 26 Jan 2021 is PMR 8543726012021, with an X-ray, and access ends."""
+    trace = (runs["paper"] / "trace.jsonl").read_text()
+    summary = json.loads((runs["paper"] / "summary.json").read_text())
+    assert summary["counts"]["lab_reports"] == 1 and summary["counts"]["grants"] == 1
+    from sim.engine.audit import audit
+
+    _, entries = audit(runs["paper"], 85437)
+    assert any(e.event == "PMR version" and e.pmr_id == 8543726012021 for e in entries)
+    assert any(e.event == "lab report" and "test type 3" in e.detail for e in entries)
+    assert any(e.event == "access" for e in entries)
+    assert '"reason":"access_grants: grant expired"' in trace
+
+
+def test_paper_layout_violates_pii_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim run scenarios/paper.yaml --set layout=paper` exits 1 naming the PII violation."""
+    code = main(["run", str(SCENARIOS / "paper.yaml"), "--set", "layout=paper",
+                 "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 1
+    assert "pii_on_chain" in capsys.readouterr().err
+
+
+def test_layouts_flags_paper_and_passes_private(runs: dict[str, Path]) -> None:
+    """The layouts scenario finds PII on chain in the paper layout only."""
+    summary = json.loads((runs["layouts"] / "summary.json").read_text())
+    found = {layout: [v["name"] for v in data["invariants"]["violations"]]
+             for layout, data in summary["layouts"].items()}
+    assert "pii_on_chain" in found["paper"] and "pii_on_chain" not in found["private"]
+
+
+def test_audit_lists_accesses(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim audit` prints the patient's grants and accesses from chain events."""
+    assert main(["audit", str(runs["paper"]), "--patient", "85437"]) == 0
+    out = capsys.readouterr().out
+    assert "grant" in out and "access" in out and "8543726012021" in out
+
+
+def test_bad_scenario_key_is_exit_2_and_leaves_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown --set key exits 2 naming it, and no run folder is created."""
+    out = tmp_path / "never"
+    code = main(["run", str(SCENARIOS / "quickstart.yaml"), "--set", "storage.nodez=3",
+                 "--out", str(out), "--no-progress"])
+    assert code == 2
+    assert "storage.nodez" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_replay_of_a_missing_folder_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Replaying a folder without a trace exits 2 naming it."""
+    assert main(["replay", str(tmp_path)]) == 2
+    assert "trace.jsonl" in capsys.readouterr().err
