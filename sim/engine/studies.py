@@ -24,6 +24,7 @@ from sim.privacy.deid import DeidConfig, deidentify_dataset
 from sim.privacy.deid_actions import UidMap
 from sim.privacy.material import EssentialShare, KeyShare
 from sim.privacy.sharing import Custodian, split
+from sim.privacy.synthetic import synthetic_study
 from storage_sim import Cid
 
 STUDY_SCHEMA = "pmrsim.study/1"
@@ -71,13 +72,20 @@ class CustodianVault:
 
 
 def deidentified_study(
-    source: Path, *, identity: dict[str, str], config: DeidConfig, uid_map: UidMap,
+    source: str, *, identity: dict[str, str], config: DeidConfig, uid_map: UidMap, seed: int,
 ) -> bytes:
-    """The study at ``source`` with ``identity`` planted (as a PACS holds it), de-identified."""
-    ds = pydicom.dcmread(str(source))
-    for keyword, value in identity.items():
-        setattr(ds, keyword, value)
-    deidentify_dataset(ds, config, uid_map=uid_map, name=source.name)
+    """The study ``source`` with ``identity`` planted (as a PACS holds it), de-identified.
+
+    ``source`` is a pydicom test file name or ``synthetic:<MODALITY>``.
+    """
+    if source.startswith("synthetic:"):
+        raw = synthetic_study(source.split(":", 1)[1].upper(), identity, seed=seed)
+        ds = pydicom.dcmread(io.BytesIO(raw))
+    else:
+        ds = pydicom.dcmread(str(dicom_source(source)))
+        for keyword, value in identity.items():
+            setattr(ds, keyword, value)
+    deidentify_dataset(ds, config, uid_map=uid_map, name=source)
     buf = io.BytesIO()
     ds.save_as(buf)
     return buf.getvalue()

@@ -105,6 +105,9 @@ class World:
         self.driver = ChainDriver(self.env, self.protocol, trace, start_timestamp=self.start_ts,
                                   block_time=scenario.chain.block_time)
         self.driver.record_setup_blocks()
+        for source in scenario.workload.dicom_sources:
+            if not source.startswith("synthetic:"):
+                dicom_source(source)  # a missing file is bad input, found before the run
         self.deid = DeidConfig(key=self.rng("deid-key").randbytes(32))
         self.uid_map = UidMap(self.deid.key)
         self._split_rng = self.rng("sharing")
@@ -222,6 +225,7 @@ class World:
         self.patients: list[Patient] = []
         self.home: dict[int, int] = {}  # patient index -> hospital index
         self.pmrs: dict[int, list[int]] = {}  # patient id -> PMR-IDs
+        self.names: dict[int, str] = {}  # patient id -> name (planted in studies as a PACS would)
 
     # -- setup ----------------------------------------------------------------
     def start(self) -> None:
@@ -295,6 +299,7 @@ class World:
             return
         self.counts["patients"] += 1
         self.pmrs[patient.patient_id] = []
+        self.names[patient.patient_id] = person.name
         if device:
             self.env.process(self._device(patient, h))
         if self.sc.workload.break_glass_per_patient_year > 0:
@@ -340,12 +345,13 @@ class World:
         yield self.env.timeout(rng.uniform(0.5, 3) * HOUR)  # the study is taken and read
         record_id = f"study-{pmr_id}-{len(self.studies)}"
         if test in IMAGING:
-            source = dicom_source(rng.choice(self.sc.workload.dicom_sources))
-            person = f"{patient.label}"
-            identity = {"PatientName": f"{person}^{pmr_id}", "PatientID": f"MRN-{patient.patient_id}",
+            source = rng.choice(self.sc.workload.dicom_sources)
+            name = self.names.get(patient.patient_id, patient.label)
+            identity = {"PatientName": name.replace(" ", "^"),
+                        "PatientID": f"MRN-{patient.patient_id:08d}",
                         "InstitutionName": f"Hospital {h}", "AccessionNumber": record_id[-16:]}
             data = deidentified_study(source, identity=identity, config=self.deid,
-                                      uid_map=self.uid_map)
+                                      uid_map=self.uid_map, seed=rng.randrange(2**32))
             modality = IMAGING[test]
         else:
             findings_doc = {"test": test.name, "values": [rng.randint(1, 300) for _ in range(8)]}
