@@ -124,8 +124,7 @@ def _expired_grant(world: World, k: int) -> Proc:
     owner = next(p for p in world.patients if p.patient_id == study.patient_id)
     sealed = world._send_essential(study, doctor, owner)
     yield world.env.timeout(2 * HOUR)
-    yield from world._forbidden_access(doctor, study, sealed, "expired_grant",
-                                       "access_grants: grant expired")
+    yield from world._forbidden_access(doctor, study, sealed, "expired_grant")
 
 
 def _forged_essential(world: World, k: int) -> Proc:

@@ -49,19 +49,41 @@ class GrantWindows:
         """Note a grant, revoke (expiry 1) or emergency opened at ``block_time``."""
         self.history.append((block_time, what, key, expiry))
 
-    def valid_at(self, grantee: str, pmr_id: int, when: int) -> bool:
-        """Was any window covering ``pmr_id`` open for ``grantee`` at time ``when``?"""
+    def windows_at(self, grantee: str, pmr_id: int, when: int) -> tuple[int, int, int]:
+        """(PMR grant, all-records grant, emergency) expiries in force at ``when``."""
         patient = pmr_id // 10**8
-        state: dict[tuple[str, str, int], int] = {}
+        by_pmr = by_all = by_emergency = 0
         for block_time, what, key, expiry in self.history:
             if block_time > when:
                 break
             if key[0] != grantee:
                 continue
-            state[(what if what == "emergency" else "grant", key[0], key[1])] = expiry
-        scopes = [("grant", grantee, pmr_id), ("grant", grantee, (1 << 255) | patient),
-                  ("emergency", grantee, patient)]
-        return any(state.get(s, 0) > when for s in scopes)
+            if what == "emergency" and key[1] == patient:
+                by_emergency = expiry
+            elif what == "grant" and key[1] == pmr_id:
+                by_pmr = expiry
+            elif what == "grant" and key[1] == (1 << 255) | patient:
+                by_all = expiry
+        return by_pmr, by_all, by_emergency
+
+    def valid_at(self, grantee: str, pmr_id: int, when: int) -> bool:
+        """Was any window covering ``pmr_id`` open for ``grantee`` at time ``when``?"""
+        return any(e > when for e in self.windows_at(grantee, pmr_id, when))
+
+    def denial_at(self, grantee: str, pmr_id: int, when: int) -> str | None:
+        """The reason an access must be refused at ``when`` (None when it must be allowed).
+
+        The engine's own statement of the rule AccessGrants enforces: an open
+        window allows; otherwise a revoked grant, then an expired one, then none.
+        """
+        by_pmr, by_all, by_emergency = self.windows_at(grantee, pmr_id, when)
+        if max(by_pmr, by_all, by_emergency) > when:
+            return None
+        if 1 in (by_pmr, by_all):
+            return "access_grants: grant revoked"
+        if by_pmr or by_all or by_emergency:
+            return "access_grants: grant expired"
+        return "access_grants: no grant"
 
 
 @dataclass

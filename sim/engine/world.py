@@ -436,8 +436,7 @@ class World:
             if self.env.now + wait >= self.duration:
                 return
             yield self.env.timeout(wait)
-            expected = "access_grants: grant revoked" if revoked else "access_grants: grant expired"
-            yield from self._forbidden_access(doctor, study, sealed, "late_access", expected)
+            yield from self._forbidden_access(doctor, study, sealed, "late_access")
 
     def _send_essential(self, study: StoredStudy, doctor: Doctor, patient: Patient) -> bytes:
         """The patient seals the essential share to the doctor's key (ECIES on secp256k1)."""
@@ -513,17 +512,24 @@ class World:
                          pmr=study.pmr_id, grantee=doctor.label, reason="", mode="grant")
         return "ok" if not rebuilt.rejected_fragments else "tampered-detected"
 
-    def _forbidden_access(self, doctor: Doctor, study: StoredStudy, sealed: bytes, kind: str,
-                          expected: str) -> Proc:
-        """An access that must fail off chain (custodians) and on chain (AccessGrants.use)."""
+    def _forbidden_access(self, doctor: Doctor, study: StoredStudy, sealed: bytes,
+                          kind: str) -> Proc:
+        """An access after the grant ended: custodians and AccessGrants.use must both refuse.
+
+        What must happen is the engine's own reading of the grant history
+        (another grant may since have opened a window; then it is no attack).
+        """
+        self.driver.ensure_fresh_head()
+        grantee = "0x" + doctor.address.hex()
+        if self.ledger.grants.denial_at(grantee, study.pmr_id, self.now_ts()) is None:
+            return
         got = yield from self._fetch(doctor, study, sealed)
-        if got:
-            self.ledger.attempts.append(Attempt(kind + ":custodians", ("denied",), "served",
-                                                self.env.now))
-        else:
-            self.ledger.attempts.append(Attempt(kind + ":custodians", ("denied",), "denied",
-                                                self.env.now))
+        self.ledger.attempts.append(Attempt(kind + ":custodians", ("denied",),
+                                            "served" if got else "denied", self.env.now))
+        expected = self.ledger.grants.denial_at(grantee, study.pmr_id, self.driver.next_slot())
         out = yield from self.tx(doctor.access_call(study.pmr_id))
+        if expected is None:
+            return
         self.ledger.attempts.append(Attempt(kind, (expected,), out.reason or "succeeded",
                                             self.env.now))
         self.counts["denied"] += 0 if out.ok else 1
