@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from sim.engine.ledger import Attempt
+from sim.engine.studies import StoredStudy
 from sim.errors import ChainError
 from sim.privacy.material import EssentialShare, SecretBytes
 from sim.protocol import Doctor, DoctorProfile, Hospital, HospitalProfile, VisitRecord
@@ -101,40 +102,38 @@ def _non_owner_grant(world: World, k: int) -> Proc:
             out.reason or "succeeded")
 
 
-def _study(world: World, rng: Any) -> Any:
-    return rng.choice(world.studies) if world.studies else None
-
-
-def _grant_for(world: World, study: Any, doctor: Doctor, seconds: int) -> Generator[
-        simpy.Event, Any, bool]:
-    owner = next(p for p in world.patients if p.patient_id == study.patient_id)
+def _granted(world: World, rng: Any, seconds: int) -> Generator[
+        simpy.Event, Any, tuple[StoredStudy, Doctor] | None]:
+    """A stored study and a doctor its patient has just granted access to, for ``seconds``."""
+    if not world.studies:
+        return None
+    study = rng.choice(world.studies)
+    doctor = world._other_doctor(0, rng)
+    if doctor is None:
+        return None
+    owner = world.patient_of(study.patient_id)
     out = yield from world.tx(owner.grant_call(doctor, world.driver.next_slot() + seconds,
                                                pmr_id=study.pmr_id))
-    return out.ok
+    return (study, doctor) if out.ok else None
 
 
 def _expired_grant(world: World, k: int) -> Proc:
     rng = world.rng(f"expired-{k}")
-    study = _study(world, rng)
-    if study is None:
+    granted = yield from _granted(world, rng, 3600)
+    if granted is None:
         return
-    doctor = world._other_doctor(0, rng)
-    if doctor is None or not (yield from _grant_for(world, study, doctor, 3600)):
-        return
-    owner = next(p for p in world.patients if p.patient_id == study.patient_id)
-    sealed = world._send_essential(study, doctor, owner)
+    study, doctor = granted
+    sealed = world._send_essential(study, doctor, world.patient_of(study.patient_id))
     yield world.env.timeout(2 * HOUR)
     yield from world._forbidden_access(doctor, study, sealed, "expired_grant")
 
 
 def _forged_essential(world: World, k: int) -> Proc:
     rng = world.rng(f"forged-{k}")
-    study = _study(world, rng)
-    if study is None:
+    granted = yield from _granted(world, rng, 86400)
+    if granted is None:
         return
-    doctor = world._other_doctor(0, rng)
-    if doctor is None or not (yield from _grant_for(world, study, doctor, 86400)):
-        return
+    study, doctor = granted
     forged = EssentialShare(study.record_id, study.essential.version, study.essential.key_epoch,
                             SecretBytes(rng.randbytes(32)))
     result = yield from world._rebuild(doctor, study, forged)
@@ -143,12 +142,10 @@ def _forged_essential(world: World, k: int) -> Proc:
 
 def _tampered_fragment(world: World, k: int) -> Proc:
     rng = world.rng(f"tampered-{k}")
-    study = _study(world, rng)
-    if study is None:
+    granted = yield from _granted(world, rng, 86400)
+    if granted is None:
         return
-    doctor = world._other_doctor(0, rng)
-    if doctor is None or not (yield from _grant_for(world, study, doctor, 86400)):
-        return
+    study, doctor = granted
     result = yield from world._rebuild(doctor, study, study.essential, tamper=True)
     _expect(world, "tampered_fragment", ("tampered-detected",), result)
 

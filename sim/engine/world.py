@@ -142,6 +142,10 @@ class World:
 
         self.protocol.account = traced  # type: ignore[method-assign]
 
+    def patient_of(self, patient_id: int) -> Patient:
+        """The patient actor holding ``patient_id``."""
+        return next(p for p in self.patients if p.patient_id == patient_id)
+
     def now_ts(self) -> int:
         """The head block's timestamp (what contracts and custodians see now)."""
         return self.chain.timestamp

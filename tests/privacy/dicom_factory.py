@@ -28,16 +28,8 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, gen
 
 from sim.privacy.deid_actions import dummy_value
 from sim.privacy.deid_table import load_table
+from sim.privacy.synthetic import SOP_CLASSES
 
-SOP_CLASSES = {
-    "CR": "1.2.840.10008.5.1.4.1.1.1",
-    "DX": "1.2.840.10008.5.1.4.1.1.1.1",
-    "CT": "1.2.840.10008.5.1.4.1.1.2",
-    "MR": "1.2.840.10008.5.1.4.1.1.4",
-    "US": "1.2.840.10008.5.1.4.1.1.6.1",
-    "MG": "1.2.840.10008.5.1.4.1.1.1.2",
-    "ECG": "1.2.840.10008.5.1.4.1.1.9.1.1",
-}
 #: Private creator of the planted private block.
 PRIVATE_CREATOR = "ACME PHI 1.0"
 
