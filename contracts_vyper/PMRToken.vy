@@ -29,23 +29,23 @@ from interfaces import IDoctorRegistry
 from interfaces import IPatientRegistry
 import modules.pmr_ids as pmr_ids
 import modules.cids as cids
+import modules.pmr_versions as versions
 
-_ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
-_U64: constant(uint256) = (1 << 64) - 1
+initializes: versions
+
+exports: (
+    versions.DOCTORS,
+    versions.PATIENTS,
+    versions.PAPER_LAYOUT,
+    versions.paper_records,
+)
+
 _SUPPORTED_INTERFACES: constant(bytes4[4]) = [
     0x01FFC9A7,  # ERC-165
     0x80AC58CD,  # ERC-721
     0x5B5E139F,  # ERC-721 metadata
     0xB45A3C0E,  # EIP-5192 minimal soulbound
 ]
-
-
-struct PaperRecord:
-    present_illness: String[128]
-    past_illness: String[128]
-    provisional_diagnosis: String[128]
-    treatment_summary: String[128]
-    insurance: String[64]
 
 
 event Transfer:
@@ -70,29 +70,10 @@ event Locked:
     tokenId: uint256
 
 
-event PMRVersionAdded:
-    pmr_id: indexed(uint256)
-    patient_id: indexed(uint256)
-    doctor_id: indexed(uint256)
-    hospital_id: uint256
-    version: uint256
-    record_cid: bytes32
-
-
-DOCTORS: public(immutable(IDoctorRegistry))
-PATIENTS: public(immutable(IPatientRegistry))
-PAPER_LAYOUT: public(immutable(bool))
 name: public(constant(String[25])) = "Patient Medical Record"
 symbol: public(constant(String[5])) = "PMR"
 
-# PMR-ID -> version count << 160 | owner (one slot per token)
-_state: HashMap[uint256, uint256]
 _balances: HashMap[address, uint256]
-# PMR-ID -> version -> record CID digest
-_cids: HashMap[uint256, HashMap[uint256, bytes32]]
-# PMR-ID -> version -> codec << 192 | timestamp << 128 | hospital_id << 64 | doctor_id
-_meta: HashMap[uint256, HashMap[uint256, uint256]]
-paper_records: public(HashMap[uint256, HashMap[uint256, PaperRecord]])
 
 
 @deploy
@@ -103,9 +84,7 @@ def __init__(doctors: IDoctorRegistry, patients: IPatientRegistry, paper_layout:
     @param patients The PatientRegistry.
     @param paper_layout True to store the record fields as strings.
     """
-    DOCTORS = doctors
-    PATIENTS = patients
-    PAPER_LAYOUT = paper_layout
+    versions.__init__(doctors, patients, paper_layout)
 
 
 @external
@@ -119,17 +98,16 @@ def mint(patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_
     @param codec The CID's multicodec: 0x55 raw or 0x70 dag-pb.
     @return uint256 The PMR-ID.
     """
-    assert not PAPER_LAYOUT, "pmr_token: paper layout deployed"
+    assert not versions.PAPER_LAYOUT, "pmr_token: paper layout deployed"
     assert record_cid != empty(bytes32), "pmr_token: empty record cid"
     assert cids._is_codec(codec), "pmr_token: unsupported cid codec"
-    pmr_id: uint256 = 0
-    version: uint256 = 0
-    pmr_id, version = self._add_version(patient_id, visit_date, hospital_id, record_cid, codec)
-    return pmr_id
+    return self._mint(patient_id, visit_date, hospital_id, record_cid, codec)
 
 
 @external
-def mint_paper(patient_id: uint256, visit_date: uint256, hospital_id: uint256, details: PaperRecord) -> uint256:
+def mint_paper(
+    patient_id: uint256, visit_date: uint256, hospital_id: uint256, details: versions.PaperRecord
+) -> uint256:
     """
     @dev The same as `mint`, storing the record's fields as strings (paper layout).
     @param patient_id The Patient-ID.
@@ -138,11 +116,9 @@ def mint_paper(patient_id: uint256, visit_date: uint256, hospital_id: uint256, d
     @param details Present and past illness, provisional diagnosis, treatment, insurance.
     @return uint256 The PMR-ID.
     """
-    assert PAPER_LAYOUT, "pmr_token: private layout deployed"
-    pmr_id: uint256 = 0
-    version: uint256 = 0
-    pmr_id, version = self._add_version(patient_id, visit_date, hospital_id, empty(bytes32), 0)
-    self.paper_records[pmr_id][version] = details
+    assert versions.PAPER_LAYOUT, "pmr_token: private layout deployed"
+    pmr_id: uint256 = self._mint(patient_id, visit_date, hospital_id, empty(bytes32), 0)
+    versions.paper_records[pmr_id][versions._version_count(pmr_id) - 1] = details
     return pmr_id
 
 
@@ -166,7 +142,7 @@ def exists(pmr_id: uint256) -> bool:
     @param pmr_id The PMR-ID.
     @return bool Whether it exists.
     """
-    return self._state[pmr_id] != 0
+    return versions._exists(pmr_id)
 
 
 @external
@@ -177,7 +153,7 @@ def version_count(pmr_id: uint256) -> uint256:
     @param pmr_id The PMR-ID.
     @return uint256 The number of versions.
     """
-    return self._state[pmr_id] >> 160
+    return versions._version_count(pmr_id)
 
 
 @external
@@ -193,9 +169,7 @@ def version(pmr_id: uint256, index: uint256) -> (bytes32, uint256, uint256, uint
     @return uint256 The Hospital-ID.
     @return uint256 The block timestamp it was added at.
     """
-    assert index < self._state[pmr_id] >> 160, "pmr_token: unknown version"
-    meta: uint256 = self._meta[pmr_id][index]
-    return self._cids[pmr_id][index], meta >> 192, meta & _U64, (meta >> 64) & _U64, (meta >> 128) & _U64
+    return versions._version(pmr_id, index)
 
 
 @external
@@ -229,7 +203,7 @@ def ownerOf(_tokenId: uint256) -> address:
     @param _tokenId The PMR-ID.
     @return address The patient's account.
     """
-    return self._owner_of(_tokenId)
+    return versions._owner_of(_tokenId)
 
 
 @external
@@ -240,9 +214,7 @@ def tokenURI(token_id: uint256) -> String[66]:
     @param token_id The PMR-ID.
     @return String The URI (empty for a paper-layout record).
     """
-    count: uint256 = self._state[token_id] >> 160
-    assert count != 0, "pmr_token: unknown token"
-    return cids._to_uri(convert(self._meta[token_id][count - 1] >> 192, uint8), self._cids[token_id][count - 1])
+    return versions._uri(token_id)
 
 
 @external
@@ -253,7 +225,7 @@ def locked(tokenId: uint256) -> bool:
     @param tokenId The PMR-ID.
     @return bool Always True for an existing token.
     """
-    self._owner_of(tokenId)
+    versions._owner_of(tokenId)
     return True
 
 
@@ -265,7 +237,7 @@ def getApproved(_tokenId: uint256) -> address:
     @param _tokenId The PMR-ID.
     @return address Always the zero address.
     """
-    self._owner_of(_tokenId)
+    versions._owner_of(_tokenId)
     return empty(address)
 
 
@@ -328,44 +300,16 @@ def setApprovalForAll(_operator: address, _approved: bool):
 
 
 @internal
-@view
-def _owner_of(token_id: uint256) -> address:
+def _mint(patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_cid: bytes32, codec: uint8) -> uint256:
     """
-    @dev The owner of a token; reverts for an unknown token.
+    @dev Add the version; on a new token count it and log the ERC-721 and EIP-5192 events.
     """
-    state: uint256 = self._state[token_id]
-    assert state != 0, "pmr_token: unknown token"
-    return convert(convert(state & _ADDRESS_MASK, uint160), address)
-
-
-@internal
-def _add_version(
-    patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_cid: bytes32, codec: uint8
-) -> (uint256, uint256):
-    """
-    @dev Check the doctor and patient, mint the token on its first version, record the version.
-    """
-    pmr_id: uint256 = pmr_ids._encode(patient_id, visit_date)
-    doctor_id: uint256 = staticcall DOCTORS.check_doctor(msg.sender, hospital_id)
-    owner: address = staticcall PATIENTS.account_of(patient_id)
-    state: uint256 = self._state[pmr_id]
-    version: uint256 = state >> 160
-    if state == 0:
+    pmr_id: uint256 = 0
+    version: uint256 = 0
+    owner: address = empty(address)
+    pmr_id, version, owner = versions._add_version(patient_id, visit_date, hospital_id, record_cid, codec)
+    if owner != empty(address):
         self._balances[owner] += 1
         log Transfer(sender=empty(address), receiver=owner, token_id=pmr_id)
         log Locked(tokenId=pmr_id)
-    self._state[pmr_id] = ((version + 1) << 160) | convert(owner, uint256)
-    self._meta[pmr_id][version] = (
-        (convert(codec, uint256) << 192) | (block.timestamp << 128) | (hospital_id << 64) | doctor_id
-    )
-    if record_cid != empty(bytes32):
-        self._cids[pmr_id][version] = record_cid
-    log PMRVersionAdded(
-        pmr_id=pmr_id,
-        patient_id=patient_id,
-        doctor_id=doctor_id,
-        hospital_id=hospital_id,
-        version=version,
-        record_cid=record_cid,
-    )
-    return pmr_id, version
+    return pmr_id

@@ -26,6 +26,7 @@ CONTRACT_NAMES = (
     "DoctorRegistry",
     "PatientRegistry",
     "PMRToken",
+    "PMRMulti",
     "LabReports",
     "AccessGrants",
     "IoMTAnchor",

@@ -36,12 +36,10 @@ class GasRow:
 def measure(layouts: tuple[str, ...] = ("private", "paper"), *, token: str = "erc721",
             seed: int = 0) -> list[GasRow]:
     """Run the story once per layout and return one row per operation and layout."""
-    if token != "erc721":
-        raise InputError(f"--token {token}: only erc721 is built so far (erc1155 is planned)")
     rows: list[GasRow] = []
     for layout in layouts:
         last: dict[str, Step] = {}
-        for step in run_story(layout, seed=seed):
+        for step in run_story(layout, seed=seed, token=token):
             if step.outcome.ok:
                 last[step.outcome.op] = step
         for op, step in last.items():
@@ -53,6 +51,17 @@ def measure(layouts: tuple[str, ...] = ("private", "paper"), *, token: str = "er
 def to_json(rows: list[GasRow]) -> str:
     """``{"operations": [...]}`` as DESIGN.md fixes it."""
     return json.dumps({"operations": [asdict(r) for r in rows]}, indent=2) + "\n"
+
+
+def write_baseline(path: Path, rows: list[GasRow]) -> None:
+    """Write ``rows`` into the baseline, keeping rows of other layouts and tokens."""
+    kept: list[GasRow] = []
+    if path.is_file():
+        measured = {(r.layout, r.token) for r in rows}
+        data = json.loads(path.read_text())
+        kept = [GasRow(**r) for r in data["operations"] if (r["layout"], r["token"]) not in measured]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_json(kept + rows))
 
 
 def load_baseline(path: Path) -> dict[tuple[str, str, str], int]:

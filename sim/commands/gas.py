@@ -16,6 +16,7 @@ from sim.gas import (
     load_baseline,
     measure,
     to_json,
+    write_baseline,
 )
 
 
@@ -23,7 +24,7 @@ def register(sub: Any) -> None:
     """Add the ``gas`` sub-command."""
     p = sub.add_parser("gas", help="gas per operation of the paper's use cases, per layout")
     p.add_argument("--layout", choices=["private", "paper", "both"], default="both")
-    p.add_argument("--token", choices=["erc721", "erc1155"], default="erc721")
+    p.add_argument("--token", choices=["erc721", "erc1155", "both"], default="erc721")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--check", action="store_true",
@@ -36,11 +37,11 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure, print, and optionally check or update the baseline."""
     layouts = ("private", "paper") if args.layout == "both" else (args.layout,)
-    rows = measure(layouts, token=args.token, seed=args.seed)
+    tokens = ("erc721", "erc1155") if args.token == "both" else (args.token,)
+    rows = [row for token in tokens for row in measure(layouts, token=token, seed=args.seed)]
     print(render(rows, args.format), end="")
     if args.update_baseline:
-        args.baseline.parent.mkdir(parents=True, exist_ok=True)
-        args.baseline.write_text(to_json(rows))
+        write_baseline(args.baseline, rows)
     if args.check:
         check(rows, load_baseline(args.baseline))
         if args.format == "table":
@@ -67,18 +68,18 @@ def _table(rows: list[GasRow]) -> str:
     from rich.table import Table
 
     table = Table(title="Gas per operation (steady state)", title_justify="left")
-    for col, justify in (("layout", "left"), ("operation", "left"), ("gas", "right"),
+    for col, justify in (("layout", "left"), ("token", "left"), ("operation", "left"), ("gas", "right"),
                          ("floor", "right"), ("gas/floor", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in rows:
         ratio = f"{r.ratio:.2f}" if r.ratio <= 1.3 else f"[yellow]{r.ratio:.2f}[/]"
-        table.add_row(r.layout, r.operation, f"{r.gas:,}", f"{r.floor:,}", ratio)
+        table.add_row(r.layout, r.token, r.operation, f"{r.gas:,}", f"{r.floor:,}", ratio)
     console = Console(file=io.StringIO(), width=100, force_terminal=False)
     console.print(table)
-    mint = next((r for r in rows if r.layout == "private" and r.operation == "PMRToken.mint"), None)
-    if mint is not None:
+    for mint in (r for r in rows if r.layout == "private"
+                 and r.operation in ("PMRToken.mint", "PMRMulti.mint")):
         console.print(
-            f"PMRToken.mint without the 21,000 base: {mint.gas - 21_000:,} gas "
+            f"{mint.operation} without the 21,000 base: {mint.gas - 21_000:,} gas "
             f"(OpenZeppelin ERC721Enumerable mint: {OZ_ENUMERABLE_MINT:,})"
         )
     console.print("floor = 21,000 + calldata + slots written (22,100 new, 5,000 changed) + logs")

@@ -54,7 +54,9 @@ def audit(run_dir: Path, patient_id: int) -> tuple[Replayed, list[AuditEntry]]:
         return replayed.accounts.get(text, text)
 
     entries: list[AuditEntry] = []
-    for name in ("AccessGrants", "PMRToken", "LabReports"):
+    for name in ("AccessGrants", "PMRToken", "PMRMulti", "LabReports"):
+        if name not in replayed.contracts:
+            continue
         contract = Contract(chain, bytes.fromhex(replayed.contracts[name][2:]), art[name].abi)
         for log in chain.get_logs(address=contract.address):
             if topic not in log.topics[1:]:

@@ -24,7 +24,8 @@ from sim.engine.world import DAY, World
 
 SUMMARY_SCHEMA = "pmrsim.summary/1"
 #: Operations that make up a visit, for the capacity figure.
-VISIT_OPS = ("PMRToken.mint", "LabReports.post", "AccessGrants.grant", "AccessGrants.use")
+VISIT_OPS = ("PMRToken.mint", "PMRMulti.mint", "LabReports.post", "AccessGrants.grant",
+             "AccessGrants.use")
 
 
 @dataclass

@@ -97,11 +97,13 @@ class World:
                     scenario=scenario.name)
         self._trace_funding(chain)
         self.protocol = Protocol.deploy(chain, layout=layout, seed=scenario.seed,
-                                        first_patient_id=scenario.population.first_patient_id)
+                                        first_patient_id=scenario.population.first_patient_id,
+                                        token=scenario.token)
         self._trace_accounts()
         self.chain = chain
-        trace.write("contracts", 0.0, **{name: "0x" + c.address.hex()
-                                         for name, c in self.protocol.system.by_name().items()})
+        system = self.protocol.system
+        trace.write("contracts", 0.0, **{system.label(name): "0x" + c.address.hex()
+                                         for name, c in system.by_name().items()})
         self.driver = ChainDriver(self.env, self.protocol, trace, start_timestamp=self.start_ts,
                                   block_time=scenario.chain.block_time)
         self.driver.record_setup_blocks()
@@ -168,7 +170,7 @@ class World:
     def _note(self, out: Outcome) -> None:
         op = out.op
         ts = self.now_ts()  # outcomes arrive right after their block is mined
-        if op.startswith("PMRToken.mint"):
+        if op.startswith(("PMRToken.mint", "PMRMulti.mint")):
             args = out.event("PMRVersionAdded")
             self.ledger.minted.append((args["pmr_id"], args["patient_id"], args["doctor_id"],
                                        args["hospital_id"]))

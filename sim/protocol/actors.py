@@ -257,13 +257,21 @@ class Doctor(Actor):
             fn, args = "mint_paper", (patient_id, date, hid, fields)
             record_slots = string_slots(*fields)
 
+        name = p.system.label("PMRToken")
+        multi = name == "PMRMulti"
+
         def classify(events: Events) -> tuple[str, SlotWrites]:
-            # state, meta and the record; a new token also writes the owner's balance
-            if not any(n == "Transfer" for n, _ in events):
-                return f"PMRToken.{fn} (same-day version)", SlotWrites(new=1 + record_slots, updated=1)
-            if p.count_token(patient_id) == 1:
-                return f"PMRToken.{fn}", SlotWrites(new=3 + record_slots)
-            return f"PMRToken.{fn} (later visit)", SlotWrites(new=2 + record_slots, updated=1)
+            # state, meta and the record; a new ERC-721 token also writes the owner's
+            # balance, a new ERC-1155 id its holder's balance and its total supply
+            if not any(n in ("Transfer", "TransferSingle") for n, _ in events):
+                return f"{name}.{fn} (same-day version)", SlotWrites(new=1 + record_slots, updated=1)
+            first = p.count_token(patient_id) == 1
+            label = f"{name}.{fn}" + ("" if first else " (later visit)")
+            if multi:
+                return label, SlotWrites(new=4 + record_slots)
+            if first:
+                return label, SlotWrites(new=3 + record_slots)
+            return label, SlotWrites(new=2 + record_slots, updated=1)
 
         return self._call("PMRToken", fn, args, SlotWrites(new=3 + record_slots),
                           classify=classify, issued_from=("PMRVersionAdded", "pmr_id"))

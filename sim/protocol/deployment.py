@@ -11,6 +11,7 @@ from sim.contracts import load_artifacts
 from sim.errors import InputError
 
 LAYOUTS = ("private", "paper")
+TOKENS = {"erc721": "PMRToken", "erc1155": "PMRMulti"}
 REGULATOR_ROLE = bytes(keccak(b"REGULATOR_ROLE"))
 
 
@@ -26,6 +27,7 @@ class System:
     labs: Contract
     grants: Contract
     iomt: Contract
+    token: str = "erc721"
 
     def by_name(self) -> dict[str, Contract]:
         """Contract name (as in ``contracts_vyper/``) -> contract."""
@@ -39,20 +41,27 @@ class System:
             "IoMTAnchor": self.iomt,
         }
 
+    def label(self, role: str) -> str:
+        """The deployed contract's name for a role: "PMRToken" is PMRMulti under ERC-1155."""
+        return TOKENS[self.token] if role == "PMRToken" else role
+
     def name_of(self, address: bytes) -> str:
         """The contract name deployed at ``address`` ("?" if none)."""
         for name, contract in self.by_name().items():
             if contract.address == address:
-                return name
+                return self.label(name)
         return "?"
 
 
 def deploy_system(
-    chain: Chain, admin: Account, *, layout: str = "private", first_patient_id: int = 1
+    chain: Chain, admin: Account, *, layout: str = "private", first_patient_id: int = 1,
+    token: str = "erc721",
 ) -> System:
-    """Deploy all contracts from ``admin`` for ``layout`` ("private" or "paper")."""
+    """Deploy all contracts from ``admin`` for ``layout`` and ``token`` (erc721 or erc1155)."""
     if layout not in LAYOUTS:
         raise InputError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    if token not in TOKENS:
+        raise InputError(f"token {token!r}: expected one of {', '.join(TOKENS)}")
     paper = layout == "paper"
     art = load_artifacts()
 
@@ -62,8 +71,8 @@ def deploy_system(
     hospitals = deploy("HospitalRegistry", paper)
     doctors = deploy("DoctorRegistry", hospitals.address, paper)
     patients = deploy("PatientRegistry", hospitals.address, paper, first_patient_id)
-    pmrs = deploy("PMRToken", doctors.address, patients.address, paper)
+    pmrs = deploy(TOKENS[token], doctors.address, patients.address, paper)
     labs = deploy("LabReports", hospitals.address, pmrs.address, paper)
     grants = deploy("AccessGrants", doctors.address, patients.address)
     iomt = deploy("IoMTAnchor", hospitals.address, patients.address)
-    return System(layout, hospitals, doctors, patients, pmrs, labs, grants, iomt)
+    return System(layout, hospitals, doctors, patients, pmrs, labs, grants, iomt, token)

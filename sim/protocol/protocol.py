@@ -57,11 +57,13 @@ class Protocol:
         seed: int = 0,
         first_patient_id: int = 1,
         store: ObjectStore | None = None,
+        token: str = "erc721",
     ) -> Protocol:
         """Deploy a fresh system on ``chain`` from a funded ``admin`` account."""
         admin = chain.account("admin")
         chain.fund(admin.address)
-        system = deploy_system(chain, admin, layout=layout, first_patient_id=first_patient_id)
+        system = deploy_system(chain, admin, layout=layout, first_patient_id=first_patient_id,
+                               token=token)
         return cls(chain, system, admin=admin, rng=random.Random(seed), store=store)
 
     @property
@@ -120,7 +122,8 @@ class Protocol:
         target = self.system.by_name()[contract]
         return Call(
             sender=sender, contract=contract, fn=fn, args=tuple(args), to=target.address,
-            calldata=target.calldata(fn, *args), op=op or f"{contract}.{fn}", writes=writes,
+            calldata=target.calldata(fn, *args), op=op or f"{self.system.label(contract)}.{fn}",
+            writes=writes,
             issued_from=issued_from, classify=classify, on_mined=on_mined,
         )
 

@@ -257,22 +257,23 @@ def _oversight(p: Protocol, c: Cast) -> Iterator[Step]:
 
 
 def run_story(
-    layout: str = "private", *, seed: int = 0, backend: str = "pyevm",
+    layout: str = "private", *, seed: int = 0, backend: str = "pyevm", token: str = "erc721",
     on_step: Callable[[Step], None] | None = None,
 ) -> list[Step]:
     """Deploy a fresh system and play the whole story; return the steps."""
-    return play_story(layout, seed=seed, backend=backend, on_step=on_step)[1]
+    return play_story(layout, seed=seed, backend=backend, token=token, on_step=on_step)[1]
 
 
 def play_story(
-    layout: str = "private", *, seed: int = 0, backend: str = "pyevm",
+    layout: str = "private", *, seed: int = 0, backend: str = "pyevm", token: str = "erc721",
     on_step: Callable[[Step], None] | None = None,
 ) -> tuple[Protocol, list[Step]]:
     """Like :func:`run_story`, also returning the protocol (and so the chain) it ran on."""
     from sim.chain import make_chain
 
     chain = make_chain(backend, seed=seed)
-    p = Protocol.deploy(chain, layout=layout, seed=seed, first_patient_id=PAPER_PATIENT_ID)
+    p = Protocol.deploy(chain, layout=layout, seed=seed, first_patient_id=PAPER_PATIENT_ID,
+                        token=token)
     steps = []
     for step in paper_story(p):
         steps.append(step)

@@ -61,9 +61,10 @@ def details(name: str) -> PatientDetails:
     return PatientDetails(name, 40, "F", 60.0, 160.0, "1 Road", "+91 1", "x@example.in")
 
 
-def build_world(layout: str = "private") -> World:
-    """Deploy and populate a world in ``layout``."""
-    p = Protocol.deploy(make_chain(seed=11), layout=layout, seed=11, first_patient_id=85437)
+def build_world(layout: str = "private", token: str = "erc721") -> World:
+    """Deploy and populate a world in ``layout`` with the ``token`` standard."""
+    p = Protocol.deploy(make_chain(seed=11), layout=layout, seed=11, first_patient_id=85437,
+                        token=token)
     reg = Regulator(p, "reg")
     p.grant_regulator(reg.account).require()
     h1, h2, pending = Hospital(p, "h1"), Hospital(p, "h2"), Hospital(p, "pending")

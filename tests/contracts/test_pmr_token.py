@@ -124,5 +124,5 @@ def test_mint_emits_transfer_and_locked(world: World) -> None:
     out = world.doc1.create_pmr(world.patient.patient_id, dt.date(2021, 2, 1),
                                 VisitRecord("a", "b", "c", "d")).require()
     names = [n for n, _ in out.events]
-    assert names == ["Transfer", "Locked", "PMRVersionAdded"]
+    assert names == ["PMRVersionAdded", "Transfer", "Locked"]
     assert out.event("Transfer")["token_id"] == 8543701022021
