@@ -12,8 +12,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from reports import render_report
-
 
 def register(subparsers: Any) -> None:
     """Add the ``report`` sub-command to ``subparsers``."""
@@ -31,6 +29,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render ``args.dir`` and print the path written; return the exit code."""
+    from reports import render_report  # matplotlib loads only when a report is drawn
+
     out = Path(args.out) if args.out else None
     print(render_report(Path(args.dir), out))
     return 0

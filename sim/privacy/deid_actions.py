@@ -126,8 +126,9 @@ def _shift_yyyymmdd(text: str, days: int) -> str | None:
     if len(text) < 8 or not text[:8].isdigit():
         return None
     try:
-        day = _dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-        return (day + _dt.timedelta(days=days)).strftime("%Y%m%d") + text[8:]
+        day = _dt.date(int(text[:4]), int(text[4:6]), int(text[6:8])) + _dt.timedelta(days=days)
+        # strftime does not zero-pad years below 1000 on every platform
+        return f"{day.year:04d}{day.month:02d}{day.day:02d}" + text[8:]
     except (ValueError, OverflowError):
         return None
 
