@@ -198,8 +198,6 @@ def _write_gas_csv(path: Path, gas: dict[str, dict[str, float]]) -> None:
 
 
 def _render(folder: Path) -> None:
-    try:
-        from reports import render_report
-    except ImportError:  # the renderer is optional for the engine
-        return
+    from reports import render_report  # matplotlib loads only here
+
     render_report(folder)
