@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "cid",
     "share",
     "deid",
+    "bench",
 )
 
 

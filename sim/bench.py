@@ -1,0 +1,119 @@
+"""``pmrsim bench``: every benchmark script, one table of headline ratios.
+
+Each script in ``benchmarks/`` measures pmrsim against a baseline in the
+same run (hashlib, AES-GCM, raw eth-tester, other de-identifiers) and writes
+JSON; this module runs them one after the other in fresh processes (so one
+benchmark's memory does not skew the next) and picks the figures that have
+targets. Benchmarks are not tests: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.errors import InputError
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure: what, value, and the target it is held to."""
+
+    benchmark: str
+    measure: str
+    value: float
+    target: str
+    ok: bool | None  # None when the figure has no target
+
+
+def _at_least(bench: str, measure: str, value: float, floor: float) -> Figure:
+    return Figure(bench, measure, round(value, 3), f">= {floor:g}", value >= floor)
+
+
+def _at_most(bench: str, measure: str, value: float, cap: float) -> Figure:
+    return Figure(bench, measure, round(value, 3), f"< {cap:g}", value < cap)
+
+
+def _chain(data: dict[str, Any], name: str) -> list[Figure]:
+    return [_at_least(name, f"pyevm / eth-tester tx/s ({mode})", m["ratio"], 3.0)
+            for mode, m in data["modes"].items()]
+
+
+def _cid(data: dict[str, Any]) -> list[Figure]:
+    tp, rss = data["throughput"], data["streamed"]
+    return [_at_least("cid", "CIDv0 import / sha256", tp["cidv0_ratio"], 0.7),
+            _at_least("cid", "CIDv1 import / sha256", tp["cidv1_ratio"], 0.7),
+            _at_most("cid", "streamed import peak RSS (MiB)", rss["peak_rss_mib"], 200)]
+
+
+def _sharing(data: dict[str, Any]) -> list[Figure]:
+    r, s = data["throughput_ratio_vs_aes"], data["storage"]
+    return [_at_least("sharing", "split / AES-256-GCM", r["split"], 0.25),
+            _at_least("sharing", "combine / AES-256-GCM", r["combine_with_parity"], 0.25),
+            _at_most("sharing", "fragment storage / record", s["ratio_to_record"],
+                     s["target_ratio"] + 1e-9)]
+
+
+def _deid(data: dict[str, Any]) -> list[Figure]:
+    tools = data["tools"]
+    out = [Figure("deid", "pmrsim files/s", tools["pmrsim"]["files_per_s"], "", None)]
+    for name, res in tools.items():
+        speedup = res.get("pmrsim_speedup_files_per_s_common") or res.get(
+            "pmrsim_speedup_files_per_s")
+        if name != "pmrsim" and speedup:
+            out.append(Figure("deid", f"pmrsim / {name} files/s", speedup, "", None))
+    return out
+
+
+def _scenarios(data: dict[str, Any]) -> list[Figure]:
+    out = []
+    for name, res in data["scenarios"].items():
+        out.append(Figure("scenarios", f"{name}: runs with unexpected violations",
+                          len(res["unexpected_runs"]), "= 0", not res["unexpected_runs"]))
+        if res.get("target_s"):
+            out.append(_at_most("scenarios", f"{name} wall seconds", res["own_seed_wall_s"],
+                                res["target_s"]))
+    return out
+
+
+#: script -> (arguments for --quick, arguments for a full run, extractor)
+SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Figure]]]] = {
+    "bench_tour_mix.py": (["--quick"], [], lambda d: _chain(d, "tour-mix")),
+    "bench_chain.py": (["--quick"], [], lambda d: _chain(d, "chain")),
+    "bench_cid.py": (["--quick"], [], _cid),
+    "bench_sharing.py": (["--repeat", "1"], [], _sharing),  # 64 MiB: its target is for that size
+    "bench_deid.py": (["--quick"], [], _deid),
+    "bench_scenarios.py": (["--quick"], ["--seeds", "20"], _scenarios),
+}
+
+
+def run_suite(*, quick: bool, only: list[str] | None = None,
+              echo: Callable[[str], None] = print) -> list[Figure]:
+    """Run the benchmark scripts; return their headline figures."""
+    if not BENCHMARKS.is_dir():
+        raise InputError(f"{BENCHMARKS}: no benchmarks folder (run pmrsim bench from a source "
+                         "checkout)")
+    figures: list[Figure] = []
+    for script, (quick_args, full_args, extract) in SUITE.items():
+        if only and not any(o in script for o in only):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "out.json"
+            cmd = [sys.executable, str(BENCHMARKS / script),
+                   *(quick_args if quick else full_args), "--json", str(out)]
+            echo(f"running {script} {' '.join(quick_args if quick else full_args)}".rstrip())
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if not out.is_file():
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+                figures.append(Figure(script, "failed", float(proc.returncode), tail[0], False))
+                continue
+            figures.extend(extract(json.loads(out.read_text())))
+    return figures
