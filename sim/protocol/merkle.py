@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_abi import encode
-from eth_utils import keccak
+from eth_hash.auto import keccak
 
 
 @dataclass(frozen=True)
@@ -22,8 +21,9 @@ class Reading:
     taken_at: int
 
     def encode(self) -> bytes:
-        """ABI encoding (uint256 kind, int256 value, uint256 taken_at)."""
-        return encode(["uint256", "int256", "uint256"], [self.kind, self.value, self.taken_at])
+        """ABI encoding (uint256 kind, int256 value, uint256 taken_at), written out directly."""
+        return (self.kind.to_bytes(32, "big") + self.value.to_bytes(32, "big", signed=True)
+                + self.taken_at.to_bytes(32, "big"))
 
     def leaf(self) -> bytes:
         """The Merkle leaf: keccak256 of the encoding."""
