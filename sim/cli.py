@@ -17,6 +17,7 @@ from sim.errors import CheckFailed, InputError, PmrsimError
 #: Modules of :mod:`sim.commands` that contribute sub-commands, in help order.
 COMMAND_MODULES = (
     "run",
+    "sweep",
     "report",
     "tour",
     "gas",

@@ -1,0 +1,87 @@
+"""``pmrsim sweep``: a grid of scenario overrides times seeds, run on Dask (``docs/sweeps.md``)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sim.errors import CheckFailed, InputError
+
+
+def register(sub: Any) -> None:
+    """Add the ``sweep`` sub-command."""
+    p = sub.add_parser("sweep", help="run a grid of scenario overrides x seeds on Dask")
+    p.add_argument("sweep", type=Path, help="sweep YAML file")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler to use, e.g. tcp://127.0.0.1:8786 (default: a local cluster "
+                        "on 127.0.0.1)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local cluster workers (default: the file's `workers`, else the cores)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/sweep-<name>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    p.set_defaults(func=sweep)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Validate the sweep, run every (point, seed), write the table; exit 1 if a run failed."""
+    from sim.engine.sweep import load_sweep, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers {args.workers}: expected an integer >= 1")
+    loaded = load_sweep(args.sweep)
+    out: Path = args.out or Path("runs") / f"sweep-{loaded.spec.name}"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
+    fresh = not out.exists()
+    print(f"sweep {loaded.spec.name}: {len(loaded.points)} points x {len(loaded.spec.seeds)} seeds = "
+          f"{loaded.runs} runs of {loaded.scenario_path}", flush=True)
+    try:
+        result = run_sweep(loaded, out, scheduler=args.scheduler, workers=args.workers,
+                           progress=False if args.no_progress else None)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)  # nothing partial left behind
+        raise
+    _print_table(result)
+    print(f"{len(result.rows)} runs in {result.wall_seconds} s; sweep.csv, sweep.json, sweep.html "
+          f"in {out}")
+    if not result.ok:
+        which = "; ".join(f"point {r['index']} seed {r['seed']}: {r['error']}" for r in result.failed[:3])
+        more = f" (and {len(result.failed) - 3} more)" if len(result.failed) > 3 else ""
+        raise CheckFailed(f"{len(result.failed)} of {len(result.rows)} runs failed: {which}{more}")
+    return 0
+
+
+def _print_table(result: Any) -> None:
+    """The rows as a rich table on stdout (first metrics only when there are many)."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from sim.engine.sweep import override_value
+
+    spec = result.sweep.spec
+    metrics = list(spec.metrics)[:4]
+    table = Table(title=f"sweep {spec.name}", title_justify="left")
+    for col in ("point", "seed", *spec.grid, "ok", *metrics):
+        table.add_column(col, justify="right" if col not in ("ok",) else "left")
+    for r in result.rows:
+        cells = [str(r["index"]), str(r["seed"]), *(override_value(r["values"][k]) for k in spec.grid),
+                 "yes" if r["ok"] else "[red]FAILED[/red]"]
+        cells += [_fmt(r["metrics"].get(m)) for m in metrics]
+        table.add_row(*cells)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _fmt(value: Any) -> str:
+    """A metric for the terminal table."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
