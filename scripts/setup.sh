@@ -21,3 +21,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet -e ".[dev]"
     echo "$want" > "$stamp"
 fi
+# anvil (for the rpc backend and its tests) from the npm registry into .tools/;
+# without npm this only warns, and those tests skip.
+bash scripts/install-anvil.sh >/dev/null || true

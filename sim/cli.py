@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "tour",
     "gas",
     "compile",
+    "deploy",
     "cid",
     "share",
     "deid",

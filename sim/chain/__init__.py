@@ -5,8 +5,9 @@
 >>> alice = chain.account("alice")
 >>> chain.fund(alice.address)
 
-Backends: ``pyevm`` (default, :class:`sim.chain.pyevm.PyEVMChain`). Others
-(``ethtester``, ``revm``, ``rpc``) register in :data:`BACKENDS` when written.
+Backends: ``pyevm`` (default, :class:`sim.chain.pyevm.PyEVMChain`),
+``ethtester`` (eth-tester's PyEVMBackend, an independent oracle), ``revm``
+(pyrevm, for scale) and ``rpc`` (any node over JSON-RPC; tested on anvil).
 """
 
 from __future__ import annotations
@@ -45,15 +46,52 @@ __all__ = [
 ]
 
 
-def _pyevm(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int) -> Chain:
+def _pyevm(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
+           rpc_url: str | None) -> Chain:
     """Build the py-evm backend (imported lazily: py-evm is slow to import)."""
     from sim.chain.pyevm import PyEVMChain
 
     return PyEVMChain(seed, block_gas_limit=block_gas_limit, genesis_timestamp=genesis_timestamp)
 
 
-#: Backend name -> factory ``(seed, block_gas_limit, genesis_timestamp) -> Chain``.
-BACKENDS: dict[str, Callable[[int | bytes, int, int], Chain]] = {"pyevm": _pyevm}
+def _ethtester(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
+               rpc_url: str | None) -> Chain:
+    """Build the eth-tester backend (an independent oracle over py-evm)."""
+    from sim.chain.ethtester import EthTesterChain
+
+    return EthTesterChain(seed, block_gas_limit=block_gas_limit,
+                          genesis_timestamp=genesis_timestamp)
+
+
+def _rpc(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
+         rpc_url: str | None) -> Chain:
+    """Build the JSON-RPC backend for the node at ``rpc_url``."""
+    if not rpc_url:
+        raise InputError("the rpc backend needs --rpc-url (or chain.rpc_url), e.g. "
+                         "http://127.0.0.1:8545")
+    from sim.chain.rpc import RpcChain
+
+    return RpcChain(rpc_url, seed, block_gas_limit=block_gas_limit,
+                    genesis_timestamp=genesis_timestamp)
+
+
+def _revm(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
+          rpc_url: str | None) -> Chain:
+    """Build the pyrevm backend (Rust EVM, for scale)."""
+    try:
+        from sim.chain.revm import RevmChain
+    except ImportError as exc:
+        raise InputError(f"the revm backend needs pyrevm ({exc})") from None
+    return RevmChain(seed, block_gas_limit=block_gas_limit, genesis_timestamp=genesis_timestamp)
+
+
+#: Backend name -> factory ``(seed, block_gas_limit, genesis_timestamp, rpc_url) -> Chain``.
+BACKENDS: dict[str, Callable[[int | bytes, int, int, str | None], Chain]] = {
+    "pyevm": _pyevm,
+    "ethtester": _ethtester,
+    "revm": _revm,
+    "rpc": _rpc,
+}
 
 
 def make_chain(
@@ -62,9 +100,10 @@ def make_chain(
     seed: int | bytes,
     block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
     genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
+    rpc_url: str | None = None,
 ) -> Chain:
     """A new chain of the named backend, its accounts derived from ``seed``."""
     factory = BACKENDS.get(backend)
     if factory is None:
         raise InputError(f"unknown chain backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    return factory(seed, block_gas_limit, genesis_timestamp)
+    return factory(seed, block_gas_limit, genesis_timestamp, rpc_url)

@@ -58,7 +58,8 @@ def run_folders(run_dir: Path) -> list[Path]:
     return [run_dir, *extra]
 
 
-def replay_folder(run_dir: Path, *, backend: str | None = None) -> Replayed:
+def replay_folder(run_dir: Path, *, backend: str | None = None,
+                  rpc_url: str | None = None) -> Replayed:
     """Replay ``run_dir/trace.jsonl``; raise :class:`CheckFailed` on the first mismatch."""
     path = run_dir / "trace.jsonl"
     chain: Chain | None = None
@@ -72,7 +73,7 @@ def replay_folder(run_dir: Path, *, backend: str | None = None) -> Replayed:
         if kind == "chain":
             chain = make_chain(backend or rec["backend"], seed=rec["seed"],
                                block_gas_limit=rec["block_gas_limit"],
-                               genesis_timestamp=rec["genesis_timestamp"])
+                               genesis_timestamp=rec["genesis_timestamp"], rpc_url=rpc_url)
         elif chain is None:
             raise InputError(f"{path}:{line}: the trace must start with a 'chain' record")
         elif kind == "fund":

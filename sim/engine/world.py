@@ -90,7 +90,7 @@ class World:
         genesis = self.start_ts - 600
         chain = make_chain(self.backend, seed=scenario.seed,
                            block_gas_limit=scenario.chain.block_gas_limit,
-                           genesis_timestamp=genesis)
+                           genesis_timestamp=genesis, rpc_url=scenario.chain.rpc_url)
         trace.write("chain", 0.0, backend=self.backend, seed=scenario.seed, layout=layout,
                     genesis_timestamp=genesis, block_gas_limit=scenario.chain.block_gas_limit,
                     block_time=scenario.chain.block_time, start_timestamp=self.start_ts,
