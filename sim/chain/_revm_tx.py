@@ -1,0 +1,210 @@
+"""Signed EIP-1559 transactions for :mod:`sim.chain.revm`, without py-evm's objects on the hot path.
+
+:func:`sign` produces the same bytes and hash as the pyevm backend's
+``CancunTransactionBuilder.new_unsigned_dynamic_fee_transaction(...)
+.as_signed_transaction(key)`` (RLP by hand for this one flat shape, the
+signature from coincurve with RFC 6979 nonces, as eth-keys' coincurve
+backend makes it); the test suite checks the bytes against py-evm's.
+:func:`decode` takes any transaction py-evm accepts (replay) through py-evm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from coincurve import PrivateKey
+
+from sim.chain._revm_exec import keccak256 as keccak
+from sim.chain.base import CHAIN_ID
+
+#: Intrinsic gas (py-evm's Berlin rule, which Cancun keeps): base, per data byte, create.
+TX_GAS = 21_000
+TX_DATA_ZERO_GAS = 4
+TX_DATA_NONZERO_GAS = 16
+TX_CREATE_GAS = 32_000
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    """What the revm backend keeps of a signed transaction."""
+
+    sender: bytes
+    nonce: int
+    max_priority_fee_per_gas: int
+    max_fee_per_gas: int
+    gas: int
+    to: bytes  # b"" for a deployment
+    value: int
+    data: bytes
+    hash: bytes
+    raw: bytes
+    intrinsic_gas: int
+
+
+def intrinsic_gas(to: bytes, data: bytes) -> int:
+    """py-evm's intrinsic gas of a transaction without an access list."""
+    zeros = data.count(0)
+    gas = TX_GAS + TX_DATA_ZERO_GAS * zeros + TX_DATA_NONZERO_GAS * (len(data) - zeros)
+    return gas + (0 if to else TX_CREATE_GAS)
+
+
+def _int(value: int) -> bytes:
+    """RLP of a non-negative integer."""
+    if value == 0:
+        return b"\x80"
+    if value < 0x80:
+        return bytes((value,))
+    return _str(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+def _str(value: bytes) -> bytes:
+    """RLP of a byte string."""
+    n = len(value)
+    if n == 1 and value[0] < 0x80:
+        return value
+    if n < 56:
+        return bytes((0x80 + n,)) + value
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0xB7 + len(size),)) + size + value
+
+
+def _list(payload: bytes) -> bytes:
+    """RLP list header + ``payload`` (the concatenated item encodings)."""
+    n = len(payload)
+    if n < 56:
+        return bytes((0xC0 + n,)) + payload
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0xF7 + len(size),)) + size + payload
+
+
+def create_address(sender: bytes, nonce: int) -> bytes:
+    """The address a deployment by ``sender`` at ``nonce`` creates."""
+    return keccak(_list(_str(sender) + _int(nonce)))[12:]
+
+
+@lru_cache(maxsize=8192)
+def _key(private_key: bytes) -> PrivateKey:
+    """coincurve key object (cached: building it derives the public key)."""
+    return PrivateKey(private_key)
+
+
+def sign(
+    private_key: bytes,
+    sender: bytes,
+    nonce: int,
+    max_priority_fee_per_gas: int,
+    max_fee_per_gas: int,
+    gas: int,
+    to: bytes,
+    value: int,
+    data: bytes,
+) -> SignedTx:
+    """Sign an EIP-1559 (type 2) transaction on :data:`CHAIN_ID` with no access list."""
+    fields = (
+        _int(CHAIN_ID) + _int(nonce) + _int(max_priority_fee_per_gas) + _int(max_fee_per_gas)
+        + _int(gas) + _str(to) + _int(value) + _str(data) + b"\xc0"
+    )
+    signature = _key(private_key).sign_recoverable(keccak(b"\x02" + _list(fields)), hasher=None)
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    raw = b"\x02" + _list(fields + _int(signature[64]) + _int(r) + _int(s))
+    return SignedTx(sender, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value,
+                    data, keccak(raw), raw, intrinsic_gas(to, data))
+
+
+#: secp256k1 group order, and half of it (EIP-2: s must be in the lower half).
+_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HALF_N = _N // 2
+
+
+def _items(payload: bytes) -> list[bytes] | None:
+    """The items of a flat RLP list payload (a nested list is returned with its header)."""
+    out: list[bytes] = []
+    i, n = 0, len(payload)
+    while i < n:
+        b = payload[i]
+        if b < 0x80:
+            out.append(payload[i : i + 1])
+            i += 1
+            continue
+        if b <= 0xB7:
+            start, size = i + 1, b - 0x80
+        elif b <= 0xBF:
+            k = b - 0xB7
+            start, size = i + 1 + k, int.from_bytes(payload[i + 1 : i + 1 + k], "big")
+        elif b <= 0xF7:
+            start, size = i + 1, b - 0xC0
+            out.append(payload[i : start + size])
+            i = start + size
+            continue
+        else:
+            return None
+        out.append(payload[start : start + size])
+        i = start + size
+    return out if i == n else None
+
+
+def _fast_decode(raw: bytes) -> SignedTx | None:
+    """Decode a canonical type-2 transaction without access list; None when not that shape."""
+    from coincurve import PublicKey
+
+    if len(raw) < 2 or raw[0] != 2 or raw[1] < 0xC0:
+        return None
+    header = raw[1]
+    if header <= 0xF7:
+        start = 2
+    else:
+        start = 2 + header - 0xF7
+    items = _items(raw[start:])
+    if items is None or len(items) != 12 or items[8] != b"\xc0" or len(items[5]) not in (0, 20):
+        return None
+    chain_id, nonce, tip, max_fee, gas = (int.from_bytes(x, "big") for x in items[:5])
+    to, value, data = items[5], int.from_bytes(items[6], "big"), items[7]
+    y_parity, r, s = (int.from_bytes(x, "big") for x in items[9:12])
+    if chain_id != CHAIN_ID or y_parity > 1 or not (0 < r < _N and 0 < s <= _HALF_N):
+        return None
+    fields = (_int(chain_id) + _int(nonce) + _int(tip) + _int(max_fee) + _int(gas) + _str(to)
+              + _int(value) + _str(data) + b"\xc0")
+    if b"\x02" + _list(fields + _int(y_parity) + _int(r) + _int(s)) != raw:
+        return None  # not canonical: let py-evm judge it
+    if tip > max_fee or max(nonce, gas) >= 2**64 or max(tip, max_fee, value) >= 2**256:
+        return None
+    digest = keccak(b"\x02" + _list(fields))
+    try:
+        public = PublicKey.from_signature_and_message(
+            r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,)), digest, hasher=None
+        )
+    except Exception:  # coincurve raises a plain Exception on a bad signature
+        return None
+    sender = keccak(public.format(compressed=False)[1:])[12:]
+    return SignedTx(sender, nonce, tip, max_fee, gas, to, value, data, keccak(raw), raw,
+                    intrinsic_gas(to, data))
+
+
+def decode(raw: bytes) -> SignedTx:
+    """Decode and check a signed transaction; recover the sender.
+
+    Canonical EIP-1559 transactions without an access list (what pmrsim
+    signs) are decoded here; anything else goes through py-evm (any type it
+    accepts). Raises :class:`sim.errors.ChainError` when it is malformed,
+    badly signed or for another chain.
+    """
+    fast = _fast_decode(raw)
+    if fast is not None:
+        return fast
+    from sim.chain import _pyevm_support as sup
+    from sim.errors import ChainError
+
+    with sup.translated("invalid raw transaction"):
+        tx = sup.TX_BUILDER.decode(raw)
+        tx.validate()
+    if tx.chain_id != CHAIN_ID:
+        raise ChainError(f"transaction chain id {tx.chain_id} is not {CHAIN_ID}")
+    with sup.translated("invalid transaction"):
+        sender = bytes(tx.sender)
+    if tx.access_list:
+        raise ChainError("transactions with an access list are not supported by the revm backend")
+    return SignedTx(sender, tx.nonce, tx.max_priority_fee_per_gas, tx.max_fee_per_gas, tx.gas,
+                    bytes(tx.to), tx.value, bytes(tx.data), bytes(tx.hash), bytes(raw),
+                    tx.intrinsic_gas)

@@ -1,0 +1,707 @@
+"""The scale backend: revm (Rust) through pyrevm, with py-evm's transactions, fees and gas.
+
+Same contract as :class:`sim.chain.pyevm.PyEVMChain` (see its module
+docstring); what differs is how:
+
+* **Transactions** are EIP-1559, signed with coincurve into the same bytes
+  and hashes as the pyevm backend's (:mod:`sim.chain._revm_tx`, checked
+  against py-evm in the tests); :meth:`RevmChain.send_raw` decodes them and
+  recovers the sender (py-evm decodes any other transaction type). revm
+  executes the decoded fields (recovered sender, gas, value, data).
+* **Execution**: pyrevm 0.3 keeps one revm journal open across calls, so each
+  transaction runs in a journal snapshot whose effects are read back and
+  settled into revm's database (:mod:`sim.chain._revm_exec`): warm/cold
+  access and SSTORE original values are per transaction, and gas equals
+  py-evm's.
+* **Fees** are charged here, not by revm (pyrevm forces a zero base fee): the
+  sender pays ``gas_used * min(max_fee, base_fee + tip)``, the coinbase (the
+  zero address, as in the pyevm backend) gets ``gas_used * tip``; the upfront
+  ``gas * price`` is held during execution, as py-evm does. Base fees follow
+  EIP-1559 from a 1 gwei genesis, as py-evm's; validity (fee cap, balance at
+  the effective price, nonce) is py-evm's.
+* **Pending state**: trial executions of queued transactions (gas estimation)
+  are an undo layer on top of the head state; reads and calls see the head
+  (the layer is undone and redone by writes when they alternate).
+* **State roots** (``state_roots=True``, the default) are real
+  Merkle-Patricia roots, maintained incrementally from the accounts and
+  slots each block wrote (:mod:`sim.chain._revm_trie`), equal to the pyevm
+  backend's; they cost a quarter to a third of the chain's own throughput
+  on the tour's mix (``benchmarks/bench_revm.py``), little of a simulation's.
+  With ``state_roots=False`` a block's ``state_root`` is a chained
+  digest of what it wrote (deterministic, not a trie root) and
+  :meth:`RevmChain.state_root` raises :class:`~sim.errors.ChainError`.
+* **Block hashes** are a digest of the block (parent hash, number, time, gas,
+  state root, transaction hashes), not an RLP header hash.
+* **State** is mirrored in Python (accounts, slots, code): balances, nonces,
+  storage and code reads, state roots and :meth:`RevmChain.state_blobs` use
+  the mirror, so reads never touch revm's journal.
+
+Known differences from py-evm inside contracts (pmrsim's contracts use none
+of them): ``BASEFEE`` and ``GASPRICE`` read 0 and ``BLOCKHASH`` gives revm's
+stand-in hashes, because pyrevm's ``message_call`` fixes them; a
+SELFDESTRUCT of a contract created in the same transaction clears it, as
+Cancun says, but is untested. Transactions with an access list are refused.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from pyrevm import EVM, BlockEnv, CfgEnv, Env
+
+from sim.chain import _pyevm_support as sup
+from sim.chain._revm_exec import EMPTY_CODE_HASH, InvalidTransaction, Layer, Outcome, State
+from sim.chain._revm_exec import keccak256 as keccak
+from sim.chain._revm_tx import SignedTx, create_address, decode, intrinsic_gas, sign
+from sim.chain.abi import decode_revert_reason
+from sim.chain.base import (
+    CHAIN_ID,
+    DEFAULT_BLOCK_GAS_LIMIT,
+    DEFAULT_FUNDING_WEI,
+    DEFAULT_GENESIS_TIMESTAMP,
+    Account,
+    Block,
+    Chain,
+    Log,
+    Receipt,
+)
+from sim.chain.keys import derive_account, seed_bytes
+from sim.errors import ChainError, InputError, OutOfGas, TransactionReverted
+
+#: revm's name of the pinned fork (:data:`sim.chain.base.FORK`).
+SPEC_ID = "CANCUN"
+#: Base fee of the genesis block (py-evm's London default, the pyevm backend's genesis).
+GENESIS_BASE_FEE = 1_000_000_000
+#: The coinbase of every block (the pyevm backend's).
+COINBASE = b"\x00" * 20
+_ZERO32 = b"\x00" * 32
+_ELASTICITY = 2
+_BASE_FEE_DENOMINATOR = 8
+
+
+def expected_base_fee(gas_used: int, gas_limit: int, base_fee: int) -> int:
+    """EIP-1559 base fee of a child block (py-evm's ``calculate_expected_base_fee_per_gas``)."""
+    target = gas_limit // _ELASTICITY
+    if gas_used == target:
+        return base_fee
+    if gas_used > target:
+        delta = max(base_fee * (gas_used - target) // target // _BASE_FEE_DENOMINATOR, 1)
+        return base_fee + delta
+    delta = base_fee * (target - gas_used) // target // _BASE_FEE_DENOMINATOR
+    return max(base_fee - delta, 0)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What this backend keeps of a block header."""
+
+    number: int
+    timestamp: int
+    gas_used: int
+    gas_limit: int
+    base_fee: int
+    state_root: bytes
+    block_hash: bytes
+
+
+class _Snapshot:
+    """What :meth:`RevmChain.revert` restores (weak-referenced: undo is kept while one lives)."""
+
+    def __init__(
+        self,
+        head_number: int,
+        head_hash: bytes,
+        mempool: tuple[bytes, ...],
+        nonces: tuple[tuple[bytes, int], ...],
+        funds: tuple[tuple[bytes, int], ...],
+    ) -> None:
+        self.head_number = head_number
+        self.head_hash = head_hash
+        self.mempool = mempool
+        self.nonces = nonces
+        self.funds = funds
+
+
+class RevmChain(Chain):
+    """A deterministic revm chain with the pyevm backend's semantics; see the module docstring.
+
+    ``dropped`` maps the hash of each queued transaction refused when mining
+    (bad nonce, funds lowered by :meth:`fund`) to the reason.
+    """
+
+    name = "revm"
+
+    def __init__(
+        self,
+        seed: int | bytes,
+        *,
+        block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
+        genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
+        state_roots: bool = True,
+    ) -> None:
+        self._seed = seed_bytes(seed)
+        if block_gas_limit < 5_000 or genesis_timestamp < 0:
+            raise InputError("block_gas_limit must be >= 5000 and genesis_timestamp >= 0")
+        self._gas_limit = block_gas_limit
+        self._state_roots = state_roots
+        evm = EVM(env=Env(cfg=CfgEnv(chain_id=CHAIN_ID)), gas_limit=block_gas_limit,
+                  spec_id=SPEC_ID)
+        self._state = State(evm)
+        self._trie: Any = None
+        if state_roots:
+            from sim.chain._revm_trie import StateTrie
+
+            self._trie = StateTrie()
+            root = self._trie.root
+        else:
+            root = keccak(b"pmrsim revm genesis")
+        genesis = _Head(0, genesis_timestamp, 0, block_gas_limit, GENESIS_BASE_FEE, root,
+                        _block_hash(b"", 0, genesis_timestamp, 0, root, []))
+        self._heads: list[_Head] = [genesis]
+        self._blocks: list[Block] = [self._record(genesis, ())]
+        self._receipts: dict[bytes, Receipt] = {}
+        self._txs: dict[bytes, SignedTx] = {}
+        self._mempool: list[bytes] = []
+        self._mempool_gas = 0
+        self._nonces: dict[bytes, int] = {}
+        self._funds: list[tuple[bytes, int]] = []
+        self._funds_layer = Layer()  # undo of unmined funding
+        self._accounts: dict[str, Account] = {}
+        self.dropped: dict[bytes, str] = {}
+        # pending state: a layer of trial executions over the head (None = not built)
+        self._pending: Layer | None = None
+        self._pending_redo: Layer | None = None  # set while the layer is undone for a read
+        self._pending_ts: int | None = None
+        self._block_env: tuple[int, int] | None = None
+        # per-block undo layers, kept while a snapshot is alive
+        self._snaps: weakref.WeakSet[_Snapshot] = weakref.WeakSet()
+        self._undo: dict[int, Layer] = {}
+
+    # -- accounts ---------------------------------------------------------
+    def account(self, label: str) -> Account:
+        """The account for ``label`` (cached; see :mod:`sim.chain.keys`)."""
+        acct = self._accounts.get(label)
+        if acct is None:
+            acct = self._accounts[label] = derive_account(self._seed, label)
+        return acct
+
+    def fund(self, address: bytes, wei: int = DEFAULT_FUNDING_WEI) -> None:
+        """Set the balance now; the write belongs to the next mined block."""
+        if wei < 0:
+            raise InputError(f"balance must be >= 0, got {wei}")
+        address = bytes(address)
+        self._drop_pending()
+        _, nonce, code_hash = self._state.account(address)
+        self._state.set_account(address, (wei, nonce, code_hash), self._funds_layer)
+        self._funds.append((address, wei))
+
+    def balance(self, address: bytes) -> int:
+        """The balance at the head, including funding not yet mined."""
+        return self._head_account(bytes(address))[0]
+
+    def nonce(self, address: bytes) -> int:
+        """The next nonce of ``address``, counting the mempool."""
+        nonce = self._nonces.get(address)
+        if nonce is None:
+            nonce = self._head_account(bytes(address))[1]
+        return nonce
+
+    def _head_account(self, address: bytes) -> tuple[int, int, bytes]:
+        """An account at the head (looking under the pending layer)."""
+        layer = self._pending
+        if layer is not None and self._pending_redo is None and address in layer.accounts:
+            return layer.accounts[address] or (0, 0, EMPTY_CODE_HASH)
+        return self._state.account(address)
+
+    # -- execution --------------------------------------------------------
+    def send(
+        self,
+        sender: Account,
+        to: bytes | None,
+        data: bytes = b"",
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        estimate_at: int | None = None,
+    ) -> bytes:
+        """Sign an EIP-1559 transaction and queue it (see :meth:`Chain.send`)."""
+        nonce = self.nonce(sender.address)
+        max_fee = self._max_fee()
+        target = b"" if to is None else bytes(to)
+        if gas is None:
+            if estimate_at is not None:
+                self._set_pending_timestamp(estimate_at)
+            gas = self._estimate(sender.address, nonce, target, data, value, max_fee)
+            tried = True
+        else:
+            tried = False
+        if not 0 <= value < 2**256 or not 0 <= gas < 2**64:
+            raise ChainError(f"cannot sign transaction: value {value} or gas {gas} out of range")
+        tx = sign(sender.private_key, sender.address, nonce, sup.PRIORITY_FEE, max_fee, gas,
+                  target, value, bytes(data))
+        return self._queue(tx, already_applied=tried)
+
+    def send_raw(self, raw_tx: bytes) -> bytes:
+        """Decode, check and queue a signed transaction (replay)."""
+        return self._queue(decode(bytes(raw_tx)), already_applied=False)
+
+    def _queue(self, tx: SignedTx, *, already_applied: bool) -> bytes:
+        """Check nonce, gas and funds of ``tx``, then append it to the mempool."""
+        sender = tx.sender
+        tx_hash = tx.hash
+        expected = self.nonce(sender)
+        if tx.nonce != expected:
+            raise ChainError(
+                f"nonce {tx.nonce} of {sup.hex_addr(sender)} is wrong: next nonce is {expected}"
+            )
+        if tx.gas > self._gas_limit:
+            raise OutOfGas(f"gas limit {tx.gas} exceeds the block gas limit {self._gas_limit}")
+        if tx.gas < tx.intrinsic_gas:
+            raise OutOfGas(f"gas limit {tx.gas} is below the intrinsic gas {tx.intrinsic_gas}")
+        if not already_applied:
+            if self._pending is not None:
+                self._enter_pending()
+                have = self._state.account(sender)[0]
+            else:
+                have = self._head_account(sender)[0]
+            cost = tx.gas * tx.max_fee_per_gas + tx.value
+            if have < cost:
+                raise ChainError(
+                    f"insufficient funds: {sup.hex_addr(sender)} has {have} wei, "
+                    f"transaction may cost {cost}"
+                )
+            if self._pending is not None:
+                self._apply_to_pending(tx)
+        self._txs[tx_hash] = tx
+        self._mempool.append(tx_hash)
+        self._mempool_gas += tx.gas
+        self._nonces[sender] = expected + 1
+        return tx_hash
+
+    def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:
+        """Run a read-only call on the head view; nothing persists."""
+        self._enter_head()
+        head = self._heads[-1]
+        self._set_block_env(head.number, head.timestamp)
+        origin = COINBASE if sender is None else bytes(sender)
+        outcome = self._state.call(origin, bytes(to), bytes(data), self._gas_limit)
+        reason = _reason(outcome)
+        if reason is not None:
+            raise TransactionReverted(reason, gas_used=outcome.gas_used)
+        return outcome.output
+
+    def pending(self) -> tuple[bytes, ...]:
+        """Hashes of queued transactions, in arrival order."""
+        return tuple(self._mempool)
+
+    def _estimate(
+        self, sender: bytes, nonce: int, to: bytes, data: bytes, value: int, max_fee: int
+    ) -> int:
+        """Gas limit from one trial run on the pending state (whose effects are kept)."""
+        layer, base_fee = self._enter_pending()
+        price = min(max_fee, sup.PRIORITY_FEE + base_fee)
+        spendable = max(0, self._state.account(sender)[0] - value)
+        cap = min(self._gas_limit, spendable // max(price, 1))
+        if cap < intrinsic_gas(to, data):
+            raise ChainError(
+                f"insufficient funds: {sup.hex_addr(sender)} cannot pay for the intrinsic gas"
+            )
+        if self._state.account(sender)[1] != nonce:
+            raise ChainError(f"cannot estimate gas: nonce {nonce} of {sup.hex_addr(sender)}")
+        try:
+            outcome = self._state.execute(sender, nonce, to or None, data, value, cap, price,
+                                          price - base_fee, COINBASE, layer)
+        except InvalidTransaction as exc:
+            raise ChainError(f"cannot estimate gas: {exc}") from exc
+        consumed = outcome.gas_used + outcome.gas_refunded
+        return min(self._gas_limit, consumed + consumed // 4 + sup.GAS_MARGIN)
+
+    def _max_fee(self) -> int:
+        """Fee cap: twice the next base fee, grown 12.5% per block of backlog, plus the tip."""
+        head = self._heads[-1]
+        fee = 2 * expected_base_fee(head.gas_used, head.gas_limit, head.base_fee)
+        backlog = self._mempool_gas // self._gas_limit
+        for _ in range(backlog):
+            fee = fee * 9 // 8 + 1
+        return fee + sup.PRIORITY_FEE
+
+    # -- pending state ----------------------------------------------------
+    def _set_block_env(self, number: int, timestamp: int) -> None:
+        """Point revm's block environment at block ``number`` stamped ``timestamp``."""
+        if self._block_env != (number, timestamp):
+            self._block_env = (number, timestamp)
+            self._state.evm.set_block_env(BlockEnv(
+                number=number, coinbase="0x" + COINBASE.hex(), timestamp=timestamp,
+                difficulty=0, prevrandao=_ZERO32, basefee=0, gas_limit=self._gas_limit,
+                excess_blob_gas=0,
+            ))
+
+    def _set_pending_timestamp(self, timestamp: int) -> None:
+        """Estimate in a next block stamped ``timestamp`` (rebuilding the pending state)."""
+        if not isinstance(timestamp, int) or timestamp <= self.timestamp:
+            raise InputError(f"estimate_at must be an int after the head's {self.timestamp}")
+        if timestamp != self._pending_ts:
+            self._drop_pending()
+            self._pending_ts = timestamp
+
+    def _next_block(self, timestamp: int | None) -> tuple[int, int, int]:
+        """(number, timestamp, base fee) of the next block."""
+        head = self._heads[-1]
+        when = head.timestamp + 1 if timestamp is None else timestamp
+        return head.number + 1, when, expected_base_fee(head.gas_used, head.gas_limit,
+                                                         head.base_fee)
+
+    def _enter_pending(self) -> tuple[Layer, int]:
+        """Make the state the pending state (building it if needed); return its layer and base fee."""
+        if self._pending_ts is not None and self._pending_ts <= self.timestamp:
+            self._pending_ts = None
+        number, when, base_fee = self._next_block(self._pending_ts)
+        if self._pending is None:
+            self._pending = Layer()
+            self._pending_redo = None
+            self._set_block_env(number, when)
+            for tx_hash in self._mempool:
+                try:
+                    self._apply_to_pending(self._txs[tx_hash])
+                except ChainError:
+                    continue  # no longer valid (funding changed): mine() will drop it
+        elif self._pending_redo is not None:
+            self._state.undo(self._pending_redo)
+            self._pending_redo = None
+        self._set_block_env(number, when)
+        return self._pending, base_fee
+
+    def _enter_head(self) -> None:
+        """Make the state the head state (undoing the pending layer, kept for redo)."""
+        if self._pending is not None and self._pending_redo is None:
+            self._pending_redo = self._state.undo(self._pending)
+
+    def _drop_pending(self) -> None:
+        """Forget the pending state (the head state is restored)."""
+        if self._pending is not None:
+            self._enter_head()
+            self._pending = None
+            self._pending_redo = None
+
+    def _apply_to_pending(self, tx: SignedTx) -> None:
+        """Apply ``tx`` to the pending state (a ChainError leaves the state unchanged)."""
+        layer, base_fee = self._enter_pending()
+        sender = tx.sender
+        problem = self._invalid(tx, sender, base_fee)
+        if problem is not None:
+            raise ChainError(f"transaction cannot be applied: {problem}")
+        price = min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+        try:
+            self._state.execute(sender, tx.nonce, tx.to or None, tx.data, tx.value,
+                                tx.gas, price, price - base_fee, COINBASE, layer)
+        except InvalidTransaction as exc:
+            raise ChainError(f"transaction cannot be applied: {exc}") from exc
+
+    def _invalid(self, tx: SignedTx, sender: bytes, base_fee: int) -> str | None:
+        """Why py-evm would refuse ``tx`` on the current state (None when valid)."""
+        balance, nonce, _ = self._state.account(sender)
+        if tx.max_fee_per_gas < base_fee:
+            return (f"Sender's max fee per gas ({tx.max_fee_per_gas}) is lower than block's "
+                    f"base fee per gas ({base_fee})")
+        # py-evm checks the gas at the effective price, not at the fee cap
+        price = min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+        cost = tx.gas * price + tx.value
+        if balance < cost:
+            return (f"Sender {sup.hex_addr(sender)} cannot afford txn gas and value {cost} "
+                    f"with account balance {balance}")
+        if tx.nonce != nonce:
+            return f"Invalid transaction nonce: Expected {nonce}, but got {tx.nonce}"
+        return None
+
+    # -- blocks -----------------------------------------------------------
+    def mine(self, timestamp: int | None = None) -> Block:
+        """Mine the next block: funding, then pending transactions in order up to the gas limit."""
+        head = self._heads[-1]
+        if timestamp is not None and not isinstance(timestamp, int):
+            raise InputError(f"block timestamp must be an int (seconds), got {timestamp!r}")
+        if timestamp is not None and timestamp <= head.timestamp:
+            raise ChainError(
+                f"block timestamp {timestamp} must be greater than the head's {head.timestamp}"
+            )
+        self._drop_pending()
+        self._pending_ts = None
+        number, when, base_fee = self._next_block(timestamp)
+        self._set_block_env(number, when)
+        # undo records are only needed while a snapshot may come back past this block
+        layer = self._funds_layer if self._snaps else None
+        state = self._state
+        gas_used = 0
+        receipts: list[Receipt] = []
+        included: set[bytes] = set()
+        dropped_senders: set[bytes] = set()
+        log_index = 0
+        for tx_hash in self._mempool:
+            tx = self._txs[tx_hash]
+            if tx.gas > self._gas_limit - gas_used or tx.max_fee_per_gas < base_fee:
+                break
+            sender = tx.sender
+            included.add(tx_hash)
+            if sender in dropped_senders:
+                self._drop(tx_hash, sender, "an earlier transaction of its sender was dropped")
+                continue
+            problem = self._invalid(tx, sender, base_fee)
+            if problem is None:
+                price = min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+                to = tx.to
+                try:
+                    outcome = state.execute(sender, tx.nonce, to or None, tx.data,
+                                            tx.value, tx.gas, price, price - base_fee, COINBASE,
+                                            layer)
+                except InvalidTransaction as exc:
+                    problem = str(exc)
+            if problem is not None:
+                self._drop(tx_hash, sender, problem)
+                dropped_senders.add(sender)
+                continue
+            gas_used += outcome.gas_used
+            receipt = _receipt(tx_hash, tx, sender, to, outcome, number, len(receipts), log_index)
+            log_index += len(receipt.logs)
+            receipts.append(receipt)
+        self._mempool = [h for h in self._mempool if h not in included]
+        self._mempool_gas = sum(self._txs[h].gas for h in self._mempool)
+        for receipt in receipts:
+            self._receipts[receipt.tx_hash] = receipt
+        root = self._commit_root(head.state_root)
+        if layer is not None:
+            self._undo[number] = layer
+        else:
+            self._undo.clear()
+        self._funds_layer = Layer()
+        self._funds = []
+        block_hash = _block_hash(head.block_hash, number, when, gas_used, root,
+                                 [r.tx_hash for r in receipts])
+        new = _Head(number, when, gas_used, self._gas_limit, base_fee, root, block_hash)
+        self._heads.append(new)
+        record = self._record(new, tuple(receipts))
+        self._blocks.append(record)
+        return record
+
+    def _drop(self, tx_hash: bytes, sender: bytes, reason: str) -> None:
+        """Record a transaction refused at mining."""
+        self.dropped[tx_hash] = reason
+        self._nonces.pop(sender, None)
+
+    def _commit_root(self, parent_root: bytes) -> bytes:
+        """The state root after a block (from the accounts and slots written since the last)."""
+        state = self._state
+        dirty, dirty_slots = state.dirty, state.dirty_slots
+        state.dirty, state.dirty_slots = set(), {}
+        if self._trie is not None:
+            return bytes(self._trie.update(state, dirty, dirty_slots))
+        # stand-in: digest of the parent's and of every written account and slot
+        parts = [parent_root]
+        for address in sorted(dirty):
+            balance, nonce, code_hash = state.account(address)
+            parts.append(address + balance.to_bytes(32, "big") + nonce.to_bytes(8, "big")
+                         + code_hash)
+            values = state.storage.get(address, {})
+            for slot in sorted(dirty_slots.get(address, ())):
+                parts.append(slot.to_bytes(32, "big") + values.get(slot, 0).to_bytes(32, "big"))
+        return keccak(b"".join(parts))
+
+    @staticmethod
+    def _record(head: _Head, receipts: tuple[Receipt, ...]) -> Block:
+        """Our :class:`Block` for a mined head."""
+        return Block(
+            number=head.number,
+            timestamp=head.timestamp,
+            gas_used=head.gas_used,
+            gas_limit=head.gas_limit,
+            state_root=head.state_root,
+            block_hash=head.block_hash,
+            receipts=receipts,
+        )
+
+    def receipt(self, tx_hash: bytes) -> Receipt:
+        """The receipt of a mined transaction."""
+        receipt = self._receipts.get(tx_hash)
+        if receipt is not None:
+            return receipt
+        if tx_hash in self.dropped:
+            raise ChainError(f"transaction 0x{tx_hash.hex()} was dropped: {self.dropped[tx_hash]}")
+        if tx_hash in self._mempool:
+            raise ChainError(f"transaction 0x{tx_hash.hex()} is pending, not mined yet")
+        raise ChainError(f"unknown transaction 0x{tx_hash.hex()}")
+
+    def raw_transaction(self, tx_hash: bytes) -> bytes:
+        """The signed bytes of a transaction this chain has seen."""
+        try:
+            return self._txs[tx_hash].raw
+        except KeyError:
+            raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
+
+    def block(self, number: int) -> Block:
+        """The mined block ``number`` (genesis is 0)."""
+        if not 0 <= number < len(self._blocks):
+            raise ChainError(f"no block {number}: the head is {self.block_number}")
+        return self._blocks[number]
+
+    def state_blobs(self) -> list[bytes]:
+        """Every storage value (32 bytes) and every contract's code, for privacy scans.
+
+        The equivalent of scanning the pyevm backend's database: what the
+        chain's state holds, without trie nodes or headers.
+        """
+        blobs: list[bytes] = [code for code in self._state.codes.values() if code]
+        for slots in self._state.storage.values():
+            blobs.extend(value.to_bytes(32, "big") for value in slots.values())
+        return blobs
+
+    def get_logs(
+        self,
+        *,
+        address: bytes | None = None,
+        topic0: bytes | None = None,
+        from_block: int = 0,
+        to_block: int | None = None,
+    ) -> list[Log]:
+        """Logs of mined blocks, filtered, in chain order."""
+        last = self.block_number if to_block is None else min(to_block, self.block_number)
+        out: list[Log] = []
+        for block in self._blocks[max(from_block, 0) : last + 1]:
+            for receipt in block.receipts:
+                for log in receipt.logs:
+                    if address is not None and log.address != address:
+                        continue
+                    if topic0 is not None and (not log.topics or log.topics[0] != topic0):
+                        continue
+                    out.append(log)
+        return out
+
+    @property
+    def block_number(self) -> int:
+        """Number of the head block."""
+        return len(self._heads) - 1
+
+    @property
+    def block_gas_limit(self) -> int:
+        """The gas limit of every block."""
+        return self._gas_limit
+
+    # -- time -------------------------------------------------------------
+    @property
+    def timestamp(self) -> int:
+        """Timestamp of the head block."""
+        return self._heads[-1].timestamp
+
+    # -- state ------------------------------------------------------------
+    def state_root(self) -> bytes:
+        """State root of the head block (needs ``state_roots=True``)."""
+        if self._trie is None:
+            raise ChainError("state roots are not computed by the revm backend (state_roots=False)")
+        return self._heads[-1].state_root
+
+    def storage_at(self, address: bytes, slot: int) -> int:
+        """Storage ``slot`` of ``address`` at the head."""
+        address = bytes(address)
+        layer = self._pending
+        if layer is not None and self._pending_redo is None and (address, slot) in layer.slots:
+            return layer.slots[(address, slot)]
+        return self._state.slot(address, slot)
+
+    def code_at(self, address: bytes) -> bytes:
+        """Runtime code of ``address`` at the head."""
+        return self._state.codes.get(self._head_account(bytes(address))[2], b"")
+
+    def snapshot(self) -> object:
+        """A handle to the head, mempool, nonces and unmined funding."""
+        head = self._heads[-1]
+        snap = _Snapshot(
+            head_number=head.number,
+            head_hash=head.block_hash,
+            mempool=tuple(self._mempool),
+            nonces=tuple(self._nonces.items()),
+            funds=tuple(self._funds),
+        )
+        if not self._snaps:
+            self._undo.clear()
+        self._snaps.add(snap)
+        return snap
+
+    def revert(self, snapshot: object) -> None:
+        """Drop blocks mined after ``snapshot`` and restore its mempool and funding."""
+        if not isinstance(snapshot, _Snapshot):
+            raise InputError(f"not a snapshot of this chain: {snapshot!r}")
+        n = snapshot.head_number
+        if n >= len(self._heads) or self._heads[n].block_hash != snapshot.head_hash:
+            raise ChainError("snapshot is not on this chain's history (reverted past it?)")
+        if any(b not in self._undo for b in range(n + 1, len(self._heads))):
+            raise ChainError("snapshot can no longer be restored (undo records were dropped)")
+        self._drop_pending()
+        state = self._state
+        state.undo(self._funds_layer)
+        for number in range(len(self._heads) - 1, n, -1):
+            state.undo(self._undo.pop(number))
+        for block in self._blocks[n + 1 :]:
+            for receipt in block.receipts:
+                self._receipts.pop(receipt.tx_hash, None)
+        del self._heads[n + 1 :]
+        del self._blocks[n + 1 :]
+        if self._trie is not None:
+            self._trie.rebuild(state)
+        state.dirty, state.dirty_slots = set(), {}
+        self._funds_layer = Layer()
+        self._funds = []
+        for address, wei in snapshot.funds:
+            self.fund(address, wei)
+        self._mempool = list(snapshot.mempool)
+        self._mempool_gas = sum(self._txs[h].gas for h in self._mempool)
+        self._nonces = dict(snapshot.nonces)
+        self._pending_ts = None
+        self._block_env = None
+
+
+def _block_hash(parent: bytes, number: int, timestamp: int, gas_used: int, root: bytes,
+                tx_hashes: list[bytes]) -> bytes:
+    """This backend's block hash: a digest of the block (not an RLP header hash)."""
+    return keccak(parent + number.to_bytes(8, "big") + timestamp.to_bytes(8, "big")
+                  + gas_used.to_bytes(8, "big") + root + b"".join(tx_hashes))
+
+
+def _reason(outcome: Outcome) -> str | None:
+    """The revert reason of an outcome, as :func:`sim.chain._pyevm_support.revert_reason`."""
+    if outcome.success:
+        return None
+    if outcome.halt is not None:
+        return f"halt: {outcome.halt}"
+    return decode_revert_reason(outcome.output)
+
+
+def _receipt(
+    tx_hash: bytes,
+    tx: SignedTx,
+    sender: bytes,
+    to: bytes,
+    outcome: Outcome,
+    block_number: int,
+    tx_index: int,
+    first_log_index: int,
+) -> Receipt:
+    """Our :class:`Receipt` for one executed transaction."""
+    is_create = not to
+    logs = tuple(
+        Log(address=address, topics=topics, data=data, block_number=block_number,
+            tx_hash=tx_hash, log_index=first_log_index + i)
+        for i, (address, topics, data) in enumerate(outcome.logs)
+    )
+    return Receipt(
+        tx_hash=tx_hash,
+        block_number=block_number,
+        tx_index=tx_index,
+        sender=sender,
+        to=None if is_create else to,
+        status=1 if outcome.success else 0,
+        gas_used=outcome.gas_used,
+        logs=logs,
+        contract_address=create_address(sender, tx.nonce) if is_create else None,
+        revert_reason=_reason(outcome),
+        return_data=b"" if is_create and outcome.success else outcome.output,
+    )
+

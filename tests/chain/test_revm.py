@@ -1,0 +1,182 @@
+"""The revm backend: conformance, plus what only it offers (dropped txs, no-trie mode)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pyrevm", reason="pyrevm is not installed (the revm backend needs it)")
+
+from sim.chain import Chain
+from sim.chain.revm import RevmChain
+from sim.errors import ChainError
+from tests.chain.conformance import ChainConformance, ChainFactory, deploy_counter
+
+
+class TestRevmConformance(ChainConformance):
+    """Run the conformance suite on :class:`RevmChain`."""
+
+    @pytest.fixture
+    def chain_factory(self) -> ChainFactory:
+        """Build revm chains (state roots on)."""
+
+        def factory(seed: int | bytes, block_gas_limit: int) -> Chain:
+            return RevmChain(seed, block_gas_limit=block_gas_limit)
+
+        return factory
+
+
+def test_bad_fee_transaction_is_dropped_not_fatal() -> None:
+    """A queued transaction that can no longer pay is dropped at mining; the block still mines."""
+    chain = RevmChain(1)
+    c = deploy_counter(chain)
+    acct = chain.account("alice")
+    h = c.send(acct, "bump")
+    chain.fund(acct.address, 0)
+    block = chain.mine()
+    assert block.receipts == () and chain.pending() == ()
+    assert h in chain.dropped
+    chain.fund(acct.address)
+    assert c.transact(acct, "bump").ok
+
+
+def test_without_state_roots() -> None:
+    """state_roots=False: blocks carry a deterministic digest; state_root() refuses."""
+
+    def run() -> list[bytes]:
+        chain = RevmChain(3, state_roots=False)
+        c = deploy_counter(chain)
+        c.transact(chain.account("alice"), "set", 8)
+        with pytest.raises(ChainError, match="state_roots=False"):
+            chain.state_root()
+        return [chain.block(n).state_root for n in range(chain.block_number + 1)]
+
+    first = run()
+    assert first == run() and len(set(first)) == len(first)
+
+
+def test_signing_matches_py_evm() -> None:
+    """The revm backend's hand-rolled signing gives py-evm's bytes and hash, for any shape."""
+    from eth_typing import Address
+
+    from sim.chain import _pyevm_support as sup
+    from sim.chain._revm_tx import decode, intrinsic_gas, sign
+    from sim.chain.keys import derive_account, private_key_object
+
+    acct = derive_account(1, "alice")
+    cases = [
+        (0, 10**9, 2 * 10**9, 21_000, b"\x11" * 20, 0, b""),
+        (7, 10**9, 1_750_000_001, 500_000, b"\x22" * 20, 10**18, bytes(range(200))),
+        (2**40, 1, 1, 30_000_000, b"", 5, b"\x00" * 70 + b"\x01"),
+        (127, 0, 0x80, 0x7F, b"\x00" * 20, 2**255, b"\x80"),
+    ]
+    for nonce, tip, max_fee, gas, to, value, data in cases:
+        ref = sup.TX_BUILDER.new_unsigned_dynamic_fee_transaction(
+            31337, nonce, tip, max_fee, gas, Address(to), value, data, ()
+        ).as_signed_transaction(private_key_object(acct.private_key))
+        ours = sign(acct.private_key, acct.address, nonce, tip, max_fee, gas, to, value, data)
+        assert ours.raw == ref.encode() and ours.hash == bytes(ref.hash)
+        assert ours.intrinsic_gas == ref.intrinsic_gas == intrinsic_gas(to, data)
+        assert decode(ours.raw) == ours
+
+
+def test_trie_matches_py_trie() -> None:
+    """The in-memory Merkle-Patricia trie gives py-trie's roots through inserts and deletes."""
+    import random
+
+    from eth_utils import keccak
+    from trie import HexaryTrie
+
+    from sim.chain._revm_trie import _delete, _put, root_hash
+
+    rng = random.Random(5)
+    ref = HexaryTrie({})
+    ours = None
+    keys = [keccak(i.to_bytes(4, "big")) for i in range(300)]
+    keys += [keys[0][:31] + b"\x00", keys[0][:31] + b"\x01", keys[1][:20] + bytes(12)]
+    for step in range(1_500):
+        key = rng.choice(keys)
+        if rng.random() < 0.3:
+            ref.delete(key)
+            ours = _delete(ours, key.hex())
+        else:
+            value = rng.randbytes(rng.choice([1, 5, 31, 40, 100]))
+            ref.set(key, value)
+            ours = _put(ours, key.hex(), value)
+        if step % 50 == 0 or step > 1_450:
+            assert root_hash(ours) == ref.root_hash
+    for key in keys:
+        ref.delete(key)
+        ours = _delete(ours, key.hex())
+    assert ours is None and root_hash(ours) == ref.root_hash
+
+
+def test_raw_decoding_matches_py_evm() -> None:
+    """send_raw's decoder agrees with py-evm on good transactions and refuses bad ones."""
+    from sim.chain._revm_tx import _fast_decode, decode, sign
+    from sim.chain.keys import derive_account
+
+    acct = derive_account(2, "bob")
+    tx = sign(acct.private_key, acct.address, 3, 10**9, 3 * 10**9, 90_000, b"\x33" * 20, 1, b"hi")
+    assert _fast_decode(tx.raw) == tx == decode(tx.raw)
+    deploy = sign(acct.private_key, acct.address, 0, 1, 1, 60_000, b"", 0, b"\x60" * 100)
+    assert _fast_decode(deploy.raw) == deploy
+    tampered = bytearray(tx.raw)
+    tampered[-40] ^= 1  # inside r: another (or no) sender
+    other = _fast_decode(bytes(tampered))
+    assert other is None or other.sender != acct.address
+    with pytest.raises(ChainError):
+        decode(b"\x02garbage")
+    with pytest.raises(ChainError):
+        decode(tx.raw[:-1])
+
+
+def test_reads_between_sends_see_the_head() -> None:
+    """Reads and calls between queued sends see the head; the queued sends still estimate right."""
+    chain = RevmChain(4)
+    c = deploy_counter(chain)
+    alice = chain.account("alice")
+    h1 = c.send(alice, "bump")
+    assert c.call("x") == 5 and chain.storage_at(c.address, 0) == 5
+    h2 = c.send(alice, "bump")
+    balance = chain.balance(alice.address)
+    assert c.call("x") == 5 and chain.nonce(alice.address) == 3
+    h3 = c.send(alice, "set", 1)
+    chain.mine()
+    assert [chain.receipt(h).ok for h in (h1, h2, h3)] == [True, True, True]
+    assert c.call("x") == 1 and chain.balance(alice.address) < balance
+
+
+def test_revert_restores_unmined_funding_and_mempool() -> None:
+    """A snapshot taken with funding and transactions queued comes back whole."""
+    chain = RevmChain(6)
+    c = deploy_counter(chain)
+    alice, bob = chain.account("alice"), chain.account("bob")
+    chain.fund(bob.address, 77)
+    h = c.send(alice, "bump")
+    snap = chain.snapshot()
+    root = chain.state_root()
+    chain.fund(bob.address, 5)
+    c.send(alice, "bump")
+    chain.mine()
+    chain.mine()
+    chain.revert(snap)
+    assert chain.balance(bob.address) == 77 and chain.pending() == (h,)
+    assert chain.state_root() == root and c.call("x") == 5
+    block = chain.mine()
+    assert [r.tx_hash for r in block.receipts] == [h] and c.call("x") == 6
+
+
+def test_refused_execution_leaves_no_trace() -> None:
+    """A transaction revm refuses (value beyond the balance) changes nothing and breaks nothing."""
+    from sim.chain._revm_exec import InvalidTransaction
+
+    chain = RevmChain(8)
+    c = deploy_counter(chain)
+    alice = chain.account("alice")
+    state = chain._state
+    before = dict(state.accounts)
+    with pytest.raises(InvalidTransaction):
+        state.execute(alice.address, chain.nonce(alice.address), c.address, b"", 10**30,
+                      100_000, 0, 0, b"\x00" * 20, None)
+    assert state.accounts == before and state.evm.journal_depth == 0
+    assert c.transact(alice, "bump").ok
