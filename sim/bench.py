@@ -73,6 +73,17 @@ def _deid(data: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _revm(data: dict[str, Any]) -> list[Figure]:
+    out = []
+    for mode, rows in data["modes"].items():
+        for side in ("revm", "revm-noroots"):
+            if side in rows:
+                roots = "state roots off" if side.endswith("noroots") else "state roots on"
+                out.append(Figure("revm", f"revm / pyevm tx/s ({mode}, {roots})",
+                                  rows[side]["x_pyevm"], "", None))
+    return out
+
+
 def _scenarios(data: dict[str, Any]) -> list[Figure]:
     out = []
     for name, res in data["scenarios"].items():
@@ -88,6 +99,7 @@ def _scenarios(data: dict[str, Any]) -> list[Figure]:
 SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Figure]]]] = {
     "bench_tour_mix.py": (["--quick"], [], lambda d: _chain(d, "tour-mix")),
     "bench_chain.py": (["--quick"], [], lambda d: _chain(d, "chain")),
+    "bench_revm.py": (["--quick"], [], _revm),
     "bench_cid.py": (["--quick"], [], _cid),
     "bench_sharing.py": (["--repeat", "1"], [], _sharing),  # 64 MiB: its target is for that size
     "bench_deid.py": (["--quick"], [], _deid),
