@@ -26,20 +26,6 @@ from typing import Any
 
 from pyrevm import EVM, AccountInfo
 
-try:  # safe-pysha3's C keccak is ~7x faster than pycryptodome's through cffi
-    from sha3 import keccak_256 as _fast_keccak
-except ImportError:  # pragma: no cover - depends on the environment
-    _fast_keccak = None
-
-
-def keccak256(data: bytes) -> bytes:
-    """keccak-256 of ``data`` (the hot path of signing and of state roots)."""
-    if _fast_keccak is not None:
-        return bytes(_fast_keccak(data).digest())
-    from Crypto.Hash import keccak
-
-    return bytes(keccak.new(digest_bits=256, data=data).digest())
-
 #: pyrevm's AccountInfo constructor; 0.3.7 takes ``balance``, which its type stub omits.
 _account_info: Any = AccountInfo
 

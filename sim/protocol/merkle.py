@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_hash.auto import keccak
+from sim.hashing import keccak256 as keccak
 
 
 @dataclass(frozen=True)
