@@ -19,7 +19,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sim.chain._revm_exec import EMPTY_CODE_HASH, keccak256
+from sim.chain._revm_exec import EMPTY_CODE_HASH
+from sim.hashing import keccak256
 
 if TYPE_CHECKING:
     from sim.chain._revm_exec import State

@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from coincurve import PrivateKey
 
-from sim.chain._revm_exec import keccak256 as keccak
 from sim.chain.base import CHAIN_ID
+from sim.hashing import keccak256 as keccak
 
 #: Intrinsic gas (py-evm's Berlin rule, which Cancun keeps): base, per data byte, create.
 TX_GAS = 21_000

@@ -53,7 +53,6 @@ from pyrevm import EVM, BlockEnv, CfgEnv, Env
 
 from sim.chain import _pyevm_support as sup
 from sim.chain._revm_exec import EMPTY_CODE_HASH, InvalidTransaction, Layer, Outcome, State
-from sim.chain._revm_exec import keccak256 as keccak
 from sim.chain._revm_tx import SignedTx, create_address, decode, intrinsic_gas, sign
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
@@ -69,6 +68,7 @@ from sim.chain.base import (
 )
 from sim.chain.keys import derive_account, seed_bytes
 from sim.errors import ChainError, InputError, OutOfGas, TransactionReverted
+from sim.hashing import keccak256 as keccak
 
 #: revm's name of the pinned fork (:data:`sim.chain.base.FORK`).
 SPEC_ID = "CANCUN"
