@@ -94,6 +94,10 @@ class Swarm:
         self.nodes: dict[str, Node] = {}
         self.providers: dict[Cid, set[str]] = {}
         self.pinset: dict[Cid, tuple[int, int]] = {}
+        #: Bumped whenever a node joins, leaves, returns or is lost; the periodic
+        #: repair skips its pass when nothing changed since the last one.
+        self.membership_epoch = 0
+        self._repaired_epoch = -1
 
     # -- membership ---------------------------------------------------------
 
@@ -127,6 +131,7 @@ class Swarm:
         if node.node_id in self.nodes:
             raise ValueError(f"node id {node.node_id!r} is already in the swarm")
         self.nodes[node.node_id] = node
+        self.membership_epoch += 1
         self.network.attach(node)
         for cid in node.blockstore.cids():
             self.providers.setdefault(cid, set()).add(node.node_id)
@@ -155,6 +160,7 @@ class Swarm:
         node = self.node(node_id)
         if node.online and not node.lost:
             node.online = False
+            self.membership_epoch += 1
             self.counters.departures += 1
 
     def rejoin(self, node_id: str) -> None:
@@ -162,6 +168,7 @@ class Swarm:
         node = self.node(node_id)
         if not node.online and not node.lost:
             node.online = True
+            self.membership_epoch += 1
             self.counters.rejoins += 1
 
     def lose_node(self, node_id: str) -> None:
@@ -175,6 +182,7 @@ class Swarm:
         node.pins.clear()
         node.lost = True
         node.online = False
+        self.membership_epoch += 1
         self.network.detach(node)
         self.counters.nodes_lost += 1
 
@@ -362,6 +370,8 @@ class Swarm:
         placed = yield from self._top_up(root, high)
         self.counters.pins += len(placed)
         holders = self.holders(root)
+        if len(holders) < high:
+            self._repaired_epoch = -1  # short of its range: the next repair pass must run
         if len(holders) < low:
             raise ReplicationError(f"{root}: only {len(holders)} replicas, wanted {low}")
         return holders
@@ -399,7 +409,11 @@ class Swarm:
         def loop() -> Proc:
             while True:
                 yield self.env.timeout(interval)
+                if self._repaired_epoch == self.membership_epoch:
+                    continue  # nobody joined, left or was lost: every root is as it was
+                epoch = self.membership_epoch
                 yield from self.repair_once()
+                self._repaired_epoch = epoch
 
         return self.env.process(loop())
 
