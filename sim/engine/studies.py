@@ -10,6 +10,7 @@ PHI) pinned with replication. The manifest's CIDv1 is what goes on chain.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -30,6 +31,7 @@ from storage_sim import Cid
 STUDY_SCHEMA = "pmrsim.study/1"
 
 
+@functools.lru_cache(maxsize=256)
 def dicom_source(name: str) -> Path:
     """Path of a pydicom test file, without any download; :class:`InputError` if absent."""
     try:
