@@ -81,6 +81,7 @@ from sim.chain.base import (
     Receipt,
 )
 from sim.chain.keys import derive_account, private_key_object, seed_bytes
+from sim.chain.records import MinedRecords
 from sim.errors import ChainError, InputError, OutOfGas
 
 #: The genesis header fields pyevm uses (so both genesis blocks hash the same).
@@ -166,7 +167,7 @@ class _Snapshot:
     funds: tuple[tuple[bytes, int], ...]
 
 
-class EthTesterChain(Chain):
+class EthTesterChain(MinedRecords, Chain):
     """eth-tester's PyEVMBackend (Cancun, chain id 31337) as a Chain; see the module docstring.
 
     ``tester`` is the :class:`eth_tester.EthereumTester` (auto-mining off) and
@@ -545,17 +546,6 @@ class EthTesterChain(Chain):
             receipts=receipts,
         )
 
-    def receipt(self, tx_hash: bytes) -> Receipt:
-        """The receipt of a mined transaction."""
-        receipt = self._receipts.get(tx_hash)
-        if receipt is not None:
-            return receipt
-        if tx_hash in self.dropped:
-            raise ChainError(f"transaction 0x{tx_hash.hex()} was dropped: {self.dropped[tx_hash]}")
-        if tx_hash in self._mempool:
-            raise ChainError(f"transaction 0x{tx_hash.hex()} is pending, not mined yet")
-        raise ChainError(f"unknown transaction 0x{tx_hash.hex()}")
-
     def raw_transaction(self, tx_hash: bytes) -> bytes:
         """The signed bytes of a transaction this chain has seen."""
         try:
@@ -563,42 +553,11 @@ class EthTesterChain(Chain):
         except KeyError:
             raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
 
-    def block(self, number: int) -> Block:
-        """The mined block ``number`` (genesis is 0)."""
-        if not 0 <= number < len(self._blocks):
-            raise ChainError(f"no block {number}: the head is {self.block_number}")
-        return self._blocks[number]
-
     def state_blobs(self) -> list[bytes]:
         """Every value in eth-tester's chain database (trie nodes, code, headers), for privacy scans."""
         store = getattr(self._evm.chaindb.db, "wrapped_db", None)
         kv = getattr(store, "kv_store", None)
         return list(kv.values()) if kv is not None else []
-
-    def get_logs(
-        self,
-        *,
-        address: bytes | None = None,
-        topic0: bytes | None = None,
-        from_block: int = 0,
-        to_block: int | None = None,
-    ) -> list[Log]:
-        """Logs of mined blocks from the stored receipts, filtered, in chain order.
-
-        (eth-tester's ``get_logs`` looks every receipt up by scanning the chain
-        from the head: quadratic in the chain length.)
-        """
-        last = self.block_number if to_block is None else min(to_block, self.block_number)
-        out: list[Log] = []
-        for block in self._blocks[max(from_block, 0) : last + 1]:
-            for receipt in block.receipts:
-                for log in receipt.logs:
-                    if address is not None and log.address != address:
-                        continue
-                    if topic0 is not None and (not log.topics or log.topics[0] != topic0):
-                        continue
-                    out.append(log)
-        return out
 
     @property
     def block_number(self) -> int:

@@ -41,10 +41,10 @@ from sim.chain.base import (
     Account,
     Block,
     Chain,
-    Log,
     Receipt,
 )
 from sim.chain.keys import derive_account, private_key_object, seed_bytes
+from sim.chain.records import MinedRecords
 from sim.errors import ChainError, InputError, OutOfGas
 
 
@@ -64,7 +64,7 @@ class _Snapshot:
     funds: tuple[tuple[bytes, int], ...]
 
 
-class PyEVMChain(Chain):
+class PyEVMChain(MinedRecords, Chain):
     """A deterministic py-evm chain; see the module docstring.
 
     ``dropped`` maps the hash of each queued transaction py-evm refused when
@@ -385,17 +385,6 @@ class PyEVMChain(Chain):
             receipts=receipts,
         )
 
-    def receipt(self, tx_hash: bytes) -> Receipt:
-        """The receipt of a mined transaction."""
-        receipt = self._receipts.get(tx_hash)
-        if receipt is not None:
-            return receipt
-        if tx_hash in self.dropped:
-            raise ChainError(f"transaction 0x{tx_hash.hex()} was dropped: {self.dropped[tx_hash]}")
-        if tx_hash in self._mempool:
-            raise ChainError(f"transaction 0x{tx_hash.hex()} is pending, not mined yet")
-        raise ChainError(f"unknown transaction 0x{tx_hash.hex()}")
-
     def raw_transaction(self, tx_hash: bytes) -> bytes:
         """The signed bytes of a transaction this chain has seen."""
         try:
@@ -403,38 +392,11 @@ class PyEVMChain(Chain):
         except KeyError:
             raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
 
-    def block(self, number: int) -> Block:
-        """The mined block ``number`` (genesis is 0)."""
-        if not 0 <= number < len(self._blocks):
-            raise ChainError(f"no block {number}: the head is {self.block_number}")
-        return self._blocks[number]
-
     def state_blobs(self) -> list[bytes]:
         """Every value in the chain's database (trie nodes, code, headers), for privacy scans."""
         store = getattr(self._db.db, "wrapped_db", None)
         kv = getattr(store, "kv_store", None)
         return list(kv.values()) if kv is not None else []
-
-    def get_logs(
-        self,
-        *,
-        address: bytes | None = None,
-        topic0: bytes | None = None,
-        from_block: int = 0,
-        to_block: int | None = None,
-    ) -> list[Log]:
-        """Logs of mined blocks, filtered, in chain order."""
-        last = self.block_number if to_block is None else min(to_block, self.block_number)
-        out: list[Log] = []
-        for block in self._blocks[max(from_block, 0) : last + 1]:
-            for receipt in block.receipts:
-                for log in receipt.logs:
-                    if address is not None and log.address != address:
-                        continue
-                    if topic0 is not None and (not log.topics or log.topics[0] != topic0):
-                        continue
-                    out.append(log)
-        return out
 
     @property
     def block_number(self) -> int:

@@ -67,6 +67,7 @@ from sim.chain.base import (
     Receipt,
 )
 from sim.chain.keys import derive_account, seed_bytes
+from sim.chain.records import MinedRecords
 from sim.errors import ChainError, InputError, OutOfGas, TransactionReverted
 from sim.hashing import keccak256 as keccak
 
@@ -124,7 +125,7 @@ class _Snapshot:
         self.funds = funds
 
 
-class RevmChain(Chain):
+class RevmChain(MinedRecords, Chain):
     """A deterministic revm chain with the pyevm backend's semantics; see the module docstring.
 
     ``dropped`` maps the hash of each queued transaction refused when mining
@@ -519,29 +520,12 @@ class RevmChain(Chain):
             receipts=receipts,
         )
 
-    def receipt(self, tx_hash: bytes) -> Receipt:
-        """The receipt of a mined transaction."""
-        receipt = self._receipts.get(tx_hash)
-        if receipt is not None:
-            return receipt
-        if tx_hash in self.dropped:
-            raise ChainError(f"transaction 0x{tx_hash.hex()} was dropped: {self.dropped[tx_hash]}")
-        if tx_hash in self._mempool:
-            raise ChainError(f"transaction 0x{tx_hash.hex()} is pending, not mined yet")
-        raise ChainError(f"unknown transaction 0x{tx_hash.hex()}")
-
     def raw_transaction(self, tx_hash: bytes) -> bytes:
         """The signed bytes of a transaction this chain has seen."""
         try:
             return self._txs[tx_hash].raw
         except KeyError:
             raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
-
-    def block(self, number: int) -> Block:
-        """The mined block ``number`` (genesis is 0)."""
-        if not 0 <= number < len(self._blocks):
-            raise ChainError(f"no block {number}: the head is {self.block_number}")
-        return self._blocks[number]
 
     def state_blobs(self) -> list[bytes]:
         """Every storage value (32 bytes) and every contract's code, for privacy scans.
@@ -553,27 +537,6 @@ class RevmChain(Chain):
         for slots in self._state.storage.values():
             blobs.extend(value.to_bytes(32, "big") for value in slots.values())
         return blobs
-
-    def get_logs(
-        self,
-        *,
-        address: bytes | None = None,
-        topic0: bytes | None = None,
-        from_block: int = 0,
-        to_block: int | None = None,
-    ) -> list[Log]:
-        """Logs of mined blocks, filtered, in chain order."""
-        last = self.block_number if to_block is None else min(to_block, self.block_number)
-        out: list[Log] = []
-        for block in self._blocks[max(from_block, 0) : last + 1]:
-            for receipt in block.receipts:
-                for log in receipt.logs:
-                    if address is not None and log.address != address:
-                        continue
-                    if topic0 is not None and (not log.topics or log.topics[0] != topic0):
-                        continue
-                    out.append(log)
-        return out
 
     @property
     def block_number(self) -> int:
