@@ -53,6 +53,17 @@ def audit(run_dir: Path, patient_id: int) -> tuple[Replayed, list[AuditEntry]]:
         text = str(address).lower()
         return replayed.accounts.get(text, text)
 
+    doctors = _doctor_accounts(replayed, art)
+    hospitals: dict[int, str] = {v: k for k, v in _hospital_accounts(replayed, art).items()}
+
+    def doctor(doctor_id: int) -> str:
+        account = doctors.get(doctor_id)
+        return who(account) if account else f"doctor {doctor_id}"
+
+    def hospital(hospital_id: int) -> str:
+        account = hospitals.get(hospital_id)
+        return who(account) if account else f"hospital {hospital_id}"
+
     entries: list[AuditEntry] = []
     for name in ("AccessGrants", "PMRToken", "PMRMulti", "LabReports"):
         if name not in replayed.contracts:
@@ -66,14 +77,71 @@ def audit(run_dir: Path, patient_id: int) -> tuple[Replayed, list[AuditEntry]]:
                 continue
             event, a = decoded
             ts = chain.block(log.block_number).timestamp
-            entries.append(_entry(event, a, ts, log.block_number, who, tx_sender=None))
+            entries.append(_entry(event, a, ts, log.block_number, who, doctor, hospital))
+    entries.extend(_refused(replayed, art, patient_id, who))
     entries.sort(key=lambda e: (e.block, e.timestamp))
     del names
     return replayed, entries
 
 
-def _entry(event: str, a: dict[str, Any], ts: int, block: int, who: Any,
-           tx_sender: str | None) -> AuditEntry:
+def _refused(replayed: Replayed, art: dict[str, Any], patient_id: int,
+             who: Any) -> list[AuditEntry]:
+    """Reverted AccessGrants calls on the patient's records (the chain keeps them too)."""
+    import rlp
+
+    grants = Contract(replayed.chain, bytes.fromhex(replayed.contracts["AccessGrants"][2:]),
+                      art["AccessGrants"].abi)
+    selectors = {grants.calldata("use", 0)[:4]: "refused access",
+                 grants.calldata("grant", b"\0" * 20, 0, 0)[:4]: "refused grant"}
+    out = []
+    chain = replayed.chain
+    for number in range(1, chain.block_number + 1):
+        block = chain.block(number)
+        for r in block.receipts:
+            if r.ok or r.to != grants.address:
+                continue
+            raw = chain.raw_transaction(r.tx_hash)
+            # EIP-1559 body: [chain, nonce, tip, fee cap, gas, to, value, data, ...]
+            data = bytes(rlp.decode(raw[1:])[7])
+            label = selectors.get(data[:4])
+            if label is None:
+                continue
+            words = [int.from_bytes(data[4 + 32 * i: 36 + 32 * i], "big")
+                     for i in range((len(data) - 4) // 32)]
+            pmr_id = words[0] if label == "refused access" else words[1]
+            if pmr_id // 10**8 != patient_id:
+                continue
+            out.append(AuditEntry(block.timestamp, number, label, who("0x" + r.sender.hex()),
+                                  pmr_id, r.revert_reason or "reverted"))
+    return out
+
+
+def _event_map(replayed: Replayed, art: dict[str, Any], contract: str, event: str,
+               key: str, value: str) -> dict[Any, str]:
+    """``key -> value`` from every ``event`` of ``contract`` (e.g. Doctor-ID -> account)."""
+    if contract not in replayed.contracts:
+        return {}
+    c = Contract(replayed.chain, bytes.fromhex(replayed.contracts[contract][2:]), art[contract].abi)
+    out: dict[Any, str] = {}
+    for log in replayed.chain.get_logs(address=c.address, topic0=c.topic0(event)):
+        decoded = c.decode_log(log)
+        if decoded is not None:
+            out[decoded[1][key]] = str(decoded[1][value]).lower()
+    return out
+
+
+def _doctor_accounts(replayed: Replayed, art: dict[str, Any]) -> dict[Any, str]:
+    return _event_map(replayed, art, "DoctorRegistry", "DoctorOnboarded", "doctor_id", "account")
+
+
+def _hospital_accounts(replayed: Replayed, art: dict[str, Any]) -> dict[str, int]:
+    found = _event_map(replayed, art, "HospitalRegistry", "HospitalVerified", "account",
+                       "hospital_id")
+    return {str(account).lower(): int(hospital_id) for account, hospital_id in found.items()}
+
+
+def _entry(event: str, a: dict[str, Any], ts: int, block: int, who: Any, doctor: Any,
+           hospital: Any) -> AuditEntry:
     pmr = a.get("pmr_id") or None
     if event == "AccessGranted":
         return AuditEntry(ts, block, "grant", who(a["grantee"]), pmr,
@@ -85,12 +153,12 @@ def _entry(event: str, a: dict[str, Any], ts: int, block: int, who: Any,
                           f"under {KINDS.get(a['kind'], a['kind'])}")
     if event == "EmergencyAccess":
         return AuditEntry(ts, block, "break-glass", who(a["doctor"]), None,
-                          f"hospital {a['hospital_id']}, reason code {a['reason_code']}, "
+                          f"at {hospital(a['hospital_id'])}, reason code {a['reason_code']}, "
                           f"until {_time(a['expiry'])}")
     if event == "PMRVersionAdded":
-        return AuditEntry(ts, block, "PMR version", f"doctor {a['doctor_id']}", pmr,
-                          f"version {a['version']} at hospital {a['hospital_id']}")
-    return AuditEntry(ts, block, "lab report", f"hospital {a['hospital_id']}", pmr,
+        return AuditEntry(ts, block, "PMR version", doctor(a["doctor_id"]), pmr,
+                          f"version {a['version']} at {hospital(a['hospital_id'])}")
+    return AuditEntry(ts, block, "lab report", hospital(a["hospital_id"]), pmr,
                       f"report {a['report_id']}, test type {a['test_type']}")
 
 

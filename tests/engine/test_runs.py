@@ -93,6 +93,9 @@ def test_paper_scenario_is_the_papers_story(runs: dict[str, Path]) -> None:
     assert any(e.event == "PMR version" and e.pmr_id == 8543726012021 for e in entries)
     assert any(e.event == "lab report" and "test type 3" in e.detail for e in entries)
     assert any(e.event == "access" for e in entries)
+    refused = [e for e in entries if e.event == "refused access"]
+    assert refused and refused[0].detail == "access_grants: grant expired"
+    assert all(not e.actor.startswith("0x") for e in entries)  # accounts shown by their labels
     assert '"reason":"access_grants: grant expired"' in trace
 
 
