@@ -127,3 +127,44 @@ def raise_for_call(computation: ComputationAPI) -> bytes:
     if reason is not None:
         raise TransactionReverted(reason, gas_used=computation.get_gas_used())
     return bytes(computation.output)
+
+
+def spoof(unsigned: Any, sender: bytes) -> Any:
+    """``unsigned`` posing as signed by ``sender`` (trial runs and calls need no signature)."""
+    from eth.vm.spoof import SpoofTransaction
+    from eth_typing import Address
+
+    return SpoofTransaction(unsigned, from_=Address(sender))
+
+
+def trial_gas_limit(
+    state: Any, *, sender: bytes, nonce: int, to: bytes, data: bytes, value: int, max_fee: int,
+    block_gas_limit: int, translate: Any = None,
+) -> int:
+    """The gas limit pmrsim gives a transaction: one trial run on ``state`` (its effects kept).
+
+    Used gas + 25% + :data:`GAS_MARGIN`, capped at the block gas limit; the
+    same rule on every py-evm-based backend, so blocks pack identically.
+    """
+    from eth_typing import Address
+
+    price = min(max_fee, PRIORITY_FEE + (state.execution_context.base_fee_per_gas or 0))
+    spendable = max(0, state.get_balance(Address(sender)) - value)
+    cap = min(block_gas_limit, spendable // max(price, 1))
+    unsigned = TX_BUILDER.new_unsigned_dynamic_fee_transaction(
+        CHAIN_ID, nonce, PRIORITY_FEE, max_fee, cap, Address(to), value, data, ()
+    )
+    if cap < unsigned.intrinsic_gas:
+        raise ChainError(f"insufficient funds: {hex_addr(sender)} cannot pay for the intrinsic gas")
+    snap = state.snapshot()
+    try:
+        with (translate or translated)("cannot estimate gas"):
+            computation = state.apply_transaction(spoof(unsigned, sender))
+    except ChainError:
+        state.revert(snap)
+        raise
+    state.commit(snap)
+    state.lock_changes()
+    consumed = cap - computation.get_gas_remaining()
+    return int(min(block_gas_limit, consumed + consumed // 4 + GAS_MARGIN))
+

@@ -56,12 +56,10 @@ from eth.abc import (
     ComputationAPI,
     SignedTransactionAPI,
     StateAPI,
-    UnsignedTransactionAPI,
 )
 from eth.constants import GENESIS_PARENT_HASH, POST_MERGE_MIX_HASH, ZERO_ADDRESS, ZERO_HASH32
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
-from eth.vm.spoof import SpoofTransaction
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester import exceptions as tester_exceptions
 from eth_tester.backends.pyevm.serializers import serialize_transaction_receipt
@@ -144,11 +142,6 @@ def _translated(what: str) -> Iterator[None]:
             yield
     except _TESTER_ERRORS as exc:
         raise ChainError(f"{what}: {exc}") from exc
-
-
-def _spoof(unsigned: UnsignedTransactionAPI, sender: bytes) -> SignedTransactionAPI:
-    """``unsigned`` posing as signed by ``sender`` (trial runs and calls need no signature)."""
-    return cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
 
 
 def _hex(address: bytes) -> str:
@@ -326,7 +319,7 @@ class EthTesterChain(MinedRecords, Chain):
         snap = state.snapshot()
         try:
             with _translated("call failed"):
-                computation = state.apply_transaction(_spoof(unsigned, origin))
+                computation = state.apply_transaction(sup.spoof(unsigned, origin))
         finally:
             state.revert(snap)
         return sup.raise_for_call(computation)
@@ -338,29 +331,11 @@ class EthTesterChain(MinedRecords, Chain):
     def _estimate(
         self, sender: bytes, nonce: int, to: bytes, data: bytes, value: int, max_fee: int
     ) -> int:
-        """pyevm's rule: one trial run on the pending state (kept), used + 25% + margin."""
-        state = self._pending()
-        price = min(max_fee, sup.PRIORITY_FEE + (state.execution_context.base_fee_per_gas or 0))
-        spendable = max(0, state.get_balance(Address(sender)) - value)
-        cap = min(self._gas_limit, spendable // max(price, 1))
-        unsigned = sup.TX_BUILDER.new_unsigned_dynamic_fee_transaction(
-            CHAIN_ID, nonce, sup.PRIORITY_FEE, max_fee, cap, Address(to), value, data, ()
+        """Gas limit from one trial run on the pending state (whose effects are kept)."""
+        return sup.trial_gas_limit(
+            self._pending(), sender=sender, nonce=nonce, to=to, data=data, value=value,
+            max_fee=max_fee, block_gas_limit=self._gas_limit, translate=_translated,
         )
-        if cap < unsigned.intrinsic_gas:
-            raise ChainError(
-                f"insufficient funds: {sup.hex_addr(sender)} cannot pay for the intrinsic gas"
-            )
-        snap = state.snapshot()
-        try:
-            with _translated("cannot estimate gas"):
-                computation = state.apply_transaction(_spoof(unsigned, sender))
-        except ChainError:
-            state.revert(snap)
-            raise
-        state.commit(snap)
-        state.lock_changes()
-        consumed = cap - computation.get_gas_remaining()
-        return min(self._gas_limit, consumed + consumed // 4 + sup.GAS_MARGIN)
 
     # -- state views (estimation and calls) -------------------------------
     def _state_for(self, header: BlockHeaderAPI) -> StateAPI:

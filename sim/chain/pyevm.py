@@ -23,13 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from eth.abc import BlockHeaderAPI, SignedTransactionAPI, StateAPI, UnsignedTransactionAPI
+from eth.abc import BlockHeaderAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import ChainContext
 from eth.constants import ZERO_ADDRESS, ZERO_HASH32
 from eth.db.atomic import AtomicDB
 from eth.vm.base import VM
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
-from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address, Hash32
 
 from sim.chain import _pyevm_support as sup
@@ -46,11 +45,6 @@ from sim.chain.base import (
 from sim.chain.keys import derive_account, private_key_object, seed_bytes
 from sim.chain.records import MinedRecords
 from sim.errors import ChainError, InputError, OutOfGas
-
-
-def _spoof(unsigned: UnsignedTransactionAPI, sender: bytes) -> SignedTransactionAPI:
-    """``unsigned`` posing as signed by ``sender`` (trial runs and calls need no signature)."""
-    return cast(SignedTransactionAPI, SpoofTransaction(unsigned, from_=Address(sender)))
 
 
 @dataclass(frozen=True)
@@ -224,7 +218,7 @@ class PyEVMChain(MinedRecords, Chain):
         snap = state.snapshot()
         try:
             with sup.translated("call failed"):
-                computation = state.apply_transaction(_spoof(unsigned, origin))
+                computation = state.apply_transaction(sup.spoof(unsigned, origin))
         finally:
             state.revert(snap)
         return sup.raise_for_call(computation)
@@ -237,28 +231,10 @@ class PyEVMChain(MinedRecords, Chain):
         self, sender: bytes, nonce: int, to: bytes, data: bytes, value: int, max_fee: int
     ) -> int:
         """Gas limit from one trial run on the pending state (whose effects are kept)."""
-        state = self._pending()
-        price = min(max_fee, sup.PRIORITY_FEE + (state.execution_context.base_fee_per_gas or 0))
-        spendable = max(0, state.get_balance(Address(sender)) - value)
-        cap = min(self._gas_limit, spendable // max(price, 1))
-        unsigned = sup.TX_BUILDER.new_unsigned_dynamic_fee_transaction(
-            CHAIN_ID, nonce, sup.PRIORITY_FEE, max_fee, cap, Address(to), value, data, ()
+        return sup.trial_gas_limit(
+            self._pending(), sender=sender, nonce=nonce, to=to, data=data, value=value,
+            max_fee=max_fee, block_gas_limit=self._gas_limit, translate=None,
         )
-        if cap < unsigned.intrinsic_gas:
-            raise ChainError(
-                f"insufficient funds: {sup.hex_addr(sender)} cannot pay for the intrinsic gas"
-            )
-        snap = state.snapshot()
-        try:
-            with sup.translated("cannot estimate gas"):
-                computation = state.apply_transaction(_spoof(unsigned, sender))
-        except ChainError:
-            state.revert(snap)
-            raise
-        state.commit(snap)
-        state.lock_changes()
-        consumed = cap - computation.get_gas_remaining()
-        return min(self._gas_limit, consumed + consumed // 4 + sup.GAS_MARGIN)
 
     def _max_fee(self) -> int:
         """Fee cap: twice the next base fee, grown 12.5% per block of backlog, plus the tip.
