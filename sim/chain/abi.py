@@ -97,11 +97,59 @@ def decode_output(entry: AbiEntry, data: bytes) -> Any:
     return values[0] if len(values) == 1 else tuple(values)
 
 
+def _static_word(typ: str) -> Any:
+    """A decoder of one 32-byte word of static type ``typ`` (None if not a simple static type)."""
+    if typ.startswith("uint"):
+        return lambda w: int.from_bytes(w, "big")
+    if typ.startswith("int"):
+        return lambda w: int.from_bytes(w, "big", signed=True)
+    if typ == "address":
+        return lambda w: "0x" + w[12:].hex()
+    if typ == "bool":
+        return lambda w: w != bytes(32)
+    if typ.startswith("bytes") and typ[5:].isdigit():
+        size = int(typ[5:])
+        return lambda w: bytes(w[:size])
+    return None
+
+
+_FAST_EVENTS: dict[int, Any] = {}
+
+
+def _fast_decoder(entry: AbiEntry) -> Any:
+    """(indexed names + decoders, plain names + decoders) when every input is a simple static type."""
+    key = id(entry)
+    if key not in _FAST_EVENTS:
+        inputs = list(entry.get("inputs", ()))
+        decoders = [_static_word(canonical_type(p)) for p in inputs]
+        if entry.get("anonymous") or any(d is None for d in decoders):
+            _FAST_EVENTS[key] = (entry, None)
+        else:
+            indexed = [(p["name"], d) for p, d in zip(inputs, decoders, strict=True)
+                       if p.get("indexed")]
+            plain = [(p["name"], d) for p, d in zip(inputs, decoders, strict=True)
+                     if not p.get("indexed")]
+            order = [p["name"] for p in inputs]
+            _FAST_EVENTS[key] = (entry, (indexed, plain, order))
+    return _FAST_EVENTS[key][1]
+
+
 def decode_log(entry: AbiEntry, topics: Sequence[bytes], data: bytes) -> dict[str, Any]:
     """Decode one log emitted by event ``entry`` into ``{argument name: value}``.
 
     Indexed dynamic values (strings, bytes, arrays) appear as their 32-byte hash.
+    Events made only of simple static types (all of pmrsim's) are decoded word
+    by word, which gives what ``eth_abi`` gives at a fraction of the cost.
     """
+    fast = _fast_decoder(entry)
+    if fast is not None:
+        indexed, plain, order = fast
+        if len(topics) - 1 == len(indexed) and len(data) == 32 * len(plain):
+            fields = {name: dec(topic)
+                      for (name, dec), topic in zip(indexed, topics[1:], strict=True)}
+            for i, (name, dec) in enumerate(plain):
+                fields[name] = dec(data[32 * i : 32 * i + 32])
+            return {name: fields[name] for name in order}
     inputs = list(entry.get("inputs", ()))
     indexed = [p for p in inputs if p.get("indexed")]
     plain = [p for p in inputs if not p.get("indexed")]

@@ -21,6 +21,7 @@ class Contract:
         self.chain = chain
         self.address = bytes(address)
         self.abi = list(abi)
+        self._encoders: dict[tuple[str, int], tuple[bytes, list[str]]] = {}
         self._events = {
             abi_mod.event_topic0(e): e
             for e in self.abi
@@ -57,8 +58,14 @@ class Contract:
         return abi_mod.find_entry(self.abi, "function", name, n_args)
 
     def calldata(self, fn_name: str, *args: Any) -> bytes:
-        """Encoded calldata for ``fn_name(*args)``."""
-        return abi_mod.encode_call(self.function(fn_name, len(args)), args)
+        """Encoded calldata for ``fn_name(*args)`` (selector and types looked up once)."""
+        key = (fn_name, len(args))
+        found = self._encoders.get(key)
+        if found is None:
+            entry = self.function(fn_name, len(args))
+            found = self._encoders[key] = (abi_mod.selector(entry), abi_mod.input_types(entry))
+        selector, types = found
+        return selector + bytes(abi_mod.encode(types, list(args)))
 
     def call(self, fn_name: str, *args: Any, sender: bytes | None = None) -> Any:
         """Run ``fn_name(*args)`` read-only at the head; return the decoded output.
