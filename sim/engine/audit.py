@@ -47,7 +47,6 @@ def audit(run_dir: Path, patient_id: int) -> tuple[Replayed, list[AuditEntry]]:
     art = load_artifacts()
     chain = replayed.chain
     topic = patient_id.to_bytes(32, "big")
-    names = {"0x" + bytes.fromhex(a[2:]).hex(): n for n, a in replayed.contracts.items()}
 
     def who(address: Any) -> str:
         text = str(address).lower()
@@ -80,7 +79,6 @@ def audit(run_dir: Path, patient_id: int) -> tuple[Replayed, list[AuditEntry]]:
             entries.append(_entry(event, a, ts, log.block_number, who, doctor, hospital))
     entries.extend(_refused(replayed, art, patient_id, who))
     entries.sort(key=lambda e: (e.block, e.timestamp))
-    del names
     return replayed, entries
 
 

@@ -453,12 +453,12 @@ class World:
                          record=study.record_id, to=doctor.label, bytes=len(blob))
         return blob
 
-    def _fetch(self, doctor: Doctor, study: StoredStudy, sealed: bytes, *,
-               tamper: bool = False) -> Generator[simpy.Event, Any, bool]:
+    def _fetch(self, doctor: Doctor, study: StoredStudy,
+               sealed: bytes) -> Generator[simpy.Event, Any, bool]:
         """The doctor rebuilds the study: manifest, fragments, custodian key shares."""
         essential = EssentialShare.from_json(
             open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
-        result = yield from self._rebuild(doctor, study, essential, tamper=tamper)
+        result = yield from self._rebuild(doctor, study, essential)
         return result == "ok"
 
     def _rebuild(self, doctor: Doctor, study: StoredStudy, essential: EssentialShare, *,
