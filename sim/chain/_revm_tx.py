@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from coincurve import PrivateKey
 
+from sim.chain._rlp import rlp_int, rlp_list, rlp_str
 from sim.chain.base import CHAIN_ID
 from sim.hashing import keccak256 as keccak
 
@@ -49,38 +50,9 @@ def intrinsic_gas(to: bytes, data: bytes) -> int:
     return gas + (0 if to else TX_CREATE_GAS)
 
 
-def _int(value: int) -> bytes:
-    """RLP of a non-negative integer."""
-    if value == 0:
-        return b"\x80"
-    if value < 0x80:
-        return bytes((value,))
-    return _str(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-
-
-def _str(value: bytes) -> bytes:
-    """RLP of a byte string."""
-    n = len(value)
-    if n == 1 and value[0] < 0x80:
-        return value
-    if n < 56:
-        return bytes((0x80 + n,)) + value
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0xB7 + len(size),)) + size + value
-
-
-def _list(payload: bytes) -> bytes:
-    """RLP list header + ``payload`` (the concatenated item encodings)."""
-    n = len(payload)
-    if n < 56:
-        return bytes((0xC0 + n,)) + payload
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0xF7 + len(size),)) + size + payload
-
-
 def create_address(sender: bytes, nonce: int) -> bytes:
     """The address a deployment by ``sender`` at ``nonce`` creates."""
-    return keccak(_list(_str(sender) + _int(nonce)))[12:]
+    return keccak(rlp_list(rlp_str(sender) + rlp_int(nonce)))[12:]
 
 
 @lru_cache(maxsize=8192)
@@ -102,13 +74,13 @@ def sign(
 ) -> SignedTx:
     """Sign an EIP-1559 (type 2) transaction on :data:`CHAIN_ID` with no access list."""
     fields = (
-        _int(CHAIN_ID) + _int(nonce) + _int(max_priority_fee_per_gas) + _int(max_fee_per_gas)
-        + _int(gas) + _str(to) + _int(value) + _str(data) + b"\xc0"
+        rlp_int(CHAIN_ID) + rlp_int(nonce) + rlp_int(max_priority_fee_per_gas) + rlp_int(max_fee_per_gas)
+        + rlp_int(gas) + rlp_str(to) + rlp_int(value) + rlp_str(data) + b"\xc0"
     )
-    signature = _key(private_key).sign_recoverable(keccak(b"\x02" + _list(fields)), hasher=None)
+    signature = _key(private_key).sign_recoverable(keccak(b"\x02" + rlp_list(fields)), hasher=None)
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:64], "big")
-    raw = b"\x02" + _list(fields + _int(signature[64]) + _int(r) + _int(s))
+    raw = b"\x02" + rlp_list(fields + rlp_int(signature[64]) + rlp_int(r) + rlp_int(s))
     return SignedTx(sender, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value,
                     data, keccak(raw), raw, intrinsic_gas(to, data))
 
@@ -164,13 +136,13 @@ def _fast_decode(raw: bytes) -> SignedTx | None:
     y_parity, r, s = (int.from_bytes(x, "big") for x in items[9:12])
     if chain_id != CHAIN_ID or y_parity > 1 or not (0 < r < _N and 0 < s <= _HALF_N):
         return None
-    fields = (_int(chain_id) + _int(nonce) + _int(tip) + _int(max_fee) + _int(gas) + _str(to)
-              + _int(value) + _str(data) + b"\xc0")
-    if b"\x02" + _list(fields + _int(y_parity) + _int(r) + _int(s)) != raw:
+    fields = (rlp_int(chain_id) + rlp_int(nonce) + rlp_int(tip) + rlp_int(max_fee) + rlp_int(gas)
+              + rlp_str(to) + rlp_int(value) + rlp_str(data) + b"\xc0")
+    if b"\x02" + rlp_list(fields + rlp_int(y_parity) + rlp_int(r) + rlp_int(s)) != raw:
         return None  # not canonical: let py-evm judge it
     if tip > max_fee or max(nonce, gas) >= 2**64 or max(tip, max_fee, value) >= 2**256:
         return None
-    digest = keccak(b"\x02" + _list(fields))
+    digest = keccak(b"\x02" + rlp_list(fields))
     try:
         public = PublicKey.from_signature_and_message(
             r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,)), digest, hasher=None
