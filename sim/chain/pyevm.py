@@ -374,27 +374,7 @@ class PyEVMChain(MinedRecords, Chain):
         kv = getattr(store, "kv_store", None)
         return list(kv.values()) if kv is not None else []
 
-    @property
-    def block_number(self) -> int:
-        """Number of the head block."""
-        return len(self._headers) - 1
-
-    @property
-    def block_gas_limit(self) -> int:
-        """The gas limit of every block."""
-        return self._gas_limit
-
-    # -- time -------------------------------------------------------------
-    @property
-    def timestamp(self) -> int:
-        """Timestamp of the head block."""
-        return int(self._headers[-1].timestamp)
-
-    # -- state ------------------------------------------------------------
-    def state_root(self) -> bytes:
-        """State root of the head block."""
-        return bytes(self._headers[-1].state_root)
-
+    # -- state (head number, time and gas limit: MinedRecords) ------------
     def storage_at(self, address: bytes, slot: int) -> int:
         """Storage ``slot`` of ``address`` at the head."""
         return int(self._view().get_storage(Address(address), slot))

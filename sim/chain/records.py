@@ -1,10 +1,11 @@
 """What every in-process backend keeps of the blocks it mined, and how it is read.
 
-:class:`MinedRecords` implements :meth:`Chain.receipt`, :meth:`Chain.block`
-and :meth:`Chain.get_logs` over four attributes a backend maintains as it
-mines: ``_blocks`` (every :class:`Block`, genesis first), ``_receipts`` (by
-transaction hash), ``_mempool`` (hashes still pending) and ``dropped``
-(hashes refused at mining, with the reason).
+:class:`MinedRecords` implements :meth:`Chain.receipt`, :meth:`Chain.block`,
+:meth:`Chain.get_logs` and the head properties (number, timestamp, state
+root, gas limit) over what a backend maintains as it mines: ``_blocks``
+(every :class:`Block`, genesis first), ``_receipts`` (by transaction hash),
+``_mempool`` (hashes still pending), ``dropped`` (hashes refused at mining,
+with the reason) and ``_gas_limit``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,26 @@ class MinedRecords:
     _receipts: dict[bytes, Receipt]
     _mempool: list[bytes]
     dropped: dict[bytes, str]
+    _gas_limit: int
+
+    @property
+    def block_number(self) -> int:
+        """Number of the head block (genesis is 0)."""
+        return len(self._blocks) - 1
+
+    @property
+    def block_gas_limit(self) -> int:
+        """The gas limit of every block."""
+        return self._gas_limit
+
+    @property
+    def timestamp(self) -> int:
+        """Timestamp of the head block."""
+        return self._blocks[-1].timestamp
+
+    def state_root(self) -> bytes:
+        """State root of the head block."""
+        return self._blocks[-1].state_root
 
     def receipt(self, tx_hash: bytes) -> Receipt:
         """The receipt of a mined transaction."""

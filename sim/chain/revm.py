@@ -538,23 +538,7 @@ class RevmChain(MinedRecords, Chain):
             blobs.extend(value.to_bytes(32, "big") for value in slots.values())
         return blobs
 
-    @property
-    def block_number(self) -> int:
-        """Number of the head block."""
-        return len(self._heads) - 1
-
-    @property
-    def block_gas_limit(self) -> int:
-        """The gas limit of every block."""
-        return self._gas_limit
-
-    # -- time -------------------------------------------------------------
-    @property
-    def timestamp(self) -> int:
-        """Timestamp of the head block."""
-        return self._heads[-1].timestamp
-
-    # -- state ------------------------------------------------------------
+    # -- state (head number, time and gas limit: MinedRecords) ------------
     def state_root(self) -> bytes:
         """State root of the head block (needs ``state_roots=True``)."""
         if self._trie is None:
