@@ -13,10 +13,10 @@ Main entry points:
   :func:`export_bytes` - UnixFS import/export.
 * :func:`export_car`, :func:`import_car`, :func:`read_car` - CARv1.
 * :class:`Swarm`, :class:`Node`, :class:`MemoryBlockstore`,
-  :class:`FileBlockstore` - the simulated network.
+  :class:`FileBlockstore`, :class:`PackBlockstore` - the simulated network.
 """
 
-from storage_sim.blockstore import Blockstore, FileBlockstore, MemoryBlockstore
+from storage_sim.blockstore import Blockstore, FileBlockstore, MemoryBlockstore, PackBlockstore
 from storage_sim.car import export_car, import_car, read_car, write_car
 from storage_sim.cid import DAG_PB, RAW, Cid
 from storage_sim.counters import SwarmCounters
@@ -69,6 +69,7 @@ __all__ = [
     "MemoryBlockstore",
     "Node",
     "NodeOfflineError",
+    "PackBlockstore",
     "ReplicationError",
     "StorageError",
     "Swarm",

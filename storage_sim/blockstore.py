@@ -16,6 +16,7 @@ from pathlib import Path
 from storage_sim.cid import Cid
 from storage_sim.errors import BlockNotFoundError
 from storage_sim.multibase import b32encode_lower
+from storage_sim.pack import PackFile
 
 
 class Blockstore(ABC):
@@ -152,3 +153,62 @@ class FileBlockstore(Blockstore):
     def size_bytes(self) -> int:
         """Total bytes stored."""
         return self._size
+
+
+class PackBlockstore(Blockstore):
+    """Blocks appended to one pack file on disk, indexed in memory (insertion-ordered).
+
+    Behaves exactly like :class:`MemoryBlockstore` (same iteration order),
+    holding only offsets in memory: what big runs use. Deleted blocks leave
+    their bytes in the file; ``size_bytes`` counts live blocks only.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """A new, empty store in the pack file ``path``."""
+        self._pack = PackFile(path)
+        self._index: dict[Cid, tuple[int, int]] = {}
+        self._size = 0
+
+    def put(self, cid: Cid, data: bytes) -> None:
+        """Store ``data`` under ``cid``."""
+        old = self._index.get(cid)
+        if old is not None:
+            self._size -= old[1]
+        self._index[cid] = (self._pack.append(data), len(data))
+        self._size += len(data)
+
+    def get(self, cid: Cid) -> bytes:
+        """Return the block under ``cid``."""
+        try:
+            offset, length = self._index[cid]
+        except KeyError:
+            raise BlockNotFoundError(f"block {cid} not in {self._pack.path}") from None
+        return self._pack.read(offset, length)
+
+    def has(self, cid: Cid) -> bool:
+        """Whether ``cid`` is stored."""
+        return cid in self._index
+
+    def delete(self, cid: Cid) -> int:
+        """Remove ``cid``; return the bytes freed."""
+        entry = self._index.pop(cid, None)
+        if entry is None:
+            return 0
+        self._size -= entry[1]
+        return entry[1]
+
+    def cids(self) -> Iterator[Cid]:
+        """Iterate over stored CIDs in insertion order."""
+        return iter(list(self._index))
+
+    @property
+    def size_bytes(self) -> int:
+        """Total bytes of live blocks."""
+        return self._size
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def close(self) -> None:
+        """Close the pack file."""
+        self._pack.close()

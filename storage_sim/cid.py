@@ -29,12 +29,13 @@ _CODEC_NAMES = {DAG_PB: "dag-pb", RAW: "raw"}
 class Cid:
     """An immutable sha2-256 CID (version 0 or 1, codec dag-pb or raw)."""
 
-    __slots__ = ("_bytes", "codec", "digest", "version")
+    __slots__ = ("_bytes", "_hash", "codec", "digest", "version")
 
     version: int
     codec: int
     digest: bytes
     _bytes: bytes
+    _hash: int
 
     def __init__(self, version: int, codec: int, digest: bytes) -> None:
         if version not in (0, 1):
@@ -53,6 +54,7 @@ class Cid:
         else:
             raw = b"\x01" + encode_uvarint(codec) + _V0_PREFIX + digest
         object.__setattr__(self, "_bytes", raw)
+        object.__setattr__(self, "_hash", hash(raw))  # CIDs key every index of the swarm
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Cid is immutable")
@@ -131,7 +133,7 @@ class Cid:
         return isinstance(other, Cid) and other._bytes == self._bytes
 
     def __hash__(self) -> int:
-        return hash(self._bytes)
+        return self._hash
 
     def __lt__(self, other: Cid) -> bool:
         return self._bytes < other._bytes

@@ -97,9 +97,21 @@ class Swarm:
         #: Bumped whenever a node joins, leaves, returns or is lost; the periodic
         #: repair skips its pass when nothing changed since the last one.
         self.membership_epoch = 0
-        self._repaired_epoch = -1
+        #: Roots whose holders changed since the periodic repair last looked at
+        #: them (a holder left, returned or was lost; a pin fell short), in
+        #: pinning order: the periodic repair checks only these.
+        self._suspects: set[Cid] = set()
+        #: Roots a repair could not bring back to their minimum: tried again
+        #: once membership changes (a node joins, leaves, returns or is lost).
+        self._short: set[Cid] = set()
+        self._pin_order: dict[Cid, int] = {}
 
     # -- membership ---------------------------------------------------------
+
+    def _membership_changed(self) -> None:
+        self.membership_epoch += 1
+        self._suspects |= self._short
+        self._short.clear()
 
     def add_node(
         self,
@@ -131,7 +143,7 @@ class Swarm:
         if node.node_id in self.nodes:
             raise ValueError(f"node id {node.node_id!r} is already in the swarm")
         self.nodes[node.node_id] = node
-        self.membership_epoch += 1
+        self._membership_changed()
         self.network.attach(node)
         for cid in node.blockstore.cids():
             self.providers.setdefault(cid, set()).add(node.node_id)
@@ -160,7 +172,8 @@ class Swarm:
         node = self.node(node_id)
         if node.online and not node.lost:
             node.online = False
-            self.membership_epoch += 1
+            self._membership_changed()
+            self._suspects.update(node.pins)
             self.counters.departures += 1
 
     def rejoin(self, node_id: str) -> None:
@@ -168,7 +181,8 @@ class Swarm:
         node = self.node(node_id)
         if not node.online and not node.lost:
             node.online = True
-            self.membership_epoch += 1
+            self._membership_changed()
+            self._suspects.update(node.pins)
             self.counters.rejoins += 1
 
     def lose_node(self, node_id: str) -> None:
@@ -179,10 +193,11 @@ class Swarm:
         for cid in list(node.blockstore.cids()):
             node.blockstore.delete(cid)
             self._withdraw(node, cid)
+        self._suspects.update(node.pins)
         node.pins.clear()
         node.lost = True
         node.online = False
-        self.membership_epoch += 1
+        self._membership_changed()
         self.network.detach(node)
         self.counters.nodes_lost += 1
 
@@ -367,11 +382,12 @@ class Swarm:
         """
         low, high = replication_range(self.replication if replication is None else replication)
         self.pinset[root] = (low, high)
+        self._pin_order.setdefault(root, len(self._pin_order))
         placed = yield from self._top_up(root, high)
         self.counters.pins += len(placed)
         holders = self.holders(root)
         if len(holders) < high:
-            self._repaired_epoch = -1  # short of its range: the next repair pass must run
+            self._suspects.add(root)  # short of its range: the next repair pass looks at it
         if len(holders) < low:
             raise ReplicationError(f"{root}: only {len(holders)} replicas, wanted {low}")
         return holders
@@ -384,16 +400,39 @@ class Swarm:
 
     def repair_once(self) -> Proc:
         """Process body: one repair pass over every pinned root; return replicas placed."""
+        self._suspects.clear()
+        return (yield from self._repair(list(self.pinset)))
+
+    def _repair_suspects(self) -> Proc:
+        """Process body: a repair pass over the roots whose holders changed (in pinning order).
+
+        Every other root was within its range after the last pass and no
+        holder of it has left, returned or been lost since, so a full pass
+        would find nothing to do for it.
+        """
+        order = self._pin_order
+        roots = sorted((r for r in self._suspects if r in self.pinset), key=order.__getitem__)
+        self._suspects.clear()
+        return (yield from self._repair(roots))
+
+    def _repair(self, roots: list[Cid]) -> Proc:
         total = 0
-        for root, (low, high) in list(self.pinset.items()):
-            holders = self.holders(root)
+        online = self.online_nodes()
+        for root in roots:
+            bounds = self.pinset.get(root)
+            if bounds is None:
+                continue  # unpinned meanwhile
+            low, high = bounds
+            holders = [n.node_id for n in online if root in n.pins]
             if len(holders) < low:
                 self.counters.under_replicated += 1
                 placed = yield from self._top_up(root, high)
+                online = self.online_nodes()  # time passed: nodes may have come and gone
                 self.counters.repairs += len(placed)
                 total += len(placed)
                 if len(holders) + len(placed) < low:
                     self.counters.repair_failures += 1
+                    self._short.add(root)
             elif len(holders) > high:
                 excess = sorted(holders, key=lambda i: (-self.nodes[i].bytes_stored, i))
                 for node_id in excess[: len(holders) - high]:
@@ -409,11 +448,9 @@ class Swarm:
         def loop() -> Proc:
             while True:
                 yield self.env.timeout(interval)
-                if self._repaired_epoch == self.membership_epoch:
-                    continue  # nobody joined, left or was lost: every root is as it was
-                epoch = self.membership_epoch
-                yield from self.repair_once()
-                self._repaired_epoch = epoch
+                if not self._suspects:
+                    continue  # no holder came or went and no pin fell short
+                yield from self._repair_suspects()
 
         return self.env.process(loop())
 

@@ -13,10 +13,10 @@ from functools import lru_cache
 
 from eth_keys import KeyAPI
 from eth_keys.datatypes import PrivateKey
-from eth_utils import keccak
 
 from sim.chain.base import Account
 from sim.errors import InputError
+from sim.hashing import keccak256 as keccak
 
 #: Order of the secp256k1 group.
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -48,11 +48,19 @@ def private_key_object(private_key: bytes) -> PrivateKey:
     return _KEYS.PrivateKey(private_key)
 
 
+def address_of(private_key: bytes) -> bytes:
+    """The 20-byte address of ``private_key``: the last 20 bytes of keccak(public key)."""
+    try:
+        from coincurve import PublicKey
+    except ImportError:  # pragma: no cover - coincurve is a dependency
+        return bytes(private_key_object(private_key).public_key.to_canonical_address())
+    return keccak(PublicKey.from_secret(private_key).format(compressed=False)[1:])[12:]
+
+
 def derive_account(seed: int | bytes, label: str) -> Account:
     """The :class:`Account` for ``label`` under ``seed``."""
     key = derive_private_key(seed, label)
-    address = private_key_object(key).public_key.to_canonical_address()
-    return Account(label=label, address=bytes(address), private_key=key)
+    return Account(label=label, address=address_of(key), private_key=key)
 
 
 def signing_backend_name() -> str:

@@ -10,9 +10,11 @@ nothing; block timestamps are always ``start + k * block_time``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import tempfile
+from array import array
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import simpy
 
@@ -27,9 +29,10 @@ from sim.protocol.protocol import Call, Protocol
 class OpStats:
     """Gas and confirmation latency of one operation over a run."""
 
-    gas: list[int] = field(default_factory=list)
-    latency: list[float] = field(default_factory=list)
-    overhead: list[int] = field(default_factory=list)  # gas above the operation's floor
+    # compact arrays: a city-year has over a million transactions
+    gas: array[int] = field(default_factory=lambda: array("q"))
+    latency: array[float] = field(default_factory=lambda: array("d"))
+    overhead: array[int] = field(default_factory=lambda: array("q"))  # gas above the floor
     reverted: int = 0
 
 
@@ -51,6 +54,10 @@ class ChainDriver:
         self.txs = 0
         self.reverted = 0
         self.on_block: list[Callable[[Block], None]] = []
+        #: Every raw transaction and log the chain mined, spooled to disk for the
+        #: privacy check at the end (the chain itself need not keep its history);
+        #: closed by close().
+        self._chain_bytes: IO[bytes] = tempfile.TemporaryFile(prefix="pmrsim-chain-")  # noqa: SIM115
         env.process(self._produce())
 
     # -- actors -----------------------------------------------------------
@@ -130,24 +137,49 @@ class ChainDriver:
         else:
             stats.reverted += 1
             self.reverted += 1
+        raw = self.chain.raw_transaction(r.tx_hash)
+        self._spool(raw, r)
         self.trace.write(
             "tx", now, block=r.block_number, op=outcome.op, sender=outcome.sender,
             status=r.status, gas=r.gas_used, reason=outcome.reason,
             hash="0x" + r.tx_hash.hex(), submitted=round(submitted, 3),
             latency=round(now - submitted, 3), logs=logs_digest(r),
-            raw="0x" + self.chain.raw_transaction(r.tx_hash).hex(),
+            raw="0x" + raw.hex(),
         )
+
+    def _spool(self, raw: bytes, receipt: Any) -> None:
+        parts = [raw]
+        for log in receipt.logs:
+            parts.append(log.data)
+            parts.extend(log.topics)
+        parts.append(b"")
+        self._chain_bytes.write(b"\x00".join(parts))
+
+    def chain_bytes(self, size: int = 8 << 20) -> Iterator[bytes]:
+        """Every raw transaction and log mined so far (0-separated), in pieces of ``size``."""
+        fh = self._chain_bytes
+        fh.flush()
+        fh.seek(0)
+        while piece := fh.read(size):
+            yield piece
+        fh.seek(0, 2)
+
+    def close(self) -> None:
+        """Delete the spooled chain bytes."""
+        self._chain_bytes.close()
 
     def record_setup_blocks(self) -> None:
         """Trace the blocks mined before the simulation (deployment), for replay."""
         for number in range(1, self.chain.block_number + 1):
             block = self.chain.block(number)
             for r in block.receipts:
+                raw = self.chain.raw_transaction(r.tx_hash)
+                self._spool(raw, r)
                 self.trace.write(
                     "tx", 0.0, block=number, op="deploy" if r.to is None else "setup",
                     sender="admin", status=r.status, gas=r.gas_used, reason=r.revert_reason or "",
                     hash="0x" + r.tx_hash.hex(), submitted=0.0, latency=0.0, logs=logs_digest(r),
-                    raw="0x" + self.chain.raw_transaction(r.tx_hash).hex(),
+                    raw="0x" + raw.hex(),
                 )
             self.trace.write("block", 0.0, number=number, timestamp=block.timestamp,
                              gas_used=block.gas_used, gas_limit=block.gas_limit,

@@ -14,6 +14,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,17 +71,22 @@ def _run_layout(scenario: Any, layout: str, folder: Path, *, backend: str | None
     wall = time.perf_counter()
     trace_path = folder / "trace.jsonl"
     trace = TraceWriter(trace_path)
+    world = None
     try:
-        world = World(scenario, layout, trace, backend=backend)
-        world.start()
-        _simulate(world, progress)
+        try:
+            world = World(scenario, layout, trace, backend=backend)
+            world.start()
+            _simulate(world, progress)
+        finally:
+            trace.close()
+        checked, violations = check_all(world, trace_path)
+        expected = list(scenario.expect_violations.get(layout, []))
+        unexpected = _unexpected(layout, violations, expected)
+        summary = _summary(world, scenario, layout, checked, violations, expected,
+                           time.perf_counter() - wall)
     finally:
-        trace.close()
-    checked, violations = check_all(world, trace_path)
-    expected = list(scenario.expect_violations.get(layout, []))
-    unexpected = _unexpected(layout, violations, expected)
-    summary = _summary(world, scenario, layout, checked, violations, expected,
-                       time.perf_counter() - wall)
+        if world is not None:
+            world.close()  # the worker and the scratch stores go once the checks are done
     _write_summary(folder, summary)
     _write_gas_csv(folder / "gas.csv", summary["gas"])
     _render(folder)
@@ -116,7 +122,7 @@ def _unexpected(layout: str, violations: list[Violation], expected: list[str]) -
     return out
 
 
-def _stats(values: list[int] | list[float]) -> dict[str, float]:
+def _stats(values: Sequence[int] | Sequence[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {"count": len(ordered), "mean": round(statistics.fmean(ordered), 1),
             "min": ordered[0], "max": ordered[-1], "total": sum(ordered)}

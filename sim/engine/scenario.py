@@ -232,6 +232,11 @@ class WorkloadConfig(Strict):
     visits_per_patient_year: float = Field(
         default=4.0, ge=0,
         description="Mean visits per patient per year (Poisson arrivals); each visit mints a PMR token.")
+    arrivals: Literal["first_day", "first_visit"] = Field(
+        default="first_day",
+        description="When patients come: all register and have a first visit within the first day "
+                    "(`first_day`), or each registers at the first visit of its Poisson visit process, "
+                    "so patients with no visit in the run never come (`first_visit`).")
     lab_order_probability: float = Field(
         default=0.3, ge=0, le=1, description="Probability that a visit orders a lab test.")
     lab_mix: dict[str, float] = Field(

@@ -93,6 +93,16 @@ def deidentified_study(
     return buf.getvalue()
 
 
+def deidentify_order(source: str, identity: dict[str, str], config: DeidConfig, seed: int) -> bytes:
+    """:func:`deidentified_study` as a pure function of its arguments (runs in a worker).
+
+    UIDs are mapped by a :class:`UidMap` of the config's key, which gives the
+    same UIDs as a map shared by every study of the run.
+    """
+    return deidentified_study(source, identity=identity, config=config,
+                              uid_map=UidMap(config.key), seed=seed)
+
+
 def split_study(
     data: bytes, *, record_id: str, pmr_id: int, patient_id: int, t: int, n: int,
     segment_size: int, random_bytes: object,

@@ -14,9 +14,8 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from eth_utils import keccak
-
 from sim.chain import Receipt
+from sim.hashing import keccak256 as keccak
 
 
 def logs_digest(receipt: Receipt) -> str:
@@ -25,7 +24,7 @@ def logs_digest(receipt: Receipt) -> str:
         log.address + b"".join(log.topics) + len(log.data).to_bytes(4, "big") + log.data
         for log in receipt.logs
     )
-    return "0x" + bytes(keccak(blob)).hex()
+    return "0x" + keccak(blob).hex()
 
 
 class TraceWriter:

@@ -14,21 +14,27 @@ anchor their readings; adversaries try every forbidden path.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
 import random
+import tempfile
 from collections import Counter
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import simpy
 
 from sim.chain import make_chain
 from sim.engine.driver import ChainDriver
 from sim.engine.ledger import Attempt, Ledger, Served
+from sim.engine.offload import BIG_RUN_PATIENTS, CHUNK, Offload, Pending, default_workers
 from sim.engine.studies import (
     CustodianVault,
     StoredStudy,
-    deidentified_study,
+    deidentify_order,
     dicom_source,
     sha256,
     split_study,
@@ -38,7 +44,6 @@ from sim.engine.texts import lab_findings, visit_record
 from sim.engine.trace import TraceWriter
 from sim.errors import PrivacyError
 from sim.privacy.deid import DeidConfig
-from sim.privacy.deid_actions import UidMap
 from sim.privacy.keys import AccessDenied, open_sealed, public_key_of, release_share, seal
 from sim.privacy.manifest import Manifest
 from sim.privacy.material import EssentialShare
@@ -55,13 +60,21 @@ from sim.protocol import (
     Patient,
     PatientDetails,
     Protocol,
-    Reading,
+    ReadingBatch,
     Regulator,
     TestType,
 )
+from sim.protocol.offchain import PackStore
 from sim.protocol.outcome import Outcome
 from sim.protocol.protocol import Call
-from storage_sim import Cid, ContentUnavailableError, ReplicationError, StorageError, Swarm
+from storage_sim import (
+    Cid,
+    ContentUnavailableError,
+    PackBlockstore,
+    ReplicationError,
+    StorageError,
+    Swarm,
+)
 
 Proc = Generator[simpy.Event, Any, Any]
 HOUR = 3600.0
@@ -87,18 +100,34 @@ class World:
         self.counts: Counter[str] = Counter()
         self.studies: list[StoredStudy] = []
         self.vault = CustodianVault()
+        self._packs: list[Any] = []
+        # started first, while this process is small (the worker is a fork of it)
+        self.offload = Offload(default_workers(scenario.population.patients))
+        # big runs keep sealed objects and swarm blocks in pack files, not in memory
+        self._scratch = (tempfile.TemporaryDirectory(prefix="pmrsim-")
+                         if scenario.population.patients >= BIG_RUN_PATIENTS else None)
+        try:
+            self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> None:
+        """Start the chain, deploy the contracts, build the swarm and the cast."""
+        scenario = self.sc
+        trace = self.trace
         genesis = self.start_ts - 600
         chain = make_chain(self.backend, seed=scenario.seed,
                            block_gas_limit=scenario.chain.block_gas_limit,
                            genesis_timestamp=genesis, rpc_url=scenario.chain.rpc_url)
-        trace.write("chain", 0.0, backend=self.backend, seed=scenario.seed, layout=layout,
+        trace.write("chain", 0.0, backend=self.backend, seed=scenario.seed, layout=self.layout,
                     genesis_timestamp=genesis, block_gas_limit=scenario.chain.block_gas_limit,
                     block_time=scenario.chain.block_time, start_timestamp=self.start_ts,
                     scenario=scenario.name)
         self._trace_funding(chain)
-        self.protocol = Protocol.deploy(chain, layout=layout, seed=scenario.seed,
+        self.protocol = Protocol.deploy(chain, layout=self.layout, seed=scenario.seed,
                                         first_patient_id=scenario.population.first_patient_id,
-                                        token=scenario.token)
+                                        token=scenario.token, store=self._pack("objects"))
         self._trace_accounts()
         self.chain = chain
         system = self.protocol.system
@@ -111,10 +140,30 @@ class World:
             if not source.startswith("synthetic:"):
                 dicom_source(source)  # a missing file is bad input, found before the run
         self.deid = DeidConfig(key=self.rng("deid-key").randbytes(32))
-        self.uid_map = UidMap(self.deid.key)
         self._split_rng = self.rng("sharing")
         self._build_swarm()
         self._build_cast()
+
+    def close(self) -> None:
+        """Stop the background worker and delete the scratch stores, if any."""
+        self.offload.close()
+        driver = getattr(self, "driver", None)
+        if driver is not None:
+            driver.close()
+        if self._scratch is not None:
+            for closable in self._packs:
+                closable.close()
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def _pack(self, name: str) -> Any:
+        """A pack-file store in the scratch directory, or None for an in-memory run."""
+        if self._scratch is None:
+            return None
+        path = Path(self._scratch.name) / f"{name}.pack"
+        store = PackStore(path) if name == "objects" else PackBlockstore(path)
+        self._packs.append(store)
+        return store
 
     # -- plumbing -----------------------------------------------------------
     def rng(self, name: str) -> random.Random:
@@ -202,10 +251,12 @@ class World:
         bandwidth = s.bandwidth_mbps * 1e6 / 8
         latency = s.latency_ms / 1000
         self.custodian_nodes = [
-            self.swarm.add_node(f"custodian-{i}", bandwidth=bandwidth, latency=latency).node_id
+            self.swarm.add_node(f"custodian-{i}", bandwidth=bandwidth, latency=latency,
+                                blockstore=self._pack(f"custodian-{i}")).node_id
             for i in range(s.nodes)
         ]
-        self.swarm.add_node("gateway", bandwidth=bandwidth * 4, latency=latency)
+        self.swarm.add_node("gateway", bandwidth=bandwidth * 4, latency=latency,
+                            blockstore=self._pack("gateway"))
         for node_id in self.custodian_nodes[: s.byzantine]:
             self.swarm.set_byzantine(node_id, 1.0)
         self.swarm.start_repair(s.repair_interval_minutes * 60)
@@ -280,15 +331,33 @@ class World:
         pop = self.sc.population
         rng = self.rng("arrivals")
         window = min(DAY, self.duration / 4)
-        people = synthetic_registrations(pop.patients, self.sc.seed)
-        for i, person in enumerate(people):
-            arrival = 0.0 if i == 0 else rng.uniform(0, window)
+        rate = self.sc.workload.visits_per_patient_year / (365 * DAY)
+        steady = self.sc.workload.arrivals == "first_visit"
+        arrivals: list[tuple[float, int]] = []
+        for i in range(pop.patients):
+            if i == 0:
+                arrival = 0.0
+            elif steady:
+                arrival = rng.expovariate(rate) if rate > 0 else self.duration
+            else:
+                arrival = rng.uniform(0, window)
             self.home[i] = rng.randrange(len(self.hospitals))
-            self.env.process(self._patient(i, person, arrival, device=i < pop.devices))
+            if arrival < self.duration:  # else: no visit this run, the patient never comes
+                arrivals.append((arrival, i))
+        arrivals.sort()
+        # people are handed out in arrival order, so they can be made in chunks, ahead
+        chunks = -(-len(arrivals) // CHUNK)
+        self._people = self.offload.stream(functools.partial(people_chunk, self.sc.seed), chunks)
+        self.env.process(self._arrivals(arrivals))
 
-    def _patient(self, i: int, person: Any, arrival: float, *, device: bool) -> Proc:
-        yield self.env.timeout(arrival)
-        rng = self.rng(f"patient-{i}")
+    def _arrivals(self, arrivals: list[tuple[float, int]]) -> Proc:
+        devices = self.sc.population.devices
+        for arrival, i in arrivals:
+            if arrival > self.env.now:
+                yield self.env.timeout(arrival - self.env.now)
+            self.env.process(self._patient(i, next(self._people), device=i < devices))
+
+    def _patient(self, i: int, person: Any, *, device: bool) -> Proc:
         patient = Patient(self.protocol, f"patient-{i}")
         self.patients.append(patient)
         a = person.address
@@ -311,11 +380,19 @@ class World:
         if self.sc.workload.break_glass_per_patient_year > 0:
             self.env.process(self._glass_arrivals(patient, h))
         rate = self.sc.workload.visits_per_patient_year / (365 * DAY)
+        visit = 0
         while self.open_for_work():
+            # a generator per visit, not one kept for the run (2.5 KB each)
+            rng = self.rng(f"patient-{i}-visit-{visit}")
             yield from self._visit(patient, h, rng)
             if rate <= 0:
                 break
-            yield self.env.timeout(rng.expovariate(rate))
+            wait = rng.expovariate(rate)
+            del rng
+            if self.env.now + wait >= self.duration:
+                break
+            yield self.env.timeout(wait)
+            visit += 1
 
     def _visit(self, patient: Patient, h: int, rng: random.Random) -> Proc:
         doctor = rng.choice([d for d in self.doctors[h] if d.doctor_id] or self.doctors[h])
@@ -348,16 +425,22 @@ class World:
     def _lab(self, patient: Patient, h: int, pmr_id: int, rng: random.Random
              ) -> Generator[simpy.Event, Any, StoredStudy | None]:
         test = self._test_type(rng)
-        yield self.env.timeout(rng.uniform(0.5, 3) * HOUR)  # the study is taken and read
-        record_id = f"study-{pmr_id}-{len(self.studies)}"
+        study_data: Pending[bytes] | None = None
         if test in IMAGING:
+            # the PACS copy carries the patient's identity; de-identification starts now
+            # (on the second core when there is one) and is needed once the study is read
             source = rng.choice(self.sc.workload.dicom_sources)
             name = self.names.get(patient.patient_id, patient.label)
             identity = {"PatientName": name.replace(" ", "^"),
                         "PatientID": f"MRN-{patient.patient_id:08d}",
-                        "InstitutionName": f"Hospital {h}", "AccessionNumber": record_id[-16:]}
-            data = deidentified_study(source, identity=identity, config=self.deid,
-                                      uid_map=self.uid_map, seed=rng.randrange(2**32))
+                        "InstitutionName": f"Hospital {h}",
+                        "AccessionNumber": f"ACC{rng.randrange(10**12):012d}"}
+            study_data = self.offload.submit(deidentify_order, source, identity, self.deid,
+                                             rng.randrange(2**32))
+        yield self.env.timeout(rng.uniform(0.5, 3) * HOUR)  # the study is taken and read
+        record_id = f"study-{pmr_id}-{len(self.studies)}"
+        if study_data is not None:
+            data = study_data.result()
             modality = IMAGING[test]
         else:
             findings_doc = {"test": test.name, "values": [rng.randint(1, 300) for _ in range(8)]}
@@ -546,12 +629,15 @@ class World:
 
     # -- break glass, IoMT ----------------------------------------------------
     def _glass_arrivals(self, patient: Patient, h: int) -> Proc:
-        rng = self.rng(f"glass-arrivals-{patient.patient_id}")
         rate = self.sc.workload.break_glass_per_patient_year / (365 * DAY)
+        k = 0
         while True:
-            yield self.env.timeout(rng.expovariate(rate))
-            if not self.open_for_work():
-                return
+            # a generator per gap, not one kept for the run: 200,000 patients x 2.5 KB
+            wait = self.rng(f"glass-arrivals-{patient.patient_id}-{k}").expovariate(rate)
+            if self.env.now + wait >= self.duration:
+                return  # no (further) emergency this run
+            yield self.env.timeout(wait)
+            k += 1
             self.env.process(self._break_glass(patient, h))
 
     def _break_glass(self, patient: Patient, h: int) -> Proc:
@@ -571,19 +657,20 @@ class World:
         if not out.ok:
             return
         w = self.sc.workload
-        rng = self.rng(f"device-{patient.patient_id}")
+        rng = np.random.default_rng(self.rng(f"device-{patient.patient_id}").getrandbits(128))
         window = w.iomt_window_minutes * 60
+        n = max(1, int(window // w.iomt_reading_interval_s))
+        offsets = (np.arange(n) * w.iomt_reading_interval_s).astype(np.uint64)
         while self.env.now + window < self.duration:
             start = self.start_ts + int(self.env.now)
             yield self.env.timeout(window)
-            n = max(1, int(window // w.iomt_reading_interval_s))
-            readings = [Reading(1, 94 + rng.randrange(6), start + int(k * w.iomt_reading_interval_s))
-                        for k in range(n)]
+            # SpO2 in percent, one reading per interval
+            readings = ReadingBatch(1, 94 + rng.integers(0, 6, n), start + offsets)
             if w.iomt_mode == "batch":
                 yield from self.tx(device.anchor_call(readings, start, start + int(window)))
                 self.counts["iomt_batches"] += 1
             else:
-                events = [self.driver.submit(device.record_call(r)) for r in readings]
+                events = [self.driver.submit(device.record_call(readings[k])) for k in range(n)]
                 yield self.env.all_of(events)
             self.counts["iomt_readings"] += n
 
@@ -592,3 +679,9 @@ class World:
         from sim.engine.adversaries import start_adversaries
 
         start_adversaries(self)
+
+
+def people_chunk(seed: int, chunk: int) -> list[Any]:
+    """The ``chunk``-th block of :data:`CHUNK` synthetic people of a run seeded ``seed``."""
+    sub = int.from_bytes(hashlib.sha256(f"pmrsim-people:{seed}:{chunk}".encode()).digest()[:8], "big")
+    return synthetic_registrations(CHUNK, sub)

@@ -7,7 +7,7 @@
 
 from sim.protocol.actors import Actor, Desk, Device, Doctor, Hospital, Lab, Patient, Regulator
 from sim.protocol.deployment import LAYOUTS, System, deploy_system
-from sim.protocol.merkle import Reading, merkle_proof, merkle_root
+from sim.protocol.merkle import Reading, ReadingBatch, merkle_proof, merkle_root
 from sim.protocol.outcome import Outcome, SlotWrites
 from sim.protocol.protocol import Protocol
 from sim.protocol.records import (
@@ -35,6 +35,7 @@ __all__ = [
     "PatientDetails",
     "Protocol",
     "Reading",
+    "ReadingBatch",
     "Regulator",
     "SlotWrites",
     "System",

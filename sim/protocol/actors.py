@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.chain import Account
 from sim.protocol import ids
-from sim.protocol.merkle import Reading, merkle_root
+from sim.protocol.merkle import Reading, Readings, encode_readings, merkle_root
 from sim.protocol.offchain import CODEC_RAW, cid_v1
 from sim.protocol.outcome import Outcome, SlotWrites, string_slots
 from sim.protocol.protocol import Call, Protocol
@@ -374,10 +374,10 @@ class Device(Actor):
 
     patient_id: int = 0
 
-    def anchor_call(self, readings: list[Reading], window_start: int, window_end: int) -> Call:
+    def anchor_call(self, readings: Readings, window_start: int, window_end: int) -> Call:
         """Anchor a batch of readings as (window, Merkle root, CID of the encrypted batch)."""
         p = self.protocol
-        batch = b"".join(r.encode() for r in readings)
+        batch = encode_readings(readings)
         sealed = p.sealer.seal(batch, aad=b"iomt-batch")
         return self._call(
             "IoMTAnchor", "anchor_batch",
@@ -385,7 +385,7 @@ class Device(Actor):
             SlotWrites(new=1, updated=1),
         )
 
-    def anchor(self, readings: list[Reading], window_start: int, window_end: int) -> Outcome:
+    def anchor(self, readings: Readings, window_start: int, window_end: int) -> Outcome:
         """Run :meth:`anchor_call`."""
         return self.protocol.run(self.anchor_call(readings, window_start, window_end))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import random
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sim.errors import IntegrityError
+from storage_sim.pack import PackFile
 
 CODEC_RAW = 0x55
 CODEC_DAG_PB = 0x70
@@ -41,6 +43,43 @@ class ObjectStore(Protocol):
     def get(self, digest: bytes) -> bytes:
         """The object with this digest; :class:`IntegrityError` if missing or altered."""
         ...
+
+
+class PackStore:
+    """An :class:`ObjectStore` on disk: objects appended to one pack file, indexed by digest.
+
+    What big runs use instead of :class:`MemoryStore` (same behaviour; only
+    offsets stay in memory).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """A new, empty store in the pack file ``path``."""
+        self._pack = PackFile(path)
+        self._index: dict[bytes, tuple[int, int]] = {}
+
+    def put(self, data: bytes) -> bytes:
+        """Store ``data``; return its sha2-256 digest."""
+        if len(data) > MAX_RAW_OBJECT:
+            raise ValueError(f"object of {len(data)} bytes exceeds one raw block")
+        digest = hashlib.sha256(data).digest()
+        if digest not in self._index:
+            self._index[digest] = (self._pack.append(data), len(data))
+        return digest
+
+    def get(self, digest: bytes) -> bytes:
+        """The object with this digest, verified against it."""
+        entry = self._index.get(digest)
+        data = None if entry is None else self._pack.read(*entry)
+        if data is None or hashlib.sha256(data).digest() != digest:
+            raise IntegrityError(f"object {cid_v1(digest)} missing or altered")
+        return data
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def close(self) -> None:
+        """Close the pack file."""
+        self._pack.close()
 
 
 class MemoryStore:

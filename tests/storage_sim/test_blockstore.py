@@ -5,21 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storage_sim import (
     BlockNotFoundError,
     Blockstore,
     FileBlockstore,
     MemoryBlockstore,
+    PackBlockstore,
     export_bytes,
     import_bytes,
 )
 from storage_sim.unixfs import ImportParams
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "pack"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Blockstore:
     """Each blockstore kind, empty."""
+    if request.param == "pack":
+        return PackBlockstore(tmp_path / "bs.pack")
     return MemoryBlockstore() if request.param == "memory" else FileBlockstore(tmp_path / "bs")
 
 
@@ -45,3 +50,27 @@ def test_file_store_survives_reopen(tmp_path: Path) -> None:
     assert again.size_bytes == first.size_bytes
     assert sorted(again.cids()) == sorted(first.cids())
     assert export_bytes(root, again.get) == b"persist me" * 100
+
+
+@given(st.lists(st.tuples(st.sampled_from(["put", "delete"]), st.integers(0, 7),
+                          st.binary(max_size=64)), max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_pack_store_behaves_like_the_memory_store(ops: list[tuple[str, int, bytes]]) -> None:
+    """Any sequence of puts and deletes leaves a pack store equal to a memory store, order included."""
+    import tempfile
+
+    from storage_sim import Cid
+
+    cids = [Cid.of_block(bytes([i]), version=1, codec=0x55) for i in range(8)]
+    with tempfile.TemporaryDirectory() as tmp:
+        pack, memory = PackBlockstore(Path(tmp) / "p.pack"), MemoryBlockstore()
+        for op, i, data in ops:
+            if op == "put":
+                pack.put(cids[i], data)
+                memory.put(cids[i], data)
+            else:
+                assert pack.delete(cids[i]) == memory.delete(cids[i])
+        assert list(pack.cids()) == list(memory.cids())
+        assert [pack.get(c) for c in pack.cids()] == [memory.get(c) for c in memory.cids()]
+        assert pack.size_bytes == memory.size_bytes and len(pack) == len(memory)
+        pack.close()

@@ -100,3 +100,23 @@ def test_gc_removes_only_unpinned_blocks() -> None:
     swarm.unpin(root)
     swarm.gc()
     assert swarm.nodes["n0"].bytes_stored == 0 and swarm.find_providers(root) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_periodic_repair_of_suspects_equals_a_full_pass(seed: int) -> None:
+    """The periodic pass, checking only roots whose holders came or went, repairs as a full pass does."""
+    swarms = [_swarm(seed, 9, (2, 3)) for _ in range(2)]
+    rng = random.Random(seed)
+    blobs = [rng.randbytes(rng.randrange(100, 3000)) for _ in range(30)]
+    events = [(rng.choice(["leave", "lose", "rejoin"]), f"n{rng.randrange(9)}") for _ in range(6)]
+    for incremental, swarm in zip((True, False), swarms, strict=True):
+        roots = [swarm.add(f"n{i % 9}", b) for i, b in enumerate(blobs)]
+        for root in roots:
+            _run(swarm, swarm.pin(root))
+        for event, node in events:
+            {"leave": swarm.leave, "lose": swarm.lose_node, "rejoin": swarm.rejoin}[event](node)
+            _run(swarm, swarm._repair_suspects() if incremental else swarm.repair_once())
+        assert all(2 <= len(swarm.holders(r)) <= 3 for r in roots if swarm.holders(r))
+    a, b = swarms
+    assert [a.holders(r) for r in a.pinset] == [b.holders(r) for r in b.pinset]
+    assert a.counters == b.counters

@@ -1,0 +1,41 @@
+"""The PII search: what counts as a generated value found in a trace or on chain."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.engine.invariants import _find
+
+
+def test_value_inside_a_hex_run_is_chance_not_a_leak_in_text() -> None:
+    """Ten decimal digits inside a raw-transaction hex string are not a phone number written out."""
+    trace = b'{"raw":"0x8a3151498945ea81"}'
+    assert _find(trace, [b"3151498945"], text=True) == []
+
+
+def test_value_written_as_its_own_value_is_found_in_text() -> None:
+    """The same digits as a JSON value of their own are reported."""
+    trace = b'{"raw":"0x8a", "phone":"3151498945"}'
+    assert _find(trace, [b"3151498945"], text=True) == [b"3151498945"]
+
+
+def test_names_are_found_wherever_they_occur() -> None:
+    """A needle with non-hex characters is found even inside other text."""
+    assert _find(b"0xabcJane Doe1f", [b"Jane Doe"], text=True) == [b"Jane Doe"]
+
+
+def test_binary_blobs_match_without_boundaries() -> None:
+    """On-chain bytes are searched as raw bytes: any occurrence counts."""
+    assert _find(b"\x01ab3151498945cd", [b"3151498945"]) == [b"3151498945"]
+
+
+@given(st.binary(max_size=300), st.lists(st.integers(0, 300), max_size=6),
+       st.sampled_from([b"3151498945", b"Jane Doe", b"ab", b"0"]), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_streamed_search_finds_what_the_whole_blob_search_finds(
+        blob: bytes, cuts: list[int], needle: bytes, text: bool) -> None:
+    """Cutting the searched bytes into pieces anywhere changes nothing that is found."""
+    marks = sorted({min(c, len(blob)) for c in cuts})
+    pieces = [blob[a:b] for a, b in zip([0, *marks], [*marks, len(blob)], strict=True)]
+    assert _find(iter(pieces), [needle], text=text) == _find(blob, [needle], text=text)
