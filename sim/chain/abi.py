@@ -113,6 +113,65 @@ def _static_word(typ: str) -> Any:
     return None
 
 
+def _word_encoder(typ: str) -> Any:
+    """An encoder of one value of simple static type ``typ`` into its 32-byte word.
+
+    Returns None for other types; the encoder returns None for a value it
+    does not take as is (the caller then lets eth_abi encode, or explain, it).
+    """
+    if typ.startswith("uint") and typ[4:].isdigit():
+        bound = 1 << int(typ[4:])
+
+        def uint(v: Any) -> bytes | None:
+            if type(v) is int and 0 <= v < bound:
+                return v.to_bytes(32, "big")
+            return None
+        return uint
+    if typ.startswith("int") and typ[3:].isdigit():
+        half = 1 << (int(typ[3:]) - 1)
+
+        def sint(v: Any) -> bytes | None:
+            if type(v) is int and -half <= v < half:
+                return v.to_bytes(32, "big", signed=True)
+            return None
+        return sint
+    if typ == "address":
+        def address(v: Any) -> bytes | None:
+            if type(v) is bytes and len(v) == 20:
+                return bytes(12) + v
+            return None
+        return address
+    if typ == "bool":
+        return lambda v: (bytes(31) + (b"\x01" if v else b"\x00")) if type(v) is bool else None
+    if typ.startswith("bytes") and typ[5:].isdigit():
+        size = int(typ[5:])
+
+        def fixed(v: Any) -> bytes | None:
+            if type(v) is bytes and len(v) <= size:
+                return v + bytes(32 - len(v))
+            return None
+        return fixed
+    return None
+
+
+def static_encoder(types: Sequence[str]) -> Any:
+    """``encode(values) -> bytes | None`` when every type is a simple static one, else None.
+
+    The encoding is eth_abi's; a value the fast path does not take as is (a
+    hex-string address, an out-of-range integer) makes it return None.
+    """
+    encoders = [_word_encoder(t) for t in types]
+    if any(e is None for e in encoders):
+        return None
+
+    def encode_static(values: Sequence[Any]) -> bytes | None:
+        words = [e(v) for e, v in zip(encoders, values, strict=True)]
+        if None in words:
+            return None
+        return b"".join(words)
+    return encode_static
+
+
 _FAST_EVENTS: dict[int, Any] = {}
 
 

@@ -21,7 +21,7 @@ class Contract:
         self.chain = chain
         self.address = bytes(address)
         self.abi = list(abi)
-        self._encoders: dict[tuple[str, int], tuple[bytes, list[str]]] = {}
+        self._encoders: dict[tuple[str, int], tuple[bytes, list[str], Any]] = {}
         self._events = {
             abi_mod.event_topic0(e): e
             for e in self.abi
@@ -63,8 +63,14 @@ class Contract:
         found = self._encoders.get(key)
         if found is None:
             entry = self.function(fn_name, len(args))
-            found = self._encoders[key] = (abi_mod.selector(entry), abi_mod.input_types(entry))
-        selector, types = found
+            types = abi_mod.input_types(entry)
+            found = self._encoders[key] = (abi_mod.selector(entry), types,
+                                           abi_mod.static_encoder(types))
+        selector, types, fast = found
+        if fast is not None:
+            encoded = fast(args)
+            if encoded is not None:
+                return selector + encoded
         return selector + bytes(abi_mod.encode(types, list(args)))
 
     def call(self, fn_name: str, *args: Any, sender: bytes | None = None) -> Any:

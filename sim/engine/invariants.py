@@ -100,10 +100,28 @@ def _denials(world: World) -> list[str]:
             for a in world.ledger.attempts if not a.right_reason]
 
 
+def _stored(world: World, cid: Any) -> bytes | None:
+    """The object ``cid`` read from the first node whose blockstore has it (any state)."""
+    from storage_sim import export_bytes
+
+    for node in world.swarm.nodes.values():
+        if node.blockstore.has(cid):
+            try:
+                return export_bytes(cid, node.blockstore.get)
+            except Exception:
+                continue
+    return None
+
+
 def _record_rebuilds(world: World) -> list[str]:
     problems = [f"{r}: rebuilt bytes differ" for r in world.ledger.rebuild_failures]
+    from storage_sim import Cid, export_bytes
+
     for study in _sample(world.studies, world, "rebuilds"):
-        doc = json.loads(study.manifest_json)
+        raw = _stored(world, study.manifest_cid)
+        if raw is None:
+            continue  # every copy of the manifest was lost: a storage outage, not a sharing fault
+        doc = json.loads(raw)
         t, n = doc["sharing"]["t"], doc["sharing"]["n"]
         present = []
         for entry in doc["fragments"]:
@@ -112,8 +130,6 @@ def _record_rebuilds(world: World) -> list[str]:
             if node.lost or not node.online or share is None:
                 continue
             try:
-                from storage_sim import Cid, export_bytes
-
                 fragment = export_bytes(Cid.parse(entry["cid"]), node.blockstore.get)
             except Exception:
                 continue

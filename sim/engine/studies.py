@@ -52,7 +52,6 @@ class StoredStudy:
     patient_id: int
     manifest_cid: Cid
     fragments: list[tuple[int, str, Cid]]  # (custodian index, node id, fragment CID)
-    manifest_json: bytes
     digest: bytes  # sha256 of the de-identified study
     size: int
     essential: EssentialShare = field(repr=False)

@@ -479,7 +479,7 @@ class World:
         if not out.ok:
             self.counts["errors"] += 1
             return None
-        study = StoredStudy(record_id, pmr_id, patient.patient_id, mcid, fragments, manifest,
+        study = StoredStudy(record_id, pmr_id, patient.patient_id, mcid, fragments,
                             sha256(data), len(data), essential)
         self.studies.append(study)
         self.counts["studies_stored"] += 1
