@@ -206,6 +206,20 @@ class Chain(abc.ABC):
     def raw_transaction(self, tx_hash: bytes) -> bytes:
         """The signed, RLP-encoded bytes of a transaction this chain has seen."""
 
+    #: The oldest block whose receipts and transactions this chain still holds.
+    oldest_block: int = 0
+
+    def forget_history(self, before: int) -> None:
+        """Let go of the receipts and transactions of blocks before ``before``.
+
+        Long runs that read each block once, as it is mined, call this to
+        keep memory flat; asking for a forgotten block, receipt or
+        transaction then raises :class:`sim.errors.ChainError`. The state,
+        the head and the state roots are unaffected. A backend may keep
+        everything (the default, and what a node behind ``rpc`` does).
+        """
+        del before  # keeping everything is always allowed
+
     @abc.abstractmethod
     def get_logs(
         self,

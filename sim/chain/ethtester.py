@@ -192,7 +192,7 @@ class EthTesterChain(MinedRecords, Chain):
         self.tester = EthereumTester(self._backend, auto_mine_transactions=False)
         head = self._evm.get_canonical_head()
         self._headers: list[BlockHeaderAPI] = [head]
-        self._blocks: list[Block] = [self._block_record(head, ())]
+        self._blocks: list[Block | None] = [self._block_record(head, ())]
         self._receipts: dict[bytes, Receipt] = {}
         self._txs: dict[bytes, SignedTransactionAPI] = {}
         self._raw: dict[bytes, bytes] = {}
@@ -528,6 +528,11 @@ class EthTesterChain(MinedRecords, Chain):
         except KeyError:
             raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
 
+    def _forget_transaction(self, tx_hash: bytes) -> None:
+        """Drop a mined transaction from the indexes (history forgotten)."""
+        self._txs.pop(tx_hash, None)
+        self._raw.pop(tx_hash, None)
+
     def state_blobs(self) -> list[bytes]:
         """Every value in eth-tester's chain database (trie nodes, code, headers), for privacy scans."""
         store = getattr(self._evm.chaindb.db, "wrapped_db", None)
@@ -576,7 +581,7 @@ class EthTesterChain(MinedRecords, Chain):
             chaindb._set_as_canonical_chain_head(chaindb.db, header, GENESIS_PARENT_HASH)
             self._evm.header = self._evm.create_header_from_parent(header)
         for block in self._blocks[n + 1 :]:
-            for receipt in block.receipts:
+            for receipt in block.receipts if block is not None else ():
                 self._receipts.pop(receipt.tx_hash, None)
         del self._headers[n + 1 :]
         del self._blocks[n + 1 :]

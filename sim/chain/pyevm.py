@@ -93,7 +93,7 @@ class PyEVMChain(MinedRecords, Chain):
         self._db = self._evm.chaindb
         head = self._evm.get_canonical_head()
         self._headers: list[BlockHeaderAPI] = [head]
-        self._blocks: list[Block] = [self._block_record(head, ())]
+        self._blocks: list[Block | None] = [self._block_record(head, ())]
         self._receipts: dict[bytes, Receipt] = {}
         self._txs: dict[bytes, SignedTransactionAPI] = {}
         self._raw: dict[bytes, bytes] = {}
@@ -368,6 +368,11 @@ class PyEVMChain(MinedRecords, Chain):
         except KeyError:
             raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
 
+    def _forget_transaction(self, tx_hash: bytes) -> None:
+        """Drop a mined transaction from the indexes (history forgotten)."""
+        self._txs.pop(tx_hash, None)
+        self._raw.pop(tx_hash, None)
+
     def state_blobs(self) -> list[bytes]:
         """Every value in the chain's database (trie nodes, code, headers), for privacy scans."""
         store = getattr(self._db.db, "wrapped_db", None)
@@ -402,7 +407,7 @@ class PyEVMChain(MinedRecords, Chain):
         if n >= len(self._headers) or bytes(self._headers[n].hash) != snapshot.head_hash:
             raise ChainError("snapshot is not on this chain's history (reverted past it?)")
         for block in self._blocks[n + 1 :]:
-            for receipt in block.receipts:
+            for receipt in block.receipts if block is not None else ():
                 self._receipts.pop(receipt.tx_hash, None)
         del self._headers[n + 1 :]
         del self._blocks[n + 1 :]

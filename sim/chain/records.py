@@ -17,8 +17,9 @@ from sim.errors import ChainError
 class MinedRecords:
     """Receipt, block and log look-ups over a backend's own records (see the module)."""
 
-    _blocks: list[Block]
+    _blocks: list[Block | None]  # None: a forgotten block
     _receipts: dict[bytes, Receipt]
+    oldest_block: int = 0
     _mempool: list[bytes]
     dropped: dict[bytes, str]
     _gas_limit: int
@@ -36,11 +37,33 @@ class MinedRecords:
     @property
     def timestamp(self) -> int:
         """Timestamp of the head block."""
-        return self._blocks[-1].timestamp
+        return self._head_block.timestamp
 
     def state_root(self) -> bytes:
         """State root of the head block."""
-        return self._blocks[-1].state_root
+        return self._head_block.state_root
+
+    @property
+    def _head_block(self) -> Block:
+        head = self._blocks[-1]
+        assert head is not None  # the head is never forgotten
+        return head
+
+    def forget_history(self, before: int) -> None:
+        """Drop the records of blocks before ``before`` (never the head); see :meth:`Chain.forget_history`."""
+        stop = min(before, len(self._blocks) - 1)
+        for number in range(self.oldest_block, stop):
+            block = self._blocks[number]
+            if block is None:
+                continue
+            for receipt in block.receipts:
+                self._receipts.pop(receipt.tx_hash, None)
+                self._forget_transaction(receipt.tx_hash)
+            self._blocks[number] = None
+        self.oldest_block = max(self.oldest_block, stop)
+
+    def _forget_transaction(self, tx_hash: bytes) -> None:
+        """Hook: drop what the backend keeps of a mined transaction (nothing by default)."""
 
     def receipt(self, tx_hash: bytes) -> Receipt:
         """The receipt of a mined transaction."""
@@ -49,6 +72,9 @@ class MinedRecords:
             return receipt
         if tx_hash in self.dropped:
             raise ChainError(f"transaction 0x{tx_hash.hex()} was dropped: {self.dropped[tx_hash]}")
+        if self.oldest_block:
+            raise ChainError(f"unknown transaction 0x{tx_hash.hex()} (history before block "
+                             f"{self.oldest_block} was forgotten)")
         if tx_hash in self._mempool:
             raise ChainError(f"transaction 0x{tx_hash.hex()} is pending, not mined yet")
         raise ChainError(f"unknown transaction 0x{tx_hash.hex()}")
@@ -57,7 +83,11 @@ class MinedRecords:
         """The mined block ``number`` (genesis is 0)."""
         if not 0 <= number < len(self._blocks):
             raise ChainError(f"no block {number}: the head is {len(self._blocks) - 1}")
-        return self._blocks[number]
+        block = self._blocks[number]
+        if block is None:
+            raise ChainError(f"block {number} was forgotten (history kept from block "
+                             f"{self.oldest_block})")
+        return block
 
     def get_logs(
         self,
@@ -70,8 +100,12 @@ class MinedRecords:
         """Logs of mined blocks, filtered by emitter and first topic, in chain order."""
         head = len(self._blocks) - 1
         last = head if to_block is None else min(to_block, head)
+        if from_block < self.oldest_block:
+            raise ChainError(f"logs from block {from_block} were forgotten (history kept from "
+                             f"block {self.oldest_block})")
         out: list[Log] = []
         for block in self._blocks[max(from_block, 0) : last + 1]:
+            assert block is not None
             for receipt in block.receipts:
                 for log in receipt.logs:
                     if address is not None and log.address != address:

@@ -153,7 +153,7 @@ def _tampered_fragment(world: World, k: int) -> Proc:
 def _replay(world: World, k: int) -> Proc:
     rng = world.rng(f"replay-{k}")
     yield world.env.timeout(0)
-    number = rng.randint(1, world.chain.block_number)
+    number = rng.randint(max(1, world.chain.oldest_block), world.chain.block_number)
     receipts = world.chain.block(number).receipts
     if not receipts:
         return

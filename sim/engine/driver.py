@@ -40,13 +40,15 @@ class ChainDriver:
     """Drives one chain from SimPy; see the module docstring."""
 
     def __init__(self, env: simpy.Environment, protocol: Protocol, trace: TraceWriter, *,
-                 start_timestamp: int, block_time: int) -> None:
+                 start_timestamp: int, block_time: int, history: int | None = None) -> None:
+        """Drive ``protocol``'s chain; ``history``: blocks of receipts the chain keeps (None: all)."""
         self.env = env
         self.protocol = protocol
         self.chain: Chain = protocol.chain
         self.trace = trace
         self.start = start_timestamp
         self.block_time = block_time
+        self.history = history
         self._pending: dict[bytes, tuple[Call, simpy.Event, float]] = {}
         self._wakeup = env.event()
         self.ops: dict[str, OpStats] = {}
@@ -125,6 +127,9 @@ class ChainDriver:
                          txs=len(block.receipts), state_root="0x" + block.state_root.hex())
         for hook in self.on_block:
             hook(block)
+        if self.history is not None and block.number % 1024 == 0:
+            # every block was read as it was mined: the chain can let go of old ones
+            self.chain.forget_history(block.number - self.history)
 
     def _record(self, outcome: Outcome, submitted: float, now: float) -> None:
         r = outcome.receipt

@@ -77,6 +77,8 @@ from storage_sim import (
 )
 
 Proc = Generator[simpy.Event, Any, Any]
+#: Blocks of receipts a big run's chain keeps (the engine reads each block once, as it is mined).
+HISTORY_BLOCKS = 2048
 HOUR = 3600.0
 DAY = 86400.0
 IMAGING = {TestType.XRAY: "XRAY", TestType.CT: "CT", TestType.MRI: "MR",
@@ -134,7 +136,8 @@ class World:
         trace.write("contracts", 0.0, **{system.label(name): "0x" + c.address.hex()
                                          for name, c in system.by_name().items()})
         self.driver = ChainDriver(self.env, self.protocol, trace, start_timestamp=self.start_ts,
-                                  block_time=scenario.chain.block_time)
+                                  block_time=scenario.chain.block_time,
+                                  history=HISTORY_BLOCKS if self._scratch is not None else None)
         self.driver.record_setup_blocks()
         for source in scenario.workload.dicom_sources:
             if not source.startswith("synthetic:"):

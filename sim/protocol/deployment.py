@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from eth_utils import keccak
@@ -30,7 +31,11 @@ class System:
     token: str = "erc721"
 
     def by_name(self) -> dict[str, Contract]:
-        """Contract name (as in ``contracts_vyper/``) -> contract."""
+        """Contract name (as in ``contracts_vyper/``) -> contract (one dict, do not change it)."""
+        return self._by_name
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Contract]:
         return {
             "HospitalRegistry": self.hospitals,
             "DoctorRegistry": self.doctors,

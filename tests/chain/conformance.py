@@ -50,6 +50,24 @@ class ChainConformance:
         return chain_factory(1, 30_000_000)
 
     # -- accounts ---------------------------------------------------------
+    def test_forgotten_history_raises_and_leaves_the_head(self, chain: Chain) -> None:
+        """forget_history drops old blocks and receipts (or a backend keeps all); head and state go on."""
+        c = deploy_counter(chain)
+        alice = chain.account("alice")
+        first = c.transact(alice, "set", 1)
+        c.transact(alice, "set", 2)
+        head, root = chain.block_number, chain.state_root()
+        chain.forget_history(head)
+        assert chain.block_number == head and chain.state_root() == root
+        if chain.oldest_block:  # a backend that let go (rpc keeps everything)
+            assert chain.oldest_block == head
+            with pytest.raises(ChainError, match="forgotten"):
+                chain.block(first.block_number)
+            with pytest.raises(ChainError, match="forgotten"):
+                chain.receipt(first.tx_hash)
+        assert chain.block(head).number == head
+        assert c.transact(alice, "set", 3).ok and c.call("x") == 3
+
     def test_accounts_are_deterministic(self, chain_factory: ChainFactory) -> None:
         """The same seed and label give the same key; another label or seed another."""
         a, b = chain_factory(1, 30_000_000), chain_factory(1, 30_000_000)
