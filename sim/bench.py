@@ -95,6 +95,18 @@ def _scenarios(data: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _engine(data: dict[str, Any]) -> list[Figure]:
+    out = []
+    for name, res in data["cases"].items():
+        out.append(Figure("engine", f"{name}: backends agree (state root, txs)", float(res["agree"]),
+                          "= 1", bool(res["agree"])))
+        for backend, row in res["backends"].items():
+            if backend != "pyevm" and "x_pyevm" in row:
+                out.append(_at_least("engine", f"{name}: whole engine {backend} / pyevm",
+                                     row["x_pyevm"], 20.0 if backend == "revm" else 0.0))
+    return out
+
+
 #: script -> (arguments for --quick, arguments for a full run, extractor)
 SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Figure]]]] = {
     "bench_tour_mix.py": (["--quick"], [], lambda d: _chain(d, "tour-mix")),
@@ -104,6 +116,7 @@ SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Fig
     "bench_sharing.py": (["--repeat", "1"], [], _sharing),  # 64 MiB: its target is for that size
     "bench_deid.py": (["--quick"], [], _deid),
     "bench_scenarios.py": (["--quick"], ["--seeds", "20"], _scenarios),
+    "bench_engine.py": (["--quick"], [], _engine),
 }
 
 
