@@ -139,6 +139,10 @@ class StorageConfig(Strict):
         default=20.0, ge=0,
         description="One-way network latency between nodes, in milliseconds.")
     replication: int = Field(default=2, ge=1, description="Copies kept of each manifest (at most `nodes`).")
+    replication_min: int | None = Field(
+        default=None, ge=1,
+        description="Copies below which the repair re-replicates a manifest (IPFS Cluster's "
+                    "replication_factor_min); null means `replication`.")
     churn: ChurnConfig | None = Field(
         default=None, description="Node churn; null (the default) keeps every node up.")
     byzantine: int = Field(
@@ -154,6 +158,9 @@ class StorageConfig(Strict):
             raise _custom("replication", f"expected an integer <= nodes ({self.nodes})", self.replication)
         if self.byzantine >= self.nodes:
             raise _custom("byzantine", f"expected an integer < nodes ({self.nodes})", self.byzantine)
+        if self.replication_min is not None and self.replication_min > self.replication:
+            raise _custom("replication_min", f"expected an integer <= replication ({self.replication})",
+                          self.replication_min)
         return self
 
 

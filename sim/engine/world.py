@@ -250,7 +250,8 @@ class World:
     # -- construction -------------------------------------------------------
     def _build_swarm(self) -> None:
         s = self.sc.storage
-        self.swarm = Swarm(self.env, self.rng("swarm"), replication=s.replication)
+        low = s.replication if s.replication_min is None else s.replication_min
+        self.swarm = Swarm(self.env, self.rng("swarm"), replication=(low, s.replication))
         bandwidth = s.bandwidth_mbps * 1e6 / 8
         latency = s.latency_ms / 1000
         self.custodian_nodes = [

@@ -101,16 +101,24 @@ class LabFindings:
 
 def canonical(record: Any) -> bytes:
     """Canonical bytes of a record: compact, key-sorted UTF-8 JSON of its fields."""
-    if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        fields = dataclasses.asdict(record)
-    else:
-        fields = dict(record)
+    fields = _fields(record) if _is_record(record) else dict(record)
     return json.dumps(
         fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_jsonable
     ).encode()
 
 
+def _is_record(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    """A record's fields, one level deep (nested records are expanded by ``_jsonable``)."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+
+
 def _jsonable(value: Any) -> Any:
+    if _is_record(value):
+        return _fields(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
