@@ -16,6 +16,13 @@ journal).
 A Python mirror of every account and slot is kept next to revm's database:
 reads are answered from it, undo records are made from it, and state roots
 and :meth:`state_blobs` are computed from it.
+
+:meth:`State.trial` runs a transaction and forgets it, keeping its outcome
+and journal text; :meth:`State.replay` runs it again with another gas limit
+and settles it only when outcome and journal are the same (slot maps are
+compared as sets, their order changes from run to run; the sender's balance
+must differ by exactly the difference of the upfront gas payments). Such a
+run leaves the state the trial would have left.
 """
 
 from __future__ import annotations
@@ -81,6 +88,17 @@ class Outcome:
     output: bytes  # return data, revert data, or b"" on a halt / successful create
     halt: str | None  # py-evm name of the halt, None on success or revert
     logs: list[tuple[bytes, tuple[bytes, ...], bytes]]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A transaction run and forgotten (:meth:`State.trial`): its outcome and what it touched."""
+
+    outcome: Outcome
+    journal: str  # the journal's text up to the (unordered) warm-address set
+    sender: bytes
+    gas: int
+    price: int
 
 
 @dataclass
@@ -257,15 +275,68 @@ class State:
         The caller has checked nonce and funds (``gas * price + value``).
         Raises :class:`InvalidTransaction` when revm refuses it.
         """
+        outcome, cp = self._run(sender, to, data, value, gas, price)
+        return self._finish(sender, nonce, outcome, cp, gas * price, price, tip, coinbase,
+                            self.evm.journal_str, layer)
+
+    def trial(
+        self, sender: bytes, to: bytes | None, data: bytes, value: int, gas: int, price: int
+    ) -> Trial:
+        """Run one transaction and forget it (nothing is settled); what it did, for :meth:`replay`.
+
+        Raises :class:`InvalidTransaction` when revm refuses it.
+        """
+        outcome, cp = self._run(sender, to, data, value, gas, price)
+        journal = self.evm.journal_str
+        self.evm.revert(cp)
+        return Trial(outcome, _comparable(journal), sender, gas, price)
+
+    def replay(
+        self,
+        trial: Trial,
+        nonce: int,
+        to: bytes | None,
+        data: bytes,
+        value: int,
+        gas: int,
+        tip: int,
+        coinbase: bytes,
+        layer: Layer | None,
+    ) -> Outcome | None:
+        """Run ``trial``'s transaction again with gas limit ``gas``; settle it only if it did the same.
+
+        The same means: the same outcome (status, gas, refund, output, logs)
+        and the same journal (every touched account and slot, the logs, the
+        journal entries), the sender's balance aside, which must differ by
+        exactly the difference of the upfront gas payments. Then the settled
+        state is the one settling the trial would have given. Otherwise
+        nothing changes and None is returned. Raises
+        :class:`InvalidTransaction` when revm refuses it (nothing changes).
+        """
+        sender, price = trial.sender, trial.price
+        outcome, cp = self._run(sender, to, data, value, gas, price)
+        journal = _comparable(self.evm.journal_str)
+        accounts = None
+        if outcome == trial.outcome:
+            accounts = _match(trial.journal, journal, self.hx(sender), (trial.gas - gas) * price)
+        if accounts is None:
+            self.evm.revert(cp)
+            return None
+        return self._finish(sender, nonce, outcome, cp, gas * price, price, tip, coinbase,
+                            journal, layer, accounts)
+
+    def _run(
+        self, sender: bytes, to: bytes | None, data: bytes, value: int, gas: int, price: int
+    ) -> tuple[Outcome, Any]:
+        """Run a transaction inside a new journal checkpoint, left open; (outcome, checkpoint)."""
         self.flush()
         evm = self.evm
         s_hex = self.hx(sender)
-        balance = self.account(sender)[0]
         upfront = gas * price
         cp = evm.snapshot()
         try:
             if upfront:
-                evm.set_balance(s_hex, balance - upfront)
+                evm.set_balance(s_hex, self.account(sender)[0] - upfront)
             if to is None:
                 evm.deploy(s_hex, data, value, gas, 0)
             else:
@@ -274,19 +345,38 @@ class State:
             assert result is not None
             outcome = Outcome(True, result.gas_used, result.gas_refunded,
                               b"" if to is None else bytes(output), None, [])
-            for log in result.logs:
-                topics, log_data = log.data
-                outcome.logs.append(
-                    (bytes.fromhex(log.address[2:]), tuple(bytes(t) for t in topics), bytes(log_data))
-                )
+            logs = result.logs
+            if logs:
+                append = outcome.logs.append
+                for log in logs:
+                    topics, log_data = log.data
+                    append((bytes.fromhex(log.address[2:]), tuple(map(bytes, topics)),
+                            bytes(log_data)))
         except RuntimeError as exc:
             try:
                 outcome = _failure(str(exc), evm)
             except InvalidTransaction:
                 evm.revert(cp)  # refused before execution: nothing to settle
                 raise
-        self._settle(evm.journal_str, layer)  # queues writes only: the journal is still open
-        evm.revert(cp)
+        return outcome, cp
+
+    def _finish(
+        self,
+        sender: bytes,
+        nonce: int,
+        outcome: Outcome,
+        cp: Any,
+        upfront: int,
+        price: int,
+        tip: int,
+        coinbase: bytes,
+        journal: str,
+        layer: Layer | None,
+        accounts: list[tuple[int, int, int, int]] | None = None,
+    ) -> Outcome:
+        """Settle the open checkpoint ``cp`` (whose journal is ``journal``), close it, charge fees."""
+        self._settle(journal, layer, accounts)  # queues writes only: the journal is still open
+        self.evm.revert(cp)
         # fees: revm ran at gas price 0; charge the sender and pay the coinbase here
         gas_used = outcome.gas_used
         bal, _, code_hash = self.account(sender)
@@ -298,34 +388,26 @@ class State:
             self.set_account(coinbase, (cb + gas_used * tip, cn, ch), layer)
         return outcome
 
-    def _settle(self, journal: str, layer: Layer | None) -> None:
+    def _settle(self, journal: str, layer: Layer | None,
+                accounts: list[tuple[int, int, int, int]] | None = None) -> None:
         """Write the touched accounts and changed slots of ``journal`` to the database.
 
-        The journal's ``Debug`` text is walked with ``str.find`` between fixed
-        markers, so the (long) bytecode of every loaded contract is skipped,
-        not scanned by a regular expression. Runs before the journal is
-        reverted: a created contract's account info is read back from the
-        journal with its *analysed* bytecode (jump table), and inserting that
-        object registers analysed code in revm's database; pyrevm's
-        ``AccountInfo(code=...)`` stores raw code, which revm would analyse
-        again in every call frame.
+        ``accounts`` is the journal's :func:`_walk` (computed when not given).
+        Runs before the journal is reverted: a created contract's account
+        info is read back from the journal with its *analysed* bytecode (jump
+        table), and inserting that object registers analysed code in revm's
+        database; pyrevm's ``AccountInfo(code=...)`` stores raw code, which
+        revm would analyse again in every call frame.
         """
-        end = journal.find(", transient_storage: ")
-        find = journal.find
-        pos = 0
-        while True:
-            mark = find(_ACCOUNT_MARK, pos, end)
-            if mark < 0:
-                return
-            head = _HEAD.match(journal, mark - 42)
-            code_at = mark + len(_ACCOUNT_MARK)
-            storage_at = find(_STORAGE_MARK, code_at, end)
-            status_at = find(_STATUS_MARK, storage_at, end)
-            status_end = find(")", status_at + len(_STATUS_MARK), end)
-            pos = status_end
-            status = journal[status_at + len(_STATUS_MARK) : status_end]
+        if accounts is None:
+            accounts = _walk(journal)
+            if accounts is None:
+                raise RuntimeError("unexpected pyrevm journal format (is pyrevm 0.3.x installed?)")
+        for head_at, slots_at, slots_end, status_end in accounts:
+            status = journal[slots_end + len(_STATUS_MARK) : status_end]
             if "Touched" not in status:
                 continue
+            head = _HEAD.match(journal, head_at)
             if head is None:
                 raise RuntimeError("unexpected pyrevm journal format (is pyrevm 0.3.x installed?)")
             addr_hex, bal, nonce, code_hash_hex = head.groups()
@@ -336,20 +418,19 @@ class State:
                 for slot in list(self.storage.get(address, {})):
                     self.set_slot(address, slot, 0, layer)
                 continue
-            if ("Created" in status and code_hash not in self._given_codes
-                    and code_hash not in self._analysed):
-                self._analysed[code_hash] = self.evm.basic("0x" + addr_hex)
-            if "Created" in status and code_hash not in self.codes:
-                code_match = _CODE.match(journal, head.end())
-                if code_match is not None:
-                    code = bytes.fromhex(code_match.group(1))
-                    if code_match.group(2) is not None:  # analysed bytecode is padded
-                        code = code[: int(code_match.group(2))]
-                    self.add_code(code, code_hash)
+            if "Created" in status:
+                if code_hash not in self._given_codes and code_hash not in self._analysed:
+                    self._analysed[code_hash] = self.evm.basic("0x" + addr_hex)
+                if code_hash not in self.codes:
+                    code_match = _CODE.match(journal, head.end())
+                    if code_match is not None:
+                        code = bytes.fromhex(code_match.group(1))
+                        if code_match.group(2) is not None:  # analysed bytecode is padded
+                            code = code[: int(code_match.group(2))]
+                        self.add_code(code, code_hash)
             self.set_account(address, (int(bal), int(nonce), code_hash), layer)
-            if status_at > storage_at + len(_STORAGE_MARK):
-                storage = journal[storage_at + len(_STORAGE_MARK) : status_at]
-                for key, original, present in _SLOT.findall(storage):
+            if slots_end > slots_at:
+                for key, original, present in _SLOT.findall(journal, slots_at, slots_end):
                     if original != present:
                         self.set_slot(address, int(key), int(present), layer)
 
@@ -368,6 +449,153 @@ class State:
         finally:
             evm.revert(cp)
         return outcome
+
+
+def _comparable(journal: str) -> str:
+    """The journal's text without its tail (the spec and the warm-preloaded set, in hash order)."""
+    end = journal.rfind(", spec: ")
+    return journal if end < 0 else journal[:end]
+
+
+def _walk(journal: str) -> list[tuple[int, int, int, int]] | None:
+    """Where each account of a journal text is: (head, slots start, slots end, status end).
+
+    ``journal[head:]`` starts with ``0xADDR: Account { info: ...``;
+    ``journal[slots_start:slots_end]`` is the text of its slot map and
+    ``journal[slots_end:status_end]`` is ``}, status: AccountStatus(FLAGS``.
+    None when the text is not of that shape. A contract's bytecode is
+    skipped with single-character searches (``{``), which are much faster
+    than a search for a marker over its long hex text.
+    """
+    find, startswith = journal.find, journal.startswith
+    accounts: list[tuple[int, int, int, int]] = []
+    pos = find(_STATE_OPEN, 0, 64)
+    if pos < 0:
+        return accounts if find(_STATE_EMPTY, 0, 64) >= 0 else None
+    pos += len(_STATE_OPEN) - 2  # at the first account's "0x"
+    while True:
+        head = pos
+        code = find(_CODE_FIELD, head, head + 512)  # past address, balance, nonce, code hash
+        if code < 0:
+            return None
+        code += len(_CODE_FIELD)
+        if startswith("None", code):
+            slots = code + 4
+            if not startswith(_STORAGE_MARK, slots):
+                return None
+            slots += len(_STORAGE_MARK)
+        else:  # Some(Bytecode { ... }): the slot map is the first "{" that follows "storage: "
+            slots = code
+            while True:
+                slots = find("{", slots) + 1
+                if not slots:
+                    return None
+                if startswith(_STORAGE_MARK, slots - len(_STORAGE_MARK)):
+                    break
+        slots_end = find(_STATUS_MARK, slots)
+        if slots_end < 0:
+            return None
+        status_end = find(")", slots_end + len(_STATUS_MARK))
+        if status_end < 0:
+            return None
+        accounts.append((head, slots, slots_end, status_end))
+        if startswith(" }, 0x", status_end + 1):
+            pos = status_end + 5
+        elif startswith(" }}", status_end + 1):
+            return accounts
+        else:
+            return None
+
+
+def _match(trial: str, journal: str, sender_hex: str, delta: int
+           ) -> list[tuple[int, int, int, int]] | None:
+    """``journal``'s :func:`_walk` if it is ``trial`` with the sender's balance raised by ``delta``.
+
+    Both are :func:`_comparable` texts; None when they differ otherwise.
+    Accounts and slots are listed in hash-map order: each run builds new
+    slot maps (in another order), so slots are compared as sets; the account
+    map lives on and keeps its order, but should it change, both texts are
+    compared in a canonical order (:func:`_canonical`).
+    """
+    accounts = _walk(journal)
+    if accounts is None:
+        return None
+    starts = trial.startswith
+    off = 0  # offset in journal - offset in trial (moves at the sender's balance)
+    pos = 0  # journal[:pos] matched
+    sender_seen = not delta
+    for head, slots, slots_end, _ in accounts:
+        if not sender_seen and journal.startswith(sender_hex, head):
+            sender_seen = True
+            at = head + len(sender_hex) + len(_ACCOUNT_MARK)
+            end = journal.find(",", at)
+            t_end = trial.find(",", at - off)
+            if (end < 0 or t_end < 0 or not starts(journal[pos:at], pos - off)
+                    or int(journal[at:end]) != int(trial[at - off : t_end]) + delta):
+                break
+            pos, off = end, end - t_end
+        if not starts(journal[pos:slots], pos - off):
+            break
+        ours, theirs = journal[slots:slots_end], trial[slots - off : slots_end - off]
+        if ours != theirs and (sorted((ours + ", ").split(_SLOT_SEP))
+                               != sorted((theirs + ", ").split(_SLOT_SEP))):
+            break
+        pos = slots_end
+    else:
+        if sender_seen and journal[pos:] == trial[pos - off :]:
+            return accounts
+    # the account map's order changed (or they differ): compare canonical forms
+    if delta:
+        marker = sender_hex + _ACCOUNT_MARK
+        start = trial.find(marker)
+        if start < 0:
+            return None
+        start += len(marker)
+        end = trial.find(",", start)
+        if end < 0:
+            return None
+        trial = trial[:start] + str(int(trial[start:end]) + delta) + trial[end:]
+    canonical = _canonical(trial)
+    if canonical is None or canonical != _canonical(journal):
+        return None
+    return accounts
+
+
+_SLOT_SEP = " }, "
+_STATE_OPEN = "state: {0x"
+_STATE_EMPTY = "state: {}"
+_CODE_FIELD = ", code: "
+_STATE_CLOSE = "}, transient_storage: "
+_ACCOUNT_SEP = "}, 0x"
+
+
+def _canonical(journal: str) -> tuple[list[tuple[str, list[str], str]], str] | None:
+    """A :func:`_comparable` journal text in a canonical order (None if not of the expected shape).
+
+    ``state: {0xADDR: Account { info: ..., storage: {K: StorageSlot { .. }, ..}, status: ..
+    }, 0xADDR: ...}, transient_storage: ...``: the accounts, and in each the
+    slots, are sorted; the rest is kept as it is.
+    """
+    begin = journal.find(_STATE_OPEN)
+    end = journal.find(_STATE_CLOSE)
+    if begin < 0 or end < begin:
+        return None
+    body = journal[begin + len(_STATE_OPEN) : end]
+    if not body.endswith("}"):
+        return None
+    accounts = []
+    for chunk in body[:-1].split(_ACCOUNT_SEP):  # each "ADDR: Account { ... status: ...) "
+        storage_at = chunk.find(_STORAGE_MARK)
+        status_at = chunk.find(_STATUS_MARK, storage_at)
+        if storage_at < 0 or status_at < 0:
+            return None
+        slots = chunk[storage_at + len(_STORAGE_MARK) : status_at]
+        if slots and not slots.endswith(" }"):
+            return None
+        entries = sorted(slots[:-2].split(_SLOT_SEP)) if slots else []
+        accounts.append((chunk[:storage_at], entries, chunk[status_at:]))
+    accounts.sort()
+    return accounts, journal[end:]
 
 
 def _failure(message: str, evm: EVM) -> Outcome:

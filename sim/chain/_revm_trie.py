@@ -1,10 +1,13 @@
 """Merkle-Patricia state roots for :mod:`sim.chain.revm`, kept up to date block by block.
 
 revm has no state trie. :class:`StateTrie` keeps the account trie and one
-storage trie per contract as immutable in-memory nodes (a write makes new
-nodes along its path; node encodings and hashes are computed once, lazily,
-when a root is asked for), and after each block rewrites only the accounts
-and slots the block wrote. Encodings are Ethereum's (and so py-evm's):
+storage trie per contract as in-memory nodes, and after each block rewrites
+only the accounts and slots the block wrote. Only the current version of a
+trie is kept, so a write changes the nodes along its path in place and
+clears their cached references; a node's reference (its encoding, or the
+hash of it) is computed lazily when a root is asked for, and a branch keeps
+its children's references, so re-encoding it only computes the changed
+ones. Encodings are Ethereum's (and so py-evm's):
 account leaf ``rlp([nonce, balance, storage_root, code_hash])`` under
 ``keccak(address)``, storage leaf ``rlp(value)`` under ``keccak(slot)``;
 accounts left empty (EIP-161) are not in the trie.
@@ -27,6 +30,19 @@ if TYPE_CHECKING:
     from sim.chain._revm_exec import State
 
 _HEX = "0123456789abcdef"
+#: Branch index of a nibble character.
+_IDX = {c: i for i, c in enumerate(_HEX)}
+#: The reference of an empty branch slot, and the (always empty) value slot of a branch.
+_EMPTY = b"\x80"
+
+try:  # the C keccak behind sim.hashing, without its wrapper: a trie hashes every node it changes
+    from sha3 import keccak_256 as _keccak_obj
+
+    def _keccak(data: bytes) -> bytes:
+        """keccak-256 of ``data``."""
+        return _keccak_obj(data).digest()
+except ImportError:  # pragma: no cover - depends on the environment
+    _keccak = keccak256
 
 
 #: Root of an empty trie: keccak(rlp(b"")).
@@ -52,10 +68,14 @@ class _Ext:
 
 
 class _Branch:
-    __slots__ = ("children", "ref")
+    """16 children and their references (``refs[16]`` is the empty value; None = not computed)."""
+
+    __slots__ = ("children", "ref", "refs")
 
     def __init__(self, children: list[_Node | None]) -> None:
         self.children = children
+        self.refs: list[bytes | None] = [_EMPTY if c is None else None for c in children]
+        self.refs.append(_EMPTY)
         self.ref: bytes | None = None
 
 
@@ -69,29 +89,33 @@ def _hex_prefix(path: str, leaf: bool) -> bytes:
     return bytes.fromhex(("20" if leaf else "00") + path)
 
 
-def _encode(node: _Node) -> bytes:
-    """The RLP encoding of ``node``."""
-    if isinstance(node, _Branch):
-        parts = []
-        for child in node.children:
-            if child is None:
-                parts.append(b"\x80")
-            else:
-                ref = child.ref
-                parts.append(ref if ref is not None else _ref(child))
-        parts.append(b"\x80")
-        return rlp_list(b"".join(parts))
-    if isinstance(node, _Leaf):
-        return rlp_list(rlp_str(_hex_prefix(node.path, True)) + rlp_str(node.value))
-    return rlp_list(rlp_str(_hex_prefix(node.path, False)) + _ref(node.child))
-
-
 def _ref(node: _Node) -> bytes:
-    """How a parent refers to ``node``: its encoding when shorter than 32 bytes, else its hash."""
+    """How a parent refers to ``node``: its encoding when shorter than 32 bytes, else its hash.
+
+    Computed once (cached in the node until a write clears it).
+    """
     ref = node.ref
-    if ref is None:
-        encoded = _encode(node)
-        ref = node.ref = encoded if len(encoded) < 32 else b"\xa0" + keccak256(encoded)
+    if ref is not None:
+        return ref
+    if type(node) is _Branch:
+        refs = node.refs
+        stale = refs.count(None)
+        if stale:
+            children = node.children
+            i = -1
+            for _ in range(stale):
+                i = refs.index(None, i + 1)
+                child = children[i]
+                assert child is not None
+                refs[i] = child.ref or _ref(child)
+        encoded = rlp_list(b"".join(refs))  # type: ignore[arg-type]  # no None left
+    elif type(node) is _Leaf:
+        encoded = rlp_list(rlp_str(_hex_prefix(node.path, True)) + rlp_str(node.value))
+    else:
+        assert type(node) is _Ext
+        child = node.child
+        encoded = rlp_list(rlp_str(_hex_prefix(node.path, False)) + (child.ref or _ref(child)))
+    ref = node.ref = encoded if len(encoded) < 32 else b"\xa0" + _keccak(encoded)
     return ref
 
 
@@ -100,7 +124,7 @@ def root_hash(node: _Node | None) -> bytes:
     if node is None:
         return BLANK_ROOT
     ref = _ref(node)
-    return ref[1:] if len(ref) == 33 and ref[0] == 0xA0 else keccak256(ref)
+    return ref[1:] if len(ref) == 33 and ref[0] == 0xA0 else _keccak(ref)
 
 
 def _common(a: str, b: str) -> int:
@@ -113,72 +137,113 @@ def _common(a: str, b: str) -> int:
 
 
 def _put(node: _Node | None, path: str, value: bytes) -> _Node:
-    """``node`` with ``path`` set to ``value`` (new nodes along the path)."""
+    """The trie ``node`` with ``path`` set to ``value`` (changed in place; the new top node).
+
+    Nodes are changed in place (a trie keeps only its current version) and
+    the cached references along the path are cleared.
+    """
     if node is None:
         return _Leaf(path, value)
-    if isinstance(node, _Branch):
-        children = list(node.children)
-        i = _HEX.index(path[0])
+    if type(node) is _Branch:
+        i = _IDX[path[0]]
+        children = node.children
         children[i] = _put(children[i], path[1:], value)
-        return _Branch(children)
-    if isinstance(node, _Leaf):
+        node.refs[i] = None
+        node.ref = None
+        return node
+    node.ref = None
+    if type(node) is _Leaf:
         if node.path == path:
-            return _Leaf(path, value)
+            node.value = value
+            return node
         c = _common(node.path, path)
         kids: list[_Node | None] = [None] * 16
-        kids[_HEX.index(node.path[c])] = _Leaf(node.path[c + 1 :], node.value)
-        kids[_HEX.index(path[c])] = _Leaf(path[c + 1 :], value)
+        kids[_IDX[node.path[c]]] = node
+        node.path = node.path[c + 1 :]
+        kids[_IDX[path[c]]] = _Leaf(path[c + 1 :], value)
         branch = _Branch(kids)
         return _Ext(path[:c], branch) if c else branch
+    assert type(node) is _Ext
     c = _common(node.path, path)
     if c == len(node.path):
-        child = _put(node.child, path[c:], value)
-        assert isinstance(child, _Branch)
-        return _Ext(node.path, child)
+        _put(node.child, path[c:], value)  # a branch: changed in place
+        return node
     kids = [None] * 16
     rest = node.path[c + 1 :]
-    kids[_HEX.index(node.path[c])] = _Ext(rest, node.child) if rest else node.child
-    kids[_HEX.index(path[c])] = _Leaf(path[c + 1 :], value)
+    kids[_IDX[node.path[c]]] = _Ext(rest, node.child) if rest else node.child
+    kids[_IDX[path[c]]] = _Leaf(path[c + 1 :], value)
     branch = _Branch(kids)
-    return _Ext(path[:c], branch) if c else branch
+    if not c:
+        return branch
+    node.path = path[:c]
+    node.child = branch
+    return node
 
 
 def _join(prefix: str, node: _Node) -> _Node:
     """``node`` moved under ``prefix`` (merging paths, as a trie must stay canonical)."""
-    if isinstance(node, _Leaf):
-        return _Leaf(prefix + node.path, node.value)
-    if isinstance(node, _Ext):
-        return _Ext(prefix + node.path, node.child)
-    return _Ext(prefix, node) if prefix else node
+    if type(node) is _Branch:
+        return _Ext(prefix, node) if prefix else node
+    assert type(node) is _Leaf or type(node) is _Ext
+    node.path = prefix + node.path
+    node.ref = None
+    return node
+
+
+def _has(node: _Node | None, path: str) -> bool:
+    """Whether the trie ``node`` holds ``path``."""
+    while node is not None:
+        if type(node) is _Branch:
+            node = node.children[_IDX[path[0]]]
+            path = path[1:]
+        elif type(node) is _Leaf:
+            return node.path == path
+        else:
+            assert type(node) is _Ext
+            if not path.startswith(node.path):
+                return False
+            path = path[len(node.path) :]
+            node = node.child
+    return False
 
 
 def _delete(node: _Node | None, path: str) -> _Node | None:
-    """``node`` without ``path`` (unchanged when absent)."""
-    if node is None:
-        return None
-    if isinstance(node, _Leaf):
-        return None if node.path == path else node
-    if isinstance(node, _Ext):
-        if not path.startswith(node.path):
-            return node
-        child = _delete(node.child, path[len(node.path) :])
-        if child is node.child:
-            return node
-        assert child is not None  # a branch keeps at least one child
-        return _join(node.path, child)
-    i = _HEX.index(path[0])
-    old = node.children[i]
-    new = _delete(old, path[1:])
-    if new is old:
+    """The trie ``node`` without ``path`` (changed in place, as by :func:`_put`; unchanged when absent)."""
+    if not _has(node, path):
         return node
-    children = list(node.children)
-    children[i] = new
-    left = [j for j, c in enumerate(children) if c is not None]
-    if len(left) > 1:
-        return _Branch(children)
-    only = children[left[0]]
+    assert node is not None
+    return _remove(node, path)
+
+
+def _remove(node: _Node, path: str) -> _Node | None:
+    """``node`` without ``path``, which it holds."""
+    if type(node) is _Leaf:
+        return None
+    if type(node) is _Ext:
+        child = _remove(node.child, path[len(node.path) :])
+        assert child is not None  # a branch keeps at least one child
+        if child is node.child:  # still a branch
+            node.ref = None
+            return node
+        return _join(node.path, child)
+    assert type(node) is _Branch
+    i = _IDX[path[0]]
+    children = node.children
+    child = children[i]
+    assert child is not None
+    new = children[i] = _remove(child, path[1:])
+    node.ref = None
+    if new is not None:
+        node.refs[i] = None
+        return node
+    node.refs[i] = _EMPTY
+    if children.count(None) < 15:
+        return node
+    # one child left: the branch collapses into it
+    j = next(j for j, c in enumerate(children) if c is not None)
+    only = children[j]
     assert only is not None
-    return _join(_HEX[left[0]], only)
+    return _join(_HEX[j], only)
 
 
 @lru_cache(maxsize=1 << 20)

@@ -21,7 +21,16 @@ docstring); what differs is how:
   the effective price, nonce) is py-evm's.
 * **Pending state**: trial executions of queued transactions (gas estimation)
   are an undo layer on top of the head state; reads and calls see the head
-  (the layer is undone and redone by writes when they alternate).
+  (the layer is undone and redone by writes when they alternate). An
+  estimate runs the transaction with the largest affordable gas limit (a
+  trial, forgotten), then with the limit it is signed with; that second run
+  is kept when it provably did the same (same outcome, same journal but for
+  the upfront gas payment, :meth:`State.replay`), else the trial's effects
+  are kept. When every queued transaction ran on the pending state with its
+  own limit, for the very block :meth:`RevmChain.mine` then mines (number,
+  time, base fee), valid and within the block gas limit, ``mine`` adopts
+  the pending state and the recorded outcomes instead of executing the
+  mempool again; otherwise it executes it on the head state, as always.
 * **State roots** (``state_roots=True``, the default) are real
   Merkle-Patricia roots, maintained incrementally from the accounts and
   slots each block wrote (:mod:`sim.chain._revm_trie`), equal to the pyevm
@@ -52,7 +61,7 @@ from typing import Any
 from pyrevm import EVM, BlockEnv, CfgEnv, Env
 
 from sim.chain import _pyevm_support as sup
-from sim.chain._revm_exec import EMPTY_CODE_HASH, InvalidTransaction, Layer, Outcome, State
+from sim.chain._revm_exec import EMPTY_CODE_HASH, InvalidTransaction, Layer, Outcome, State, Trial
 from sim.chain._revm_tx import SignedTx, create_address, decode, intrinsic_gas, sign
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
@@ -161,7 +170,7 @@ class RevmChain(MinedRecords, Chain):
         genesis = _Head(0, genesis_timestamp, 0, block_gas_limit, GENESIS_BASE_FEE, root,
                         _block_hash(b"", 0, genesis_timestamp, 0, root, []))
         self._heads: list[_Head] = [genesis]
-        self._blocks: list[Block] = [self._record(genesis, ())]
+        self._blocks: list[Block | None] = [self._record(genesis, ())]
         self._receipts: dict[bytes, Receipt] = {}
         self._txs: dict[bytes, SignedTx] = {}
         self._mempool: list[bytes] = []
@@ -175,6 +184,10 @@ class RevmChain(MinedRecords, Chain):
         self._pending: Layer | None = None
         self._pending_redo: Layer | None = None  # set while the layer is undone for a read
         self._pending_ts: int | None = None
+        self._pending_env: tuple[int, int, int] | None = None  # (number, timestamp, base fee)
+        # what each queued transaction did in the pending state, in mempool order, when every
+        # one ran there with its own gas limit and was valid (None = not so): mine() adopts it
+        self._pending_runs: list[tuple[bytes | None, Outcome]] | None = None
         self._block_env: tuple[int, int] | None = None
         # per-block undo layers, kept while a snapshot is alive
         self._snaps: weakref.WeakSet[_Snapshot] = weakref.WeakSet()
@@ -279,6 +292,12 @@ class RevmChain(MinedRecords, Chain):
         self._mempool.append(tx_hash)
         self._mempool_gas += tx.gas
         self._nonces[sender] = expected + 1
+        runs = self._pending_runs
+        if already_applied and runs is not None:
+            if runs and runs[-1][0] is None:  # the run _estimate kept is this transaction's
+                runs[-1] = (tx_hash, runs[-1][1])
+            else:
+                self._pending_runs = None
         return tx_hash
 
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:
@@ -302,22 +321,64 @@ class RevmChain(MinedRecords, Chain):
     ) -> int:
         """Gas limit from one trial run on the pending state (whose effects are kept)."""
         layer, base_fee = self._enter_pending()
+        state = self._state
         price = min(max_fee, sup.PRIORITY_FEE + base_fee)
-        spendable = max(0, self._state.account(sender)[0] - value)
+        spendable = max(0, state.account(sender)[0] - value)
         cap = min(self._gas_limit, spendable // max(price, 1))
         if cap < intrinsic_gas(to, data):
             raise ChainError(
                 f"insufficient funds: {sup.hex_addr(sender)} cannot pay for the intrinsic gas"
             )
-        if self._state.account(sender)[1] != nonce:
+        if state.account(sender)[1] != nonce:
             raise ChainError(f"cannot estimate gas: nonce {nonce} of {sup.hex_addr(sender)}")
         try:
-            outcome = self._state.execute(sender, nonce, to or None, data, value, cap, price,
-                                          price - base_fee, COINBASE, layer)
+            if self._pending_runs is None:  # nothing to adopt: keep the run's effects
+                outcome = state.execute(sender, nonce, to or None, data, value, cap, price,
+                                        price - base_fee, COINBASE, layer)
+                trial = None
+            else:
+                trial = state.trial(sender, to or None, data, value, cap, price)
+                outcome = trial.outcome
         except InvalidTransaction as exc:
             raise ChainError(f"cannot estimate gas: {exc}") from exc
         consumed = outcome.gas_used + outcome.gas_refunded
-        return min(self._gas_limit, consumed + consumed // 4 + sup.GAS_MARGIN)
+        gas = min(self._gas_limit, consumed + consumed // 4 + sup.GAS_MARGIN)
+        if trial is not None:
+            self._keep(trial, nonce, to, data, value, gas, max_fee, base_fee, layer)
+        return gas
+
+    def _keep(self, trial: Trial, nonce: int, to: bytes, data: bytes, value: int, gas: int,
+              max_fee: int, base_fee: int, layer: Layer) -> None:
+        """Keep the effects of an estimate's trial run in the pending state.
+
+        The trial ran with the largest affordable gas limit; the transaction
+        is signed with ``gas``. The pending state gets the run at ``gas``
+        when it provably did what the trial did (same outcome and journal,
+        :meth:`State.replay`) and mining would accept it; that run is
+        recorded for :meth:`mine` to adopt. Otherwise it gets the trial's
+        run, as the estimate saw it (as before), and the pending state is no
+        longer adoptable.
+        """
+        state = self._state
+        sender, price = trial.sender, trial.price
+        runs = self._pending_runs
+        assert runs is not None
+        outcome: Outcome | None = None
+        if self._problem(sender, nonce, max_fee, sup.PRIORITY_FEE, gas, value, base_fee) is None:
+            try:
+                outcome = state.replay(trial, nonce, to or None, data, value, gas, price - base_fee,
+                                       COINBASE, layer)
+            except InvalidTransaction:
+                outcome = None
+        if outcome is not None:
+            runs.append((None, outcome))  # _queue fills in the hash
+            return
+        self._pending_runs = None
+        try:
+            state.execute(sender, nonce, to or None, data, value, trial.gas, price,
+                          price - base_fee, COINBASE, layer)
+        except InvalidTransaction as exc:  # pragma: no cover - the trial ran on this very state
+            raise ChainError(f"cannot estimate gas: {exc}") from exc
 
     def _max_fee(self) -> int:
         """Fee cap: twice the next base fee, grown 12.5% per block of backlog, plus the tip."""
@@ -362,11 +423,14 @@ class RevmChain(MinedRecords, Chain):
         if self._pending is None:
             self._pending = Layer()
             self._pending_redo = None
+            self._pending_env = (number, when, base_fee)
+            self._pending_runs = []
             self._set_block_env(number, when)
             for tx_hash in self._mempool:
                 try:
                     self._apply_to_pending(self._txs[tx_hash])
                 except ChainError:
+                    self._pending_runs = None  # mine() will drop it: nothing to adopt
                     continue  # no longer valid (funding changed): mine() will drop it
         elif self._pending_redo is not None:
             self._state.undo(self._pending_redo)
@@ -385,6 +449,8 @@ class RevmChain(MinedRecords, Chain):
             self._enter_head()
             self._pending = None
             self._pending_redo = None
+        self._pending_env = None
+        self._pending_runs = None
 
     def _apply_to_pending(self, tx: SignedTx) -> None:
         """Apply ``tx`` to the pending state (a ChainError leaves the state unchanged)."""
@@ -395,25 +461,33 @@ class RevmChain(MinedRecords, Chain):
             raise ChainError(f"transaction cannot be applied: {problem}")
         price = min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
         try:
-            self._state.execute(sender, tx.nonce, tx.to or None, tx.data, tx.value,
-                                tx.gas, price, price - base_fee, COINBASE, layer)
+            outcome = self._state.execute(sender, tx.nonce, tx.to or None, tx.data, tx.value,
+                                          tx.gas, price, price - base_fee, COINBASE, layer)
         except InvalidTransaction as exc:
             raise ChainError(f"transaction cannot be applied: {exc}") from exc
+        if self._pending_runs is not None:
+            self._pending_runs.append((tx.hash, outcome))
 
     def _invalid(self, tx: SignedTx, sender: bytes, base_fee: int) -> str | None:
         """Why py-evm would refuse ``tx`` on the current state (None when valid)."""
-        balance, nonce, _ = self._state.account(sender)
-        if tx.max_fee_per_gas < base_fee:
-            return (f"Sender's max fee per gas ({tx.max_fee_per_gas}) is lower than block's "
+        return self._problem(sender, tx.nonce, tx.max_fee_per_gas, tx.max_priority_fee_per_gas,
+                             tx.gas, tx.value, base_fee)
+
+    def _problem(self, sender: bytes, nonce: int, max_fee: int, tip: int, gas: int, value: int,
+                 base_fee: int) -> str | None:
+        """Why py-evm would refuse a transaction of these fields on the current state (None when valid)."""
+        balance, expected, _ = self._state.account(sender)
+        if max_fee < base_fee:
+            return (f"Sender's max fee per gas ({max_fee}) is lower than block's "
                     f"base fee per gas ({base_fee})")
         # py-evm checks the gas at the effective price, not at the fee cap
-        price = min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
-        cost = tx.gas * price + tx.value
+        price = min(max_fee, base_fee + tip)
+        cost = gas * price + value
         if balance < cost:
             return (f"Sender {sup.hex_addr(sender)} cannot afford txn gas and value {cost} "
                     f"with account balance {balance}")
-        if tx.nonce != nonce:
-            return f"Invalid transaction nonce: Expected {nonce}, but got {tx.nonce}"
+        if nonce != expected:
+            return f"Invalid transaction nonce: Expected {expected}, but got {nonce}"
         return None
 
     # -- blocks -----------------------------------------------------------
@@ -426,12 +500,92 @@ class RevmChain(MinedRecords, Chain):
             raise ChainError(
                 f"block timestamp {timestamp} must be greater than the head's {head.timestamp}"
             )
-        self._drop_pending()
-        self._pending_ts = None
         number, when, base_fee = self._next_block(timestamp)
-        self._set_block_env(number, when)
         # undo records are only needed while a snapshot may come back past this block
         layer = self._funds_layer if self._snaps else None
+        runs = self._adoptable(number, when, base_fee)
+        if runs is not None:
+            receipts, gas_used = self._adopt(runs, number, layer)
+        else:
+            self._drop_pending()
+            receipts, gas_used = self._execute_mempool(number, when, base_fee, layer)
+        self._pending_ts = None
+        for receipt in receipts:
+            self._receipts[receipt.tx_hash] = receipt
+        root = self._commit_root(head.state_root)
+        if layer is not None:
+            self._undo[number] = layer
+        else:
+            self._undo.clear()
+        self._funds_layer = Layer()
+        self._funds = []
+        block_hash = _block_hash(head.block_hash, number, when, gas_used, root,
+                                 [r.tx_hash for r in receipts])
+        new = _Head(number, when, gas_used, self._gas_limit, base_fee, root, block_hash)
+        self._heads.append(new)
+        record = self._record(new, tuple(receipts))
+        self._blocks.append(record)
+        return record
+
+    def _adoptable(self, number: int, when: int, base_fee: int
+                   ) -> list[tuple[bytes | None, Outcome]] | None:
+        """The pending runs when mining block ``number`` at ``when`` would redo them exactly.
+
+        That is: the pending state was built for this very block (number,
+        timestamp, base fee), every queued transaction ran there in mempool
+        order with its own gas limit and was valid, and all of them fit in
+        the block (so mining would include each and drop none).
+        """
+        runs = self._pending_runs
+        mempool = self._mempool
+        if (self._pending is None or runs is None or self._pending_env != (number, when, base_fee)
+                or len(runs) != len(mempool)):
+            return None
+        gas_used = 0
+        limit = self._gas_limit
+        txs = self._txs
+        for (tx_hash, outcome), queued in zip(runs, mempool, strict=True):
+            if tx_hash != queued:
+                return None
+            tx = txs[queued]
+            if tx.gas > limit - gas_used or tx.max_fee_per_gas < base_fee:
+                return None
+            gas_used += outcome.gas_used
+        return runs
+
+    def _adopt(self, runs: list[tuple[bytes | None, Outcome]], number: int, layer: Layer | None
+               ) -> tuple[list[Receipt], int]:
+        """Make the pending state the block's (see :meth:`_adoptable`); its receipts and gas."""
+        pending = self._pending
+        assert pending is not None
+        if self._pending_redo is not None:  # a read left the head state in place
+            self._state.undo(self._pending_redo)
+        self._pending = None
+        self._pending_redo = None
+        self._pending_env = None
+        self._pending_runs = None
+        if layer is not None:
+            self._state.merge_into(pending, layer)
+        gas_used = 0
+        receipts: list[Receipt] = []
+        log_index = 0
+        txs = self._txs
+        for tx_hash, outcome in runs:
+            assert tx_hash is not None
+            tx = txs[tx_hash]
+            gas_used += outcome.gas_used
+            receipt = _receipt(tx_hash, tx, tx.sender, tx.to, outcome, number, len(receipts),
+                               log_index)
+            log_index += len(receipt.logs)
+            receipts.append(receipt)
+        self._mempool = []
+        self._mempool_gas = 0
+        return receipts, gas_used
+
+    def _execute_mempool(self, number: int, when: int, base_fee: int, layer: Layer | None
+                         ) -> tuple[list[Receipt], int]:
+        """Execute the queued transactions on the head state, in order, up to the gas limit."""
+        self._set_block_env(number, when)
         state = self._state
         gas_used = 0
         receipts: list[Receipt] = []
@@ -467,22 +621,7 @@ class RevmChain(MinedRecords, Chain):
             receipts.append(receipt)
         self._mempool = [h for h in self._mempool if h not in included]
         self._mempool_gas = sum(self._txs[h].gas for h in self._mempool)
-        for receipt in receipts:
-            self._receipts[receipt.tx_hash] = receipt
-        root = self._commit_root(head.state_root)
-        if layer is not None:
-            self._undo[number] = layer
-        else:
-            self._undo.clear()
-        self._funds_layer = Layer()
-        self._funds = []
-        block_hash = _block_hash(head.block_hash, number, when, gas_used, root,
-                                 [r.tx_hash for r in receipts])
-        new = _Head(number, when, gas_used, self._gas_limit, base_fee, root, block_hash)
-        self._heads.append(new)
-        record = self._record(new, tuple(receipts))
-        self._blocks.append(record)
-        return record
+        return receipts, gas_used
 
     def _drop(self, tx_hash: bytes, sender: bytes, reason: str) -> None:
         """Record a transaction refused at mining."""
@@ -526,6 +665,10 @@ class RevmChain(MinedRecords, Chain):
             return self._txs[tx_hash].raw
         except KeyError:
             raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
+
+    def _forget_transaction(self, tx_hash: bytes) -> None:
+        """Drop a mined transaction from the index (history forgotten)."""
+        self._txs.pop(tx_hash, None)
 
     def state_blobs(self) -> list[bytes]:
         """Every storage value (32 bytes) and every contract's code, for privacy scans.
@@ -587,7 +730,7 @@ class RevmChain(MinedRecords, Chain):
         for number in range(len(self._heads) - 1, n, -1):
             state.undo(self._undo.pop(number))
         for block in self._blocks[n + 1 :]:
-            for receipt in block.receipts:
+            for receipt in block.receipts if block is not None else ():
                 self._receipts.pop(receipt.tx_hash, None)
         del self._heads[n + 1 :]
         del self._blocks[n + 1 :]
