@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import rlp
-from eth.abc import ComputationAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
 from eth.exceptions import PyEVMError, Revert
 from eth.vm.forks.cancun import CancunVM
@@ -21,7 +21,8 @@ from eth_typing import BlockNumber
 from eth_utils import ValidationError, to_checksum_address
 
 from sim.chain.abi import decode_revert_reason
-from sim.chain.base import CHAIN_ID, Log, Receipt
+from sim.chain.base import CHAIN_ID, Block, Log, Receipt
+from sim.chain.records import MinedRecords
 from sim.errors import ChainError
 
 #: The one VM of every block.
@@ -168,3 +169,39 @@ def trial_gas_limit(
     consumed = cap - computation.get_gas_remaining()
     return int(min(block_gas_limit, consumed + consumed // 4 + GAS_MARGIN))
 
+
+
+class PyEvmRecords(MinedRecords):
+    """:class:`MinedRecords` plus what the two py-evm based backends keep alike.
+
+    Raw transactions by hash (``_raw``, next to the py-evm objects in
+    ``_txs``), and py-evm headers turned into our :class:`Block`.
+    """
+
+    _raw: dict[bytes, bytes]
+    _txs: dict[bytes, SignedTransactionAPI]
+
+    @staticmethod
+    def _block_record(header: BlockHeaderAPI, receipts: tuple[Receipt, ...]) -> Block:
+        """Our :class:`Block` for a mined header."""
+        return Block(
+            number=header.block_number,
+            timestamp=header.timestamp,
+            gas_used=header.gas_used,
+            gas_limit=header.gas_limit,
+            state_root=bytes(header.state_root),
+            block_hash=bytes(header.hash),
+            receipts=receipts,
+        )
+
+    def raw_transaction(self, tx_hash: bytes) -> bytes:
+        """The signed bytes of a transaction this chain has seen."""
+        try:
+            return self._raw[tx_hash]
+        except KeyError:
+            raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
+
+    def _forget_transaction(self, tx_hash: bytes) -> None:
+        """Drop a mined transaction from the indexes (history forgotten)."""
+        self._txs.pop(tx_hash, None)
+        self._raw.pop(tx_hash, None)

@@ -43,7 +43,6 @@ from sim.chain.base import (
     Receipt,
 )
 from sim.chain.keys import derive_account, private_key_object, seed_bytes
-from sim.chain.records import MinedRecords
 from sim.errors import ChainError, InputError, OutOfGas
 
 
@@ -58,7 +57,7 @@ class _Snapshot:
     funds: tuple[tuple[bytes, int], ...]
 
 
-class PyEVMChain(MinedRecords, Chain):
+class PyEVMChain(sup.PyEvmRecords, Chain):
     """A deterministic py-evm chain; see the module docstring.
 
     ``dropped`` maps the hash of each queued transaction py-evm refused when
@@ -348,30 +347,6 @@ class PyEVMChain(MinedRecords, Chain):
         self._pending_state = None
         self._pending_ts = None
         return record
-
-    def _block_record(self, header: BlockHeaderAPI, receipts: tuple[Receipt, ...]) -> Block:
-        """Our :class:`Block` for a mined header."""
-        return Block(
-            number=header.block_number,
-            timestamp=header.timestamp,
-            gas_used=header.gas_used,
-            gas_limit=header.gas_limit,
-            state_root=bytes(header.state_root),
-            block_hash=bytes(header.hash),
-            receipts=receipts,
-        )
-
-    def raw_transaction(self, tx_hash: bytes) -> bytes:
-        """The signed bytes of a transaction this chain has seen."""
-        try:
-            return self._raw[tx_hash]
-        except KeyError:
-            raise ChainError(f"unknown transaction 0x{tx_hash.hex()}") from None
-
-    def _forget_transaction(self, tx_hash: bytes) -> None:
-        """Drop a mined transaction from the indexes (history forgotten)."""
-        self._txs.pop(tx_hash, None)
-        self._raw.pop(tx_hash, None)
 
     def state_blobs(self) -> list[bytes]:
         """Every value in the chain's database (trie nodes, code, headers), for privacy scans."""
