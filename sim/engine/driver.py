@@ -127,7 +127,7 @@ class ChainDriver:
                          txs=len(block.receipts), state_root="0x" + block.state_root.hex())
         for hook in self.on_block:
             hook(block)
-        if self.history is not None and block.number % 1024 == 0:
+        if self.history is not None and block.number % self.history == 0:
             # every block was read as it was mined: the chain can let go of old ones
             self.chain.forget_history(block.number - self.history)
 

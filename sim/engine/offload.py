@@ -15,10 +15,11 @@ it, computing it there and then when inline.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -33,42 +34,111 @@ BIG_RUN_PATIENTS = 5_000
 class Pending(Generic[T]):
     """A result that will be there: from the worker, or computed on first ``result()``."""
 
-    __slots__ = ("_args", "_fn", "_future", "_value")
+    __slots__ = ("_args", "_fn", "_job", "_offload", "_value")
 
     def __init__(self, fn: Callable[..., T] | None, args: tuple[Any, ...],
-                 future: Future[T] | None = None) -> None:
+                 offload: Offload | None = None, job: int = -1) -> None:
         self._fn = fn
         self._args = args
-        self._future = future
+        self._offload = offload
+        self._job = job
         self._value: T | None = None
 
     def result(self) -> T:
         """The value (waiting for the worker, or computing it inline)."""
-        if self._future is not None:
-            return self._future.result()
-        if self._fn is not None:
+        if self._offload is not None:
+            self._value = self._offload._collect(self._job)
+            self._offload = None
+        elif self._fn is not None:
             self._value = self._fn(*self._args)
             self._fn = None
             self._args = ()
         return self._value  # type: ignore[return-value]
 
 
+def _serve(jobs: Connection, results: Connection) -> None:
+    """The worker: run each job it is sent, send back (job id, ok, value or error text)."""
+    while True:
+        try:
+            message = jobs.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        job, fn, args = message
+        try:
+            reply = (job, True, fn(*args))
+        except Exception as exc:  # reported to the main process, which raises it there
+            reply = (job, False, f"{type(exc).__name__}: {exc}")
+        try:
+            results.send(reply)
+        except OSError:  # the main process closed its end: the run is over
+            return
+
+
 class Offload:
-    """A worker process for seed-determined work (none when ``workers`` is 0)."""
+    """A worker process for seed-determined work (none when ``workers`` is 0).
+
+    The worker is fed and read through two pipes by the main thread itself,
+    with no helper threads: a CPU-bound simulation holds the GIL, and the
+    threads of a ``ProcessPoolExecutor`` would only get it every switch
+    interval, starving the worker.
+    """
+
+    #: Jobs in flight at most (so neither pipe can fill up with both sides waiting).
+    MAX_IN_FLIGHT = 64
 
     def __init__(self, workers: int) -> None:
-        """Start ``workers`` processes (0: run everything inline, on demand)."""
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        if workers > 0:
+        """Start a worker process when ``workers`` > 0 (0: run everything inline, on demand)."""
+        self.workers = min(workers, 1)
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._next = 0
+        self._done: dict[int, tuple[bool, Any]] = {}
+        self._in_flight: list[int] = []
+        if self.workers:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+            ctx = multiprocessing.get_context(method)
+            job_reader, job_writer = ctx.Pipe(duplex=False)
+            result_reader, result_writer = ctx.Pipe(duplex=False)
+            self._process = ctx.Process(  # type: ignore[attr-defined]
+                target=_serve, args=(job_reader, result_writer), daemon=True,
+                name="pmrsim-offload")
+            self._process.start()
+            job_reader.close()
+            result_writer.close()
+            self._jobs, self._results = job_writer, result_reader
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Pending[T]:
         """Start ``fn(*args)`` (a module-level function of picklable arguments)."""
-        if self._pool is None:
+        if self._process is None:
             return Pending(fn, args)
-        return Pending(None, (), self._pool.submit(fn, *args))
+        self._drain(block=False)
+        while len(self._in_flight) >= self.MAX_IN_FLIGHT:
+            self._drain(block=True)
+        job = self._next
+        self._next += 1
+        self._jobs.send((job, fn, args))
+        self._in_flight.append(job)
+        return Pending(None, (), self, job)
+
+    def _drain(self, *, block: bool) -> None:
+        """Read finished results (at least one when ``block``)."""
+        while block or self._results.poll(0):
+            try:
+                job, ok, value = self._results.recv()
+            except EOFError:
+                raise RuntimeError("the pmrsim offload worker stopped unexpectedly") from None
+            self._done[job] = (ok, value)
+            self._in_flight.remove(job)
+            block = False
+
+    def _collect(self, job: int) -> Any:
+        while job not in self._done:
+            self._drain(block=True)
+        ok, value = self._done.pop(job)
+        if not ok:
+            raise RuntimeError(f"offloaded work failed: {value}")
+        return value
 
     def stream(self, fn: Callable[[int], list[T]], chunks: int, *, ahead: int = 2) -> Iterator[T]:
         """Items of ``fn(0)``, ``fn(1)``, ... ``fn(chunks - 1)`` in order, ``ahead`` chunks prepared."""
@@ -80,10 +150,17 @@ class Offload:
             yield from current.result()
 
     def close(self) -> None:
-        """Stop the worker (pending work is dropped)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the worker (work in flight is dropped)."""
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                self._jobs.send(None)
+            self._results.close()  # a worker blocked sending a result sees the pipe closed
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+            self._jobs.close()
+            self._process = None
 
 
 def default_workers(patients: int) -> int:

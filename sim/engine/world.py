@@ -77,7 +77,8 @@ from storage_sim import (
 )
 
 Proc = Generator[simpy.Event, Any, Any]
-#: Blocks of receipts a big run's chain keeps (the engine reads each block once, as it is mined).
+#: Blocks of receipts a big run's chain keeps (the engine reads each block once, as it is
+#: mined; the replay adversary takes transactions from the last REPLAY_WINDOW blocks).
 HISTORY_BLOCKS = 2048
 HOUR = 3600.0
 DAY = 86400.0
@@ -351,7 +352,8 @@ class World:
         arrivals.sort()
         # people are handed out in arrival order, so they can be made in chunks, ahead
         chunks = -(-len(arrivals) // CHUNK)
-        self._people = self.offload.stream(functools.partial(people_chunk, self.sc.seed), chunks)
+        self._people = self.offload.stream(
+            functools.partial(people_chunk, self.sc.seed, min(CHUNK, len(arrivals))), chunks)
         self.env.process(self._arrivals(arrivals))
 
     def _arrivals(self, arrivals: list[tuple[float, int]]) -> Proc:
@@ -685,7 +687,11 @@ class World:
         start_adversaries(self)
 
 
-def people_chunk(seed: int, chunk: int) -> list[Any]:
-    """The ``chunk``-th block of :data:`CHUNK` synthetic people of a run seeded ``seed``."""
+def people_chunk(seed: int, size: int, chunk: int) -> list[Any]:
+    """The ``chunk``-th block of ``size`` synthetic people of a run seeded ``seed``.
+
+    Faker draws people one after another, so a smaller ``size`` gives a prefix
+    of the same block: a run of 12 patients meets the first 12 of a city's.
+    """
     sub = int.from_bytes(hashlib.sha256(f"pmrsim-people:{seed}:{chunk}".encode()).digest()[:8], "big")
-    return synthetic_registrations(CHUNK, sub)
+    return synthetic_registrations(size, sub)

@@ -137,3 +137,18 @@ def test_replay_of_a_missing_folder_is_bad_input(tmp_path: Path, capsys: pytest.
     """Replaying a folder without a trace exits 2 naming it."""
     assert main(["replay", str(tmp_path)]) == 2
     assert "trace.jsonl" in capsys.readouterr().err
+
+
+def test_big_run_machinery_changes_no_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process, pack-file stores and forgotten chain history give the same trace and root."""
+    import sim.engine.world as world
+
+    scenario = load_scenario(SCENARIOS / "quickstart.yaml")
+    small = run_scenario(scenario, tmp_path / "small", progress=False)
+    monkeypatch.setattr(world, "BIG_RUN_PATIENTS", 1)
+    monkeypatch.setattr(world, "HISTORY_BLOCKS", 16)  # the replay adversary's window
+    monkeypatch.setattr(world, "default_workers", lambda patients: 1)
+    big = run_scenario(scenario, tmp_path / "big", progress=False)
+    assert big.ok and big.summary["state_root"] == small.summary["state_root"]
+    assert (tmp_path / "big" / "trace.jsonl").read_bytes() == (
+        tmp_path / "small" / "trace.jsonl").read_bytes()
