@@ -117,6 +117,11 @@ class ChainConfig(Strict):
     block_time: int = Field(default=12, ge=1, description="Seconds between blocks.")
     block_gas_limit: int = Field(default=30_000_000, ge=1_000_000, description="Gas limit of every block.")
     rpc_url: str | None = Field(default=None, description="JSON-RPC endpoint of the node (backend rpc only).")
+    gas_limits: Literal["estimate", "table"] = Field(
+        default="estimate",
+        description="How transactions get their gas limit: estimated on the pending block (`estimate`, "
+                    "a dry run each), or from the committed gas table with a margin (`table`, as a dApp "
+                    "that hard-codes its limits; operations not in the table are still estimated).")
 
 
 class ChurnConfig(Strict):

@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from sim.chain import make_chain
-from sim.engine.driver import ChainDriver
+from sim.engine.driver import ChainDriver, table_gas_limits
 from sim.engine.ledger import Attempt, Ledger, Served
 from sim.engine.offload import BIG_RUN_PATIENTS, CHUNK, Offload, Pending, default_workers
 from sim.engine.studies import (
@@ -138,7 +138,10 @@ class World:
                                          for name, c in system.by_name().items()})
         self.driver = ChainDriver(self.env, self.protocol, trace, start_timestamp=self.start_ts,
                                   block_time=scenario.chain.block_time,
-                                  history=HISTORY_BLOCKS if self._scratch is not None else None)
+                                  history=HISTORY_BLOCKS if self._scratch is not None else None,
+                                  gas_limits=(table_gas_limits(self.layout, scenario.token,
+                                                               scenario.chain.block_gas_limit)
+                                              if scenario.chain.gas_limits == "table" else None))
         self.driver.record_setup_blocks()
         for source in scenario.workload.dicom_sources:
             if not source.startswith("synthetic:"):
