@@ -43,21 +43,20 @@ class GrantWindows:
 
     expiry: dict[tuple[str, int], int] = field(default_factory=dict)
     emergency: dict[tuple[str, int], int] = field(default_factory=dict)
-    history: list[tuple[int, str, tuple[str, int], int]] = field(default_factory=list)
+    #: grantee -> (block time, what, key, expiry), in chain order
+    history: dict[str, list[tuple[int, str, tuple[str, int], int]]] = field(default_factory=dict)
 
     def record(self, block_time: int, what: str, key: tuple[str, int], expiry: int) -> None:
         """Note a grant, revoke (expiry 1) or emergency opened at ``block_time``."""
-        self.history.append((block_time, what, key, expiry))
+        self.history.setdefault(key[0], []).append((block_time, what, key, expiry))
 
     def windows_at(self, grantee: str, pmr_id: int, when: int) -> tuple[int, int, int]:
         """(PMR grant, all-records grant, emergency) expiries in force at ``when``."""
         patient = pmr_id // 10**8
         by_pmr = by_all = by_emergency = 0
-        for block_time, what, key, expiry in self.history:
+        for block_time, what, key, expiry in self.history.get(grantee, ()):
             if block_time > when:
                 break
-            if key[0] != grantee:
-                continue
             if what == "emergency" and key[1] == patient:
                 by_emergency = expiry
             elif what == "grant" and key[1] == pmr_id:

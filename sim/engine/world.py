@@ -367,23 +367,13 @@ class World:
             self.env.process(self._patient(i, next(self._people), device=i < devices))
 
     def _patient(self, i: int, person: Any, *, device: bool) -> Proc:
-        patient = Patient(self.protocol, f"patient-{i}")
-        self.patients.append(patient)
-        a = person.address
-        details = PatientDetails(person.name, person.age, person.gender, person.weight_kg,
-                                 person.height_cm, f"{a.street}, {a.city} {a.postcode}",
-                                 person.phone, person.email, person.attendant.name,
-                                 person.attendant.phone, person.attendant.relation)
-        self.ledger.remember(person.name, person.phone, person.email, a.street,
-                             person.attendant.name, person.attendant.phone)
         h = self.home[i]
-        out = yield from self.tx(self.desks[h].register_call(patient, details))
-        if not out.ok:
-            self.counts["errors"] += 1
+        # registration in a frame of its own: the person's details and the receipt are not
+        # kept for the patient's year (200,000 patients x a few KB)
+        patient = yield from self._register(i, person, h)
+        del person
+        if patient is None:
             return
-        self.counts["patients"] += 1
-        self.pmrs[patient.patient_id] = []
-        self.names[patient.patient_id] = person.name
         if device:
             self.env.process(self._device(patient, h))
         if self.sc.workload.break_glass_per_patient_year > 0:
@@ -402,6 +392,26 @@ class World:
                 break
             yield self.env.timeout(wait)
             visit += 1
+
+    def _register(self, i: int, person: Any, h: int) -> Generator[simpy.Event, Any, Patient | None]:
+        """The desk registers the person (Fig. 3); None if the registration failed."""
+        patient = Patient(self.protocol, f"patient-{i}")
+        self.patients.append(patient)
+        a = person.address
+        details = PatientDetails(person.name, person.age, person.gender, person.weight_kg,
+                                 person.height_cm, f"{a.street}, {a.city} {a.postcode}",
+                                 person.phone, person.email, person.attendant.name,
+                                 person.attendant.phone, person.attendant.relation)
+        self.ledger.remember(person.name, person.phone, person.email, a.street,
+                             person.attendant.name, person.attendant.phone)
+        out = yield from self.tx(self.desks[h].register_call(patient, details))
+        if not out.ok:
+            self.counts["errors"] += 1
+            return None
+        self.counts["patients"] += 1
+        self.pmrs[patient.patient_id] = []
+        self.names[patient.patient_id] = person.name
+        return patient
 
     def _visit(self, patient: Patient, h: int, rng: random.Random) -> Proc:
         doctor = rng.choice([d for d in self.doctors[h] if d.doctor_id] or self.doctors[h])
