@@ -181,7 +181,10 @@ def _find(blob: bytes | Iterable[bytes], needles: list[bytes], *, text: bool = F
     is not part of a longer hex run: ten decimal digits occur by chance in a
     few megabytes of hex. Such a value written out as a value of its own is
     still found, and its bytes inside a hex-encoded transaction are found by
-    the on-chain check, which reads the raw bytes.
+    the on-chain check, which reads the raw bytes. Likewise a needle of
+    decimal digits only does not count where it is a whole JSON number (a
+    block timestamp that happens to equal a generated phone number): the
+    engine writes personal values only as strings.
     """
     if not needles:
         return []
@@ -189,6 +192,7 @@ def _find(blob: bytes | Iterable[bytes], needles: list[bytes], *, text: bool = F
 
     automaton = BytesAhoCorasick(needles)
     hexlike = [text and all(c in _HEX for c in n) for n in needles]
+    digits = [text and n.isdigit() for n in needles]
     keep = max(len(n) for n in needles) + 1  # a needle and the byte before it
     pieces = [blob] if isinstance(blob, bytes | bytearray) else blob
     found: set[int] = set()
@@ -206,10 +210,19 @@ def _find(blob: bytes | Iterable[bytes], needles: list[bytes], *, text: bool = F
                 if (start > 0 and window[start - 1] in _HEX) or (end < len(window)
                                                                  and window[end] in _HEX):
                     continue
+                if digits[index] and _bare_number(window, start, end):
+                    continue
             found.add(index)
         tail = window[-keep:]
         piece = following
     return [needles[i] for i in sorted(found)]
+
+
+def _bare_number(window: bytes, start: int, end: int) -> bool:
+    """Whether ``window[start:end]`` is a whole JSON number (a timestamp, a gas figure)."""
+    before = window[start - 1:start]
+    after = window[end:end + 1]
+    return before in (b":", b",", b"[") and after in (b",", b"}", b"]", b".", b"\n")
 
 
 def _pii_on_chain(world: World) -> list[str]:

@@ -39,3 +39,9 @@ def test_streamed_search_finds_what_the_whole_blob_search_finds(
     marks = sorted({min(c, len(blob)) for c in cuts})
     pieces = [blob[a:b] for a, b in zip([0, *marks], [*marks, len(blob)], strict=True)]
     assert _find(iter(pieces), [needle], text=text) == _find(blob, [needle], text=text)
+
+
+def test_a_timestamp_equal_to_a_phone_number_is_not_a_leak() -> None:
+    """Ten digits that are a whole JSON number (a block timestamp) do not count; as a string they do."""
+    assert _find(b'{"timestamp":1613439372,"t":1}', [b"1613439372"], text=True) == []
+    assert _find(b'{"phone":"1613439372"}', [b"1613439372"], text=True) == [b"1613439372"]
