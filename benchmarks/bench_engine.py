@@ -81,13 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        print(f"unknown case {unknown[0]!r} (known: {', '.join(CASES)})", file=sys.stderr)
+        return 2
     report: dict[str, Any] = {"quick": args.quick, "cases": {}}
     print(f"{'case':18s} {'backend':10s} {'txs':>7s} {'wall s':>8s} {'tx/s':>8s} {'x pyevm':>8s}")
     bad = 0
-    for name in [c for c in args.cases.split(",") if c]:
-        if name not in CASES:
-            print(f"unknown case {name!r} (known: {', '.join(CASES)})", file=sys.stderr)
-            return 2
+    for name in cases:
         res = run_case(name, backends, quick=args.quick)
         report["cases"][name] = res
         for backend, row in res["backends"].items():

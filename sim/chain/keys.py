@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from coincurve import PublicKey
 from eth_keys import KeyAPI
 from eth_keys.datatypes import PrivateKey
 
@@ -50,10 +51,6 @@ def private_key_object(private_key: bytes) -> PrivateKey:
 
 def address_of(private_key: bytes) -> bytes:
     """The 20-byte address of ``private_key``: the last 20 bytes of keccak(public key)."""
-    try:
-        from coincurve import PublicKey
-    except ImportError:  # pragma: no cover - coincurve is a dependency
-        return bytes(private_key_object(private_key).public_key.to_canonical_address())
     return keccak(PublicKey.from_secret(private_key).format(compressed=False)[1:])[12:]
 
 

@@ -10,7 +10,6 @@ nothing; block timestamps are always ``start + k * block_time``.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from array import array
 from collections.abc import Callable, Generator, Iterator
@@ -210,13 +209,12 @@ def table_gas_limits(layout: str, token: str, block_gas_limit: int) -> dict[str,
     figures leave out: a slot written for the first time (17,100 more) and
     calldata of other sizes.
     """
-    from sim.gas import BASELINE_PATH
+    from sim.gas import BASELINE_PATH, load_baseline
 
-    rows = json.loads(BASELINE_PATH.read_text())["operations"]
     most: dict[str, int] = {}
-    for row in rows:
-        if row["layout"] != layout or row["token"] != token or "_paper" in row["operation"]:
+    for (row_layout, row_token, operation), gas in load_baseline(BASELINE_PATH).items():
+        if row_layout != layout or row_token != token or "_paper" in operation:
             continue
-        op = row["operation"].split(" (")[0]  # "PMRToken.mint (later visit)" -> "PMRToken.mint"
-        most[op] = max(most.get(op, 0), row["gas"])
+        op = operation.split(" (")[0]  # "PMRToken.mint (later visit)" -> "PMRToken.mint"
+        most[op] = max(most.get(op, 0), gas)
     return {op: min(block_gas_limit, gas + gas // 2 + 30_000) for op, gas in most.items()}

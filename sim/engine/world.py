@@ -130,7 +130,7 @@ class World:
         self._trace_funding(chain)
         self.protocol = Protocol.deploy(chain, layout=self.layout, seed=scenario.seed,
                                         first_patient_id=scenario.population.first_patient_id,
-                                        token=scenario.token, store=self._pack("objects"))
+                                        token=scenario.token, store=self._pack(PackStore, "objects"))
         self._trace_accounts()
         self.chain = chain
         system = self.protocol.system
@@ -163,12 +163,11 @@ class World:
             self._scratch.cleanup()
             self._scratch = None
 
-    def _pack(self, name: str) -> Any:
-        """A pack-file store in the scratch directory, or None for an in-memory run."""
+    def _pack(self, kind: type[PackStore] | type[PackBlockstore], name: str) -> Any:
+        """A pack-file store of ``kind`` in the scratch directory, or None for an in-memory run."""
         if self._scratch is None:
             return None
-        path = Path(self._scratch.name) / f"{name}.pack"
-        store = PackStore(path) if name == "objects" else PackBlockstore(path)
+        store = kind(Path(self._scratch.name) / f"{name}.pack")
         self._packs.append(store)
         return store
 
@@ -260,11 +259,11 @@ class World:
         latency = s.latency_ms / 1000
         self.custodian_nodes = [
             self.swarm.add_node(f"custodian-{i}", bandwidth=bandwidth, latency=latency,
-                                blockstore=self._pack(f"custodian-{i}")).node_id
+                                blockstore=self._pack(PackBlockstore, f"custodian-{i}")).node_id
             for i in range(s.nodes)
         ]
         self.swarm.add_node("gateway", bandwidth=bandwidth * 4, latency=latency,
-                            blockstore=self._pack("gateway"))
+                            blockstore=self._pack(PackBlockstore, "gateway"))
         for node_id in self.custodian_nodes[: s.byzantine]:
             self.swarm.set_byzantine(node_id, 1.0)
         self.swarm.start_repair(s.repair_interval_minutes * 60)
