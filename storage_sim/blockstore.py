@@ -166,24 +166,24 @@ class PackBlockstore(Blockstore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         """A new, empty store in the pack file ``path``."""
         self._pack = PackFile(path)
-        self._index: dict[Cid, tuple[int, int]] = {}
+        self._index: dict[Cid, int] = {}  # PackFile handles
         self._size = 0
 
     def put(self, cid: Cid, data: bytes) -> None:
         """Store ``data`` under ``cid``."""
         old = self._index.get(cid)
         if old is not None:
-            self._size -= old[1]
-        self._index[cid] = (self._pack.append(data), len(data))
+            self._size -= PackFile.length(old)
+        self._index[cid] = self._pack.put(data)
         self._size += len(data)
 
     def get(self, cid: Cid) -> bytes:
         """Return the block under ``cid``."""
         try:
-            offset, length = self._index[cid]
+            handle = self._index[cid]
         except KeyError:
             raise BlockNotFoundError(f"block {cid} not in {self._pack.path}") from None
-        return self._pack.read(offset, length)
+        return self._pack.get(handle)
 
     def has(self, cid: Cid) -> bool:
         """Whether ``cid`` is stored."""
@@ -191,11 +191,12 @@ class PackBlockstore(Blockstore):
 
     def delete(self, cid: Cid) -> int:
         """Remove ``cid``; return the bytes freed."""
-        entry = self._index.pop(cid, None)
-        if entry is None:
+        handle = self._index.pop(cid, None)
+        if handle is None:
             return 0
-        self._size -= entry[1]
-        return entry[1]
+        freed = PackFile.length(handle)
+        self._size -= freed
+        return freed
 
     def cids(self) -> Iterator[Cid]:
         """Iterate over stored CIDs in insertion order."""

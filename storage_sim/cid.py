@@ -29,11 +29,10 @@ _CODEC_NAMES = {DAG_PB: "dag-pb", RAW: "raw"}
 class Cid:
     """An immutable sha2-256 CID (version 0 or 1, codec dag-pb or raw)."""
 
-    __slots__ = ("_bytes", "_hash", "codec", "digest", "version")
+    __slots__ = ("_bytes", "_hash", "codec", "version")
 
     version: int
     codec: int
-    digest: bytes
     _bytes: bytes
     _hash: int
 
@@ -48,7 +47,7 @@ class Cid:
             raise InvalidCidError(f"sha2-256 digest must be 32 bytes, got {len(digest)}")
         object.__setattr__(self, "version", version)
         object.__setattr__(self, "codec", codec)
-        object.__setattr__(self, "digest", bytes(digest))
+        digest = bytes(digest)
         if version == 0:
             raw = _V0_PREFIX + digest
         else:
@@ -94,6 +93,11 @@ class Cid:
         if text[:1] == "z":
             return cls.from_bytes(b58decode(text[1:]))
         raise InvalidCidError(f"not a CID: {text!r}")
+
+    @property
+    def digest(self) -> bytes:
+        """The 32-byte sha2-256 digest (the binary form's tail: not kept twice)."""
+        return self._bytes[-_DIGEST_LEN:]
 
     @property
     def binary(self) -> bytes:

@@ -67,7 +67,7 @@ class _ProvidingSink:
     def put(self, cid: Cid, data: bytes) -> None:
         """Store the block and record the node as a provider of it."""
         self.node.blockstore.put(cid, data)
-        self.swarm.providers.setdefault(cid, set()).add(self.node.node_id)
+        self.swarm.provide(cid, self.node.node_id)
 
 
 class Swarm:
@@ -92,7 +92,9 @@ class Swarm:
         self.network = Network(env)
         self.counters = SwarmCounters()
         self.nodes: dict[str, Node] = {}
-        self.providers: dict[Cid, set[str]] = {}
+        #: Provider records: the ids of the nodes announcing each block, sorted (a tuple:
+        #: a city's swarm has millions of blocks, and a set costs 3-4 times as much).
+        self.providers: dict[Cid, tuple[str, ...]] = {}
         self.pinset: dict[Cid, tuple[int, int]] = {}
         #: Bumped whenever a node joins, leaves, returns or is lost; the periodic
         #: repair skips its pass when nothing changed since the last one.
@@ -146,7 +148,7 @@ class Swarm:
         self._membership_changed()
         self.network.attach(node)
         for cid in node.blockstore.cids():
-            self.providers.setdefault(cid, set()).add(node.node_id)
+            self.provide(cid, node.node_id)
         self.counters.joins += 1
         return node
 
@@ -203,16 +205,26 @@ class Swarm:
 
     # -- content routing ----------------------------------------------------
 
+    def provide(self, cid: Cid, node_id: str) -> None:
+        """Record ``node_id`` as a provider of ``cid``."""
+        holders = self.providers.get(cid)
+        if holders is None:
+            self.providers[cid] = (node_id,)
+        elif node_id not in holders:
+            self.providers[cid] = tuple(sorted((*holders, node_id)))
+
     def _withdraw(self, node: Node, cid: Cid) -> None:
         holders = self.providers.get(cid)
-        if holders is not None:
-            holders.discard(node.node_id)
-            if not holders:
+        if holders is not None and node.node_id in holders:
+            rest = tuple(h for h in holders if h != node.node_id)
+            if rest:
+                self.providers[cid] = rest
+            else:
                 del self.providers[cid]
 
     def find_providers(self, cid: Cid) -> list[str]:
         """Ids of nodes with a provider record for ``cid`` (online or not), sorted."""
-        return sorted(self.providers.get(cid, ()))
+        return list(self.providers.get(cid, ()))
 
     # -- adding and retrieving ------------------------------------------------
 
@@ -255,7 +267,7 @@ class Swarm:
         """A reachable provider not yet tried, preferring the least blamed; ``rng`` breaks ties."""
         candidates = [
             self.nodes[pid]
-            for pid in sorted(self.providers.get(cid, ()))
+            for pid in self.providers.get(cid, ())  # sorted
             if pid not in tried
             and pid != requester.node_id
             and self.network.reachable(requester, self.nodes[pid])
@@ -293,7 +305,7 @@ class Swarm:
             self.counters.bytes_transferred += len(data)
             if store and requester.online and not requester.lost:
                 requester.blockstore.put(cid, data)
-                self.providers.setdefault(cid, set()).add(requester.node_id)
+                self.provide(cid, requester.node_id)
             return data
 
     def _gather(self, requester: Node, root: Cid, store: bool) -> Proc:

@@ -13,23 +13,32 @@ transaction, so warm/cold and original values are per transaction, as in
 py-evm. Reads go through a snapshot too (a read loads an account into the
 journal).
 
-A Python mirror of every account and slot is kept next to revm's database:
-reads are answered from it, undo records are made from it, and state roots
-and :meth:`state_blobs` are computed from it.
+A Python mirror of every account is kept next to revm's database; storage
+is kept once, in a :class:`SlotStore`: the state trie's leaves when state
+roots are computed (:class:`sim.chain._revm_trie.StateTrie`), plain dicts
+(:class:`DictStore`) otherwise. Slots written since the last block are in
+an overlay (:attr:`State.dirty_slots`) until the block commits them to the
+store. Reads are answered from overlay and store, undo records are made
+from them, and state roots and :meth:`state_blobs` are computed from them.
+(At city scale a second copy of every slot in Python dicts cost ~170 bytes
+a slot, 3.5 million slots.)
 
 :meth:`State.trial` runs a transaction and forgets it, keeping its outcome
 and journal text; :meth:`State.replay` runs it again with another gas limit
 and settles it only when outcome and journal are the same (slot maps are
 compared as sets, their order changes from run to run; the sender's balance
 must differ by exactly the difference of the upfront gas payments). Such a
-run leaves the state the trial would have left.
+run leaves the state the trial would have left. :meth:`State.settle_trial`
+settles the trial itself, without the second run, when the code it ran
+cannot tell the two gas limits apart (:func:`gas_oblivious`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pyrevm import EVM, AccountInfo
 
@@ -74,6 +83,41 @@ HALT_NAMES = {
 AccountTuple = tuple[int, int, bytes]
 
 
+#: CALL, CALLCODE, DELEGATECALL, STATICCALL: the opcodes that take a gas argument.
+_CALLS = frozenset((0xF1, 0xF2, 0xF4, 0xFA))
+#: Opcodes after which the gas limit or the sender's balance could change what runs:
+#: BALANCE, CREATE, CREATE2, SELFDESTRUCT (GAS is checked apart).
+_LIMIT_SENSITIVE = frozenset((0x31, 0xF0, 0xF5, 0xFF))
+#: Headroom a signed gas limit must leave over the gas a trial consumed for
+#: :meth:`State.settle_trial`: a quarter of it and this much (the estimate's own rule).
+SETTLE_MARGIN = 5_000
+
+
+def gas_oblivious(code: bytes) -> bool:
+    """Whether ``code`` can only tell two gas limits apart by running out of gas.
+
+    True when it holds no BALANCE (the sender's balance differs by the
+    upfront payment), no CREATE, CREATE2 or SELFDESTRUCT, and every GAS is
+    the gas argument of the call right after it (Vyper's external calls).
+    The instructions are decoded as the EVM does to find jump destinations
+    (push data skipped), so every instruction that can run is seen; bytes
+    of a data section may make the answer a needless False, never a wrong
+    True.
+    """
+    i, n = 0, len(code)
+    while i < n:
+        op = code[i]
+        if 0x60 <= op <= 0x7F:  # PUSH1..PUSH32 and their data
+            i += op - 0x5E
+            continue
+        if op in _LIMIT_SENSITIVE:
+            return False
+        if op == 0x5A and (i + 1 >= n or code[i + 1] not in _CALLS):
+            return False
+        i += 1
+    return True
+
+
 class InvalidTransaction(Exception):
     """revm refused the transaction before executing it (nothing changed)."""
 
@@ -112,6 +156,50 @@ class Layer:
         return bool(self.accounts or self.slots)
 
 
+class SlotStore(Protocol):
+    """Where committed storage lives (the values as of the last block)."""
+
+    def get(self, address: bytes, slot: int) -> int:
+        """Committed value of ``slot`` of ``address`` (0 when unset)."""
+
+    def has_storage(self, address: bytes) -> bool:
+        """Whether ``address`` has any committed non-zero slot."""
+
+    def values(self) -> Iterator[int]:
+        """Every committed non-zero value."""
+
+
+class DictStore:
+    """Committed storage in one dict per contract (when no state trie keeps it)."""
+
+    def __init__(self) -> None:
+        self.slots: dict[bytes, dict[int, int]] = {}
+
+    def get(self, address: bytes, slot: int) -> int:
+        """Committed value of ``slot`` of ``address`` (0 when unset)."""
+        st = self.slots.get(address)
+        return st.get(slot, 0) if st else 0
+
+    def has_storage(self, address: bytes) -> bool:
+        """Whether ``address`` has any committed non-zero slot."""
+        return bool(self.slots.get(address))
+
+    def values(self) -> Iterator[int]:
+        """Every committed non-zero value."""
+        for st in self.slots.values():
+            yield from st.values()
+
+    def commit(self, overlay: dict[bytes, dict[int, int]]) -> None:
+        """Write the slots of ``overlay`` (0 deletes)."""
+        for address, written in overlay.items():
+            st = self.slots.setdefault(address, {})
+            for slot, value in written.items():
+                if value:
+                    st[slot] = value
+                else:
+                    st.pop(slot, None)
+
+
 def hexaddr(address: bytes) -> str:
     """pyrevm's address form."""
     return "0x" + address.hex()
@@ -120,19 +208,22 @@ def hexaddr(address: bytes) -> str:
 class State:
     """revm's database plus its Python mirror; every write goes through here."""
 
-    def __init__(self, evm: EVM) -> None:
+    def __init__(self, evm: EVM, store: SlotStore | None = None) -> None:
         self.evm = evm
         self.accounts: dict[bytes, AccountTuple] = {}
-        self.storage: dict[bytes, dict[int, int]] = {}
+        #: Committed storage (written by the chain when a block commits :attr:`dirty_slots`).
+        self.store: SlotStore = DictStore() if store is None else store
         self.codes: dict[bytes, bytes] = {EMPTY_CODE_HASH: b""}
-        #: Accounts and slots written since the last :meth:`take_dirty` (for state roots).
+        #: Accounts written since the last block (for state roots).
         self.dirty: set[bytes] = set()
-        self.dirty_slots: dict[bytes, set[int]] = {}
+        #: The overlay: slots written since the last block, with their present values.
+        self.dirty_slots: dict[bytes, dict[int, int]] = {}
         self._hex: dict[bytes, str] = {}
         self._out_accounts: dict[bytes, AccountTuple] = {}
         self._out_slots: dict[tuple[bytes, int], int] = {}
         self._given_codes: set[bytes] = {EMPTY_CODE_HASH}
         self._analysed: dict[bytes, AccountInfo] = {}
+        self._oblivious: dict[bytes, bool] = {EMPTY_CODE_HASH: True}
 
     def hx(self, address: bytes) -> str:
         """Cached hex form of ``address``."""
@@ -147,9 +238,13 @@ class State:
         return self.accounts.get(address) or (0, 0, EMPTY_CODE_HASH)
 
     def slot(self, address: bytes, slot: int) -> int:
-        """Storage ``slot`` of ``address``."""
-        st = self.storage.get(address)
-        return st.get(slot, 0) if st else 0
+        """Storage ``slot`` of ``address`` (the overlay, else the store)."""
+        written = self.dirty_slots.get(address)
+        if written is not None:
+            value = written.get(slot)
+            if value is not None:
+                return value
+        return self.store.get(address, slot)
 
     def code(self, address: bytes) -> bytes:
         """Runtime code of ``address``."""
@@ -174,27 +269,22 @@ class State:
         self.dirty.add(address)
         self._out_accounts[address] = (balance, nonce, code_hash)
 
-    def set_slot(self, address: bytes, slot: int, value: int, layer: Layer | None) -> None:
-        """Write a storage slot to revm and the mirror."""
-        st = self.storage.get(address)
-        if st is None:
-            st = self.storage[address] = {}
-        old = st.get(slot, 0)
+    def set_slot(self, address: bytes, slot: int, value: int, layer: Layer | None,
+                 old: int | None = None) -> None:
+        """Write a storage slot to revm and the overlay (``old``: its present value, if known)."""
+        if old is None:
+            old = self.slot(address, slot)
         if old == value:
             return
         if layer is not None and (address, slot) not in layer.slots:
             layer.slots[(address, slot)] = old
-        self._write_slot(address, slot, value, st)
+        self._write_slot(address, slot, value)
 
-    def _write_slot(self, address: bytes, slot: int, value: int, st: dict[int, int]) -> None:
-        if value:
-            st[slot] = value
-        else:
-            st.pop(slot, None)
-        ds = self.dirty_slots.get(address)
-        if ds is None:
-            ds = self.dirty_slots[address] = set()
-        ds.add(slot)
+    def _write_slot(self, address: bytes, slot: int, value: int) -> None:
+        written = self.dirty_slots.get(address)
+        if written is None:
+            written = self.dirty_slots[address] = {}
+        written[slot] = value
         self.dirty.add(address)
         self._out_slots[(address, slot)] = value
 
@@ -241,9 +331,8 @@ class State:
         """Restore the values recorded in ``layer``; return the layer that redoes it."""
         redo = Layer()
         for (address, slot), value in layer.slots.items():
-            st = self.storage.setdefault(address, {})
-            redo.slots[(address, slot)] = st.get(slot, 0)
-            self._write_slot(address, slot, value, st)
+            redo.slots[(address, slot)] = self.slot(address, slot)
+            self._write_slot(address, slot, value)
         for address, acct in layer.accounts.items():
             redo.accounts[address] = self.accounts.get(address)
             self._write_account(address, acct)
@@ -325,6 +414,54 @@ class State:
         return self._finish(sender, nonce, outcome, cp, gas * price, price, tip, coinbase,
                             journal, layer, accounts)
 
+    def settle_trial(self, trial: Trial, nonce: int, gas: int, tip: int, coinbase: bytes,
+                     layer: Layer | None) -> Outcome | None:
+        """Settle ``trial`` as run with gas limit ``gas`` when that provably changes nothing.
+
+        Call right after :meth:`trial`, on the same state. Returns None
+        (nothing changed) unless: the trial did not halt; ``gas`` leaves at
+        least a quarter of the gas it consumed plus :data:`SETTLE_MARGIN`
+        over it; it created and destroyed no account; and the code of every
+        account it touched is :func:`gas_oblivious`. Then a run at ``gas``
+        executes the same instructions at the same costs: gas is only spent
+        during execution, so none runs out where the trial's did not; every
+        SSTORE still has more than its 2,300-gas stipend left; a call gets
+        less gas (63/64 of what is left), which its callee, gas-oblivious
+        too, cannot see and does not exhaust (the headroom passes down at
+        63/64 a level); no code reads the sender's balance. Only the upfront
+        payment differs, which the fee settlement refunds: so the trial's
+        journal is the run's, and :meth:`replay`'s second run is saved.
+        """
+        outcome = trial.outcome
+        if outcome.halt is not None:
+            return None
+        consumed = outcome.gas_used + outcome.gas_refunded
+        if gas - consumed < consumed // 4 + SETTLE_MARGIN:
+            return None
+        journal = trial.journal
+        accounts = _walk(journal)
+        if accounts is None:
+            return None
+        for head_at, _, slots_end, status_end in accounts:
+            status = journal[slots_end + len(_STATUS_MARK) : status_end]
+            if "Created" in status or "SelfDestructed" in status:
+                return None
+            head = _HEAD.match(journal, head_at)
+            if head is None or not self._is_oblivious(bytes.fromhex(head.group(4))):
+                return None
+        self._settle(journal, layer, accounts)
+        self._charge(trial.sender, nonce, outcome, trial.gas * trial.price, trial.price, tip,
+                     coinbase, layer)
+        return outcome
+
+    def _is_oblivious(self, code_hash: bytes) -> bool:
+        """:func:`gas_oblivious` of the code under ``code_hash`` (cached; False if unknown)."""
+        known = self._oblivious.get(code_hash)
+        if known is None:
+            code = self.codes.get(code_hash)
+            known = self._oblivious[code_hash] = code is not None and gas_oblivious(code)
+        return known
+
     def _run(
         self, sender: bytes, to: bytes | None, data: bytes, value: int, gas: int, price: int
     ) -> tuple[Outcome, Any]:
@@ -377,7 +514,13 @@ class State:
         """Settle the open checkpoint ``cp`` (whose journal is ``journal``), close it, charge fees."""
         self._settle(journal, layer, accounts)  # queues writes only: the journal is still open
         self.evm.revert(cp)
-        # fees: revm ran at gas price 0; charge the sender and pay the coinbase here
+        self._charge(sender, nonce, outcome, upfront, price, tip, coinbase, layer)
+        return outcome
+
+    def _charge(self, sender: bytes, nonce: int, outcome: Outcome, upfront: int, price: int,
+                tip: int, coinbase: bytes, layer: Layer | None) -> None:
+        """Fees (revm ran at gas price 0): refund the upfront payment less the gas used, bump
+        the nonce, pay the coinbase its tip."""
         gas_used = outcome.gas_used
         bal, _, code_hash = self.account(sender)
         if upfront:
@@ -386,7 +529,6 @@ class State:
         if tip and gas_used:
             cb, cn, ch = self.account(coinbase)
             self.set_account(coinbase, (cb + gas_used * tip, cn, ch), layer)
-        return outcome
 
     def _settle(self, journal: str, layer: Layer | None,
                 accounts: list[tuple[int, int, int, int]] | None = None) -> None:
@@ -414,8 +556,14 @@ class State:
             address = bytes.fromhex(addr_hex)
             code_hash = bytes.fromhex(code_hash_hex)
             if "SelfDestructed" in status:
+                # Cancun (EIP-6780): only an account created in this very transaction is
+                # destroyed, so it has nothing committed; earlier writes of this block are
+                # in the overlay
+                if self.store.has_storage(address):
+                    raise RuntimeError("SELFDESTRUCT of an account with committed storage "
+                                       "(impossible from Cancun on)")
                 self.set_account(address, (0, 0, EMPTY_CODE_HASH), layer)
-                for slot in list(self.storage.get(address, {})):
+                for slot in list(self.dirty_slots.get(address, {})):
                     self.set_slot(address, slot, 0, layer)
                 continue
             if "Created" in status:
@@ -431,8 +579,8 @@ class State:
             self.set_account(address, (int(bal), int(nonce), code_hash), layer)
             if slots_end > slots_at:
                 for key, original, present in _SLOT.findall(journal, slots_at, slots_end):
-                    if original != present:
-                        self.set_slot(address, int(key), int(present), layer)
+                    if original != present:  # original: the value before this transaction
+                        self.set_slot(address, int(key), int(present), layer, int(original))
 
     def call(self, caller: bytes, to: bytes, data: bytes, gas: int) -> Outcome:
         """A read-only call: run, read the result, revert (nothing is settled)."""

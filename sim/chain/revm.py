@@ -23,11 +23,16 @@ docstring); what differs is how:
   are an undo layer on top of the head state; reads and calls see the head
   (the layer is undone and redone by writes when they alternate). An
   estimate runs the transaction with the largest affordable gas limit (a
-  trial, forgotten), then with the limit it is signed with; that second run
-  is kept when it provably did the same (same outcome, same journal but for
-  the upfront gas payment, :meth:`State.replay`), else the trial's effects
-  are kept. When every queued transaction ran on the pending state with its
-  own limit, for the very block :meth:`RevmChain.mine` then mines (number,
+  trial, forgotten). When every contract it touched is gas-oblivious (no
+  BALANCE, no GAS but as a call's gas argument, no CREATE or SELFDESTRUCT)
+  and the signed limit leaves the estimate's headroom, the trial is
+  settled as the run at the signed limit (:meth:`State.settle_trial`, which
+  says why that is exact); otherwise it runs again with the limit it is
+  signed with, and that second run is kept when it provably did the same
+  (same outcome, same journal but for the upfront gas payment,
+  :meth:`State.replay`), else the trial's effects are kept. When every
+  queued transaction ran on the pending state with its own limit, for the
+  very block :meth:`RevmChain.mine` then mines (number,
   time, base fee), valid and within the block gas limit, ``mine`` adopts
   the pending state and the recorded outcomes instead of executing the
   mempool again; otherwise it executes it on the head state, as always.
@@ -61,7 +66,15 @@ from typing import Any
 from pyrevm import EVM, BlockEnv, CfgEnv, Env
 
 from sim.chain import _pyevm_support as sup
-from sim.chain._revm_exec import EMPTY_CODE_HASH, InvalidTransaction, Layer, Outcome, State, Trial
+from sim.chain._revm_exec import (
+    EMPTY_CODE_HASH,
+    DictStore,
+    InvalidTransaction,
+    Layer,
+    Outcome,
+    State,
+    Trial,
+)
 from sim.chain._revm_tx import SignedTx, create_address, decode, intrinsic_gas, sign
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
@@ -103,7 +116,7 @@ def expected_base_fee(gas_used: int, gas_limit: int, base_fee: int) -> int:
     return max(base_fee - delta, 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Head:
     """What this backend keeps of a block header."""
 
@@ -158,18 +171,20 @@ class RevmChain(MinedRecords, Chain):
         self._state_roots = state_roots
         evm = EVM(env=Env(cfg=CfgEnv(chain_id=CHAIN_ID)), gas_limit=block_gas_limit,
                   spec_id=SPEC_ID)
-        self._state = State(evm)
         self._trie: Any = None
         if state_roots:
             from sim.chain._revm_trie import StateTrie
 
             self._trie = StateTrie()
+            self._state = State(evm, self._trie)
             root = self._trie.root
         else:
+            self._state = State(evm, DictStore())
             root = keccak(b"pmrsim revm genesis")
         genesis = _Head(0, genesis_timestamp, 0, block_gas_limit, GENESIS_BASE_FEE, root,
                         _block_hash(b"", 0, genesis_timestamp, 0, root, []))
-        self._heads: list[_Head] = [genesis]
+        #: Headers by number; those before ``oldest_block`` are dropped (None) by forget_history.
+        self._heads: list[_Head | None] = [genesis]
         self._blocks: list[Block | None] = [self._record(genesis, ())]
         self._receipts: dict[bytes, Receipt] = {}
         self._txs: dict[bytes, SignedTx] = {}
@@ -192,6 +207,21 @@ class RevmChain(MinedRecords, Chain):
         # per-block undo layers, kept while a snapshot is alive
         self._snaps: weakref.WeakSet[_Snapshot] = weakref.WeakSet()
         self._undo: dict[int, Layer] = {}
+
+    @property
+    def _head(self) -> _Head:
+        """The head's header."""
+        head = self._heads[-1]
+        assert head is not None  # the head is never forgotten
+        return head
+
+    def forget_history(self, before: int) -> None:
+        """Drop old receipts and transactions (:class:`MinedRecords`) and the old headers."""
+        start = self.oldest_block
+        super().forget_history(before)
+        heads = self._heads
+        for number in range(start, self.oldest_block):
+            heads[number] = None
 
     # -- accounts ---------------------------------------------------------
     def account(self, label: str) -> Account:
@@ -303,7 +333,7 @@ class RevmChain(MinedRecords, Chain):
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:
         """Run a read-only call on the head view; nothing persists."""
         self._enter_head()
-        head = self._heads[-1]
+        head = self._head
         self._set_block_env(head.number, head.timestamp)
         origin = COINBASE if sender is None else bytes(sender)
         outcome = self._state.call(origin, bytes(to), bytes(data), self._gas_limit)
@@ -353,11 +383,12 @@ class RevmChain(MinedRecords, Chain):
 
         The trial ran with the largest affordable gas limit; the transaction
         is signed with ``gas``. The pending state gets the run at ``gas``
-        when it provably did what the trial did (same outcome and journal,
-        :meth:`State.replay`) and mining would accept it; that run is
-        recorded for :meth:`mine` to adopt. Otherwise it gets the trial's
-        run, as the estimate saw it (as before), and the pending state is no
-        longer adoptable.
+        when it provably did what the trial did (the trial's code cannot
+        tell the limits apart, :meth:`State.settle_trial`, or a second run
+        gave the same outcome and journal, :meth:`State.replay`) and mining
+        would accept it; that run is recorded for :meth:`mine` to adopt.
+        Otherwise it gets the trial's run, as the estimate saw it, and the
+        pending state is no longer adoptable.
         """
         state = self._state
         sender, price = trial.sender, trial.price
@@ -365,11 +396,13 @@ class RevmChain(MinedRecords, Chain):
         assert runs is not None
         outcome: Outcome | None = None
         if self._problem(sender, nonce, max_fee, sup.PRIORITY_FEE, gas, value, base_fee) is None:
-            try:
-                outcome = state.replay(trial, nonce, to or None, data, value, gas, price - base_fee,
-                                       COINBASE, layer)
-            except InvalidTransaction:
-                outcome = None
+            outcome = state.settle_trial(trial, nonce, gas, price - base_fee, COINBASE, layer)
+            if outcome is None:  # the code could tell the limits apart: run it again
+                try:
+                    outcome = state.replay(trial, nonce, to or None, data, value, gas,
+                                           price - base_fee, COINBASE, layer)
+                except InvalidTransaction:
+                    outcome = None
         if outcome is not None:
             runs.append((None, outcome))  # _queue fills in the hash
             return
@@ -382,7 +415,7 @@ class RevmChain(MinedRecords, Chain):
 
     def _max_fee(self) -> int:
         """Fee cap: twice the next base fee, grown 12.5% per block of backlog, plus the tip."""
-        head = self._heads[-1]
+        head = self._head
         fee = 2 * expected_base_fee(head.gas_used, head.gas_limit, head.base_fee)
         backlog = self._mempool_gas // self._gas_limit
         for _ in range(backlog):
@@ -410,7 +443,7 @@ class RevmChain(MinedRecords, Chain):
 
     def _next_block(self, timestamp: int | None) -> tuple[int, int, int]:
         """(number, timestamp, base fee) of the next block."""
-        head = self._heads[-1]
+        head = self._head
         when = head.timestamp + 1 if timestamp is None else timestamp
         return head.number + 1, when, expected_base_fee(head.gas_used, head.gas_limit,
                                                          head.base_fee)
@@ -493,7 +526,7 @@ class RevmChain(MinedRecords, Chain):
     # -- blocks -----------------------------------------------------------
     def mine(self, timestamp: int | None = None) -> Block:
         """Mine the next block: funding, then pending transactions in order up to the gas limit."""
-        head = self._heads[-1]
+        head = self._head
         if timestamp is not None and not isinstance(timestamp, int):
             raise InputError(f"block timestamp must be an int (seconds), got {timestamp!r}")
         if timestamp is not None and timestamp <= head.timestamp:
@@ -635,15 +668,18 @@ class RevmChain(MinedRecords, Chain):
         state.dirty, state.dirty_slots = set(), {}
         if self._trie is not None:
             return bytes(self._trie.update(state, dirty, dirty_slots))
+        store = state.store
+        assert isinstance(store, DictStore)
+        store.commit(dirty_slots)
         # stand-in: digest of the parent's and of every written account and slot
         parts = [parent_root]
         for address in sorted(dirty):
             balance, nonce, code_hash = state.account(address)
             parts.append(address + balance.to_bytes(32, "big") + nonce.to_bytes(8, "big")
                          + code_hash)
-            values = state.storage.get(address, {})
-            for slot in sorted(dirty_slots.get(address, ())):
-                parts.append(slot.to_bytes(32, "big") + values.get(slot, 0).to_bytes(32, "big"))
+            written = dirty_slots.get(address, {})
+            for slot in sorted(written):
+                parts.append(slot.to_bytes(32, "big") + written[slot].to_bytes(32, "big"))
         return keccak(b"".join(parts))
 
     @staticmethod
@@ -677,8 +713,7 @@ class RevmChain(MinedRecords, Chain):
         chain's state holds, without trie nodes or headers.
         """
         blobs: list[bytes] = [code for code in self._state.codes.values() if code]
-        for slots in self._state.storage.values():
-            blobs.extend(value.to_bytes(32, "big") for value in slots.values())
+        blobs.extend(value.to_bytes(32, "big") for value in self._state.store.values())
         return blobs
 
     # -- state (head number, time and gas limit: MinedRecords) ------------
@@ -686,7 +721,7 @@ class RevmChain(MinedRecords, Chain):
         """State root of the head block (needs ``state_roots=True``)."""
         if self._trie is None:
             raise ChainError("state roots are not computed by the revm backend (state_roots=False)")
-        return self._heads[-1].state_root
+        return self._head.state_root
 
     def storage_at(self, address: bytes, slot: int) -> int:
         """Storage ``slot`` of ``address`` at the head."""
@@ -702,7 +737,7 @@ class RevmChain(MinedRecords, Chain):
 
     def snapshot(self) -> object:
         """A handle to the head, mempool, nonces and unmined funding."""
-        head = self._heads[-1]
+        head = self._head
         snap = _Snapshot(
             head_number=head.number,
             head_hash=head.block_hash,
@@ -720,7 +755,8 @@ class RevmChain(MinedRecords, Chain):
         if not isinstance(snapshot, _Snapshot):
             raise InputError(f"not a snapshot of this chain: {snapshot!r}")
         n = snapshot.head_number
-        if n >= len(self._heads) or self._heads[n].block_hash != snapshot.head_hash:
+        target = self._heads[n] if n < len(self._heads) else None
+        if target is None or target.block_hash != snapshot.head_hash:
             raise ChainError("snapshot is not on this chain's history (reverted past it?)")
         if any(b not in self._undo for b in range(n + 1, len(self._heads))):
             raise ChainError("snapshot can no longer be restored (undo records were dropped)")
@@ -734,9 +770,7 @@ class RevmChain(MinedRecords, Chain):
                 self._receipts.pop(receipt.tx_hash, None)
         del self._heads[n + 1 :]
         del self._blocks[n + 1 :]
-        if self._trie is not None:
-            self._trie.rebuild(state)
-        state.dirty, state.dirty_slots = set(), {}
+        self._commit_root(target.state_root)  # the undone writes, into the store
         self._funds_layer = Layer()
         self._funds = []
         for address, wei in snapshot.funds:

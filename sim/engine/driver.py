@@ -58,7 +58,6 @@ class ChainDriver:
         self._pending: dict[bytes, tuple[Call, simpy.Event, float]] = {}
         self._wakeup = env.event()
         self.ops: dict[str, OpStats] = {}
-        self.blocks: list[tuple[int, int, int]] = []  # (number, gas_used, txs)
         self.txs = 0
         self.reverted = 0
         self.on_block: list[Callable[[Block], None]] = []
@@ -131,7 +130,6 @@ class ChainDriver:
             outcome = self.protocol.finish(call, receipt)
             self._record(outcome, submitted, now)
             done.succeed(outcome)
-        self.blocks.append((block.number, block.gas_used, len(block.receipts)))
         self.trace.write("block", now, number=block.number, timestamp=block.timestamp,
                          gas_used=block.gas_used, gas_limit=block.gas_limit,
                          txs=len(block.receipts), state_root="0x" + block.state_root.hex())

@@ -10,6 +10,7 @@ at the top of the folder and each further layout has a full run folder in
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import statistics
 import sys
@@ -87,6 +88,8 @@ def _run_layout(scenario: Any, layout: str, folder: Path, *, backend: str | None
     finally:
         if world is not None:
             world.close()  # the worker and the scratch stores go once the checks are done
+    del world  # the run's state (a city's is gigabytes) goes before the report reads the trace
+    gc.collect()  # simulation processes and the world refer to each other
     _write_summary(folder, summary)
     _write_gas_csv(folder / "gas.csv", summary["gas"])
     _render(folder)

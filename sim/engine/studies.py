@@ -43,7 +43,7 @@ def dicom_source(name: str) -> Path:
     return Path(str(path))
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredStudy:
     """What the run knows about one stored study (the digest is the engine's ground truth)."""
 

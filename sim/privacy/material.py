@@ -83,7 +83,7 @@ def _hex_key(data: dict[str, Any], what: str) -> bytes:
     return value
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class EssentialShare:
     """The patient's essential share K_e of one record's key (at one key epoch)."""
 
@@ -119,7 +119,7 @@ class EssentialShare:
         )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class KeyShare:
     """Custodian ``index``'s Shamir share of K_s (at one key epoch)."""
 

@@ -55,7 +55,7 @@ class PackStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         """A new, empty store in the pack file ``path``."""
         self._pack = PackFile(path)
-        self._index: dict[bytes, tuple[int, int]] = {}
+        self._index: dict[bytes, int] = {}  # PackFile handles
 
     def put(self, data: bytes) -> bytes:
         """Store ``data``; return its sha2-256 digest."""
@@ -63,19 +63,23 @@ class PackStore:
             raise ValueError(f"object of {len(data)} bytes exceeds one raw block")
         digest = hashlib.sha256(data).digest()
         if digest not in self._index:
-            self._index[digest] = (self._pack.append(data), len(data))
+            self._index[digest] = self._pack.put(data)
         return digest
 
     def get(self, digest: bytes) -> bytes:
         """The object with this digest, verified against it."""
-        entry = self._index.get(digest)
-        data = None if entry is None else self._pack.read(*entry)
+        handle = self._index.get(digest)
+        data = None if handle is None else self._pack.get(handle)
         if data is None or hashlib.sha256(data).digest() != digest:
             raise IntegrityError(f"object {cid_v1(digest)} missing or altered")
         return data
 
     def __len__(self) -> int:
         return len(self._index)
+
+    def flush(self) -> None:
+        """Write the objects still held in memory (the pack file writes behind) to disk."""
+        self._pack.flush()
 
     def close(self) -> None:
         """Close the pack file."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("pyrevm", reason="pyrevm is not installed (the revm backend needs it)")
 
@@ -180,3 +182,62 @@ def test_refused_execution_leaves_no_trace() -> None:
                       100_000, 0, 0, b"\x00" * 20, None)
     assert state.accounts == before and state.evm.journal_depth == 0
     assert c.transact(alice, "bump").ok
+
+
+class _NoAccounts:
+    """The part of revm's State the trie reads for accounts: every account empty."""
+
+    def account(self, address: bytes) -> tuple[int, int, bytes]:
+        from sim.chain._revm_exec import EMPTY_CODE_HASH
+
+        return (0, 0, EMPTY_CODE_HASH)
+
+
+_ADDRS = [bytes([i]) * 20 for i in (1, 2, 3)]
+_writes = st.lists(
+    st.lists(st.tuples(st.sampled_from(_ADDRS),
+                       st.one_of(st.integers(0, 6), st.integers(0, 2**256 - 1)),
+                       st.one_of(st.just(0), st.integers(1, 300), st.integers(1, 2**256 - 1))),
+             max_size=12),
+    min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(blocks=_writes)
+def test_trie_store_matches_dict_store(blocks: list[list[tuple[bytes, int, int]]]) -> None:
+    """The state trie as the committed storage answers reads like plain dicts, block after block."""
+    from sim.chain._revm_exec import DictStore
+    from sim.chain._revm_trie import StateTrie
+
+    trie, ref = StateTrie(), DictStore()
+    seen: set[tuple[bytes, int]] = set()
+    for writes in blocks:
+        overlay: dict[bytes, dict[int, int]] = {}
+        for address, slot, value in writes:
+            overlay.setdefault(address, {})[slot] = value
+            seen.add((address, slot))
+        trie.update(_NoAccounts(), set(overlay), overlay)  # type: ignore[arg-type]
+        ref.commit(overlay)
+        assert all(trie.get(a, s) == ref.get(a, s) for a, s in seen)
+        assert all(trie.has_storage(a) == ref.has_storage(a) for a in _ADDRS)
+        assert sorted(trie.values()) == sorted(ref.values())
+
+
+def test_reads_and_blobs_agree_with_and_without_state_roots() -> None:
+    """With or without a state trie, the revm backend reads the same storage and the same blobs."""
+
+    def run(roots: bool) -> tuple[list[int], list[bytes]]:
+        chain = RevmChain(3, state_roots=roots)
+        c = deploy_counter(chain)
+        alice = chain.account("alice")
+        for value in (8, 0, 11):
+            c.transact(alice, "set", value)
+        c.send(alice, "bump")  # pending: reads see the head
+        reads = [chain.storage_at(c.address, slot) for slot in range(3)]
+        chain.mine()
+        reads += [chain.storage_at(c.address, slot) for slot in range(3)]
+        return reads, sorted(chain.state_blobs())
+
+    with_roots = run(True)
+    assert with_roots == run(False)
+    assert with_roots[0][0] == 11 and with_roots[0][3] == 12

@@ -1,8 +1,9 @@
 """The revm backend mines a block from its pending state when that is provably what mining would do.
 
 ``send`` with an estimate runs the transaction on the pending state (a
-trial with the largest affordable gas limit, then a run with the signed
-limit, kept when it did the same); ``mine`` then adopts the pending state and
+trial with the largest affordable gas limit, settled as it is when the code
+it ran cannot see its gas limit, else a run with the signed limit, kept when
+it did the same); ``mine`` then adopts the pending state and
 its recorded outcomes instead of executing the mempool again, and falls back
 to executing it otherwise. Either way the chain must be the one py-evm
 builds, and the one a raw replay (no estimates, no pending state) builds.
@@ -222,7 +223,7 @@ def test_snapshot_and_revert_across_an_adopted_block(adoptions: list[int]) -> No
 def test_blocks_that_do_not_fit_fall_back() -> None:
     """A mempool over the block gas limit is executed (packed over several blocks) as py-evm does."""
 
-    def run(chain: Chain) -> object:
+    def run(chain: Chain) -> tuple[int, int, int]:
         c = deploy_counter(chain)
         alice, bob = chain.account("alice"), chain.account("bob")
         chain.fund(bob.address)
@@ -342,3 +343,72 @@ def test_journal_match_ignores_only_slot_order_and_the_upfront_payment() -> None
     assert _match(trial, moved, sender, 250) == _walk(moved)  # account order: canonical compare
     assert _canonical(moved) is not None and _canonical(moved) != _canonical(changed)
     assert _match(trial, trial[:-3], sender, 0) is None
+
+
+@pytest.mark.parametrize(("code", "oblivious"), [
+    ("6001600055", True),            # PUSH1 1 PUSH1 0 SSTORE
+    ("5a600055", False),             # GAS PUSH1 0 SSTORE: the limit is stored
+    ("60006000600060006000735a5af1", True),  # PUSH20 data holding 0x5a, then GAS CALL
+    ("5afa", True),                  # GAS STATICCALL: the gas argument of a call
+    ("600031", False),               # BALANCE
+    ("5a", False),                   # GAS at the end
+    ("7f" + "31" * 32 + "00", True),  # BALANCE bytes only inside PUSH32 data
+    ("6000ff", False),               # SELFDESTRUCT
+])
+def test_gas_oblivious_decodes_as_the_evm(code: str, oblivious: bool) -> None:
+    """gas_oblivious skips push data and flags GAS not feeding a call, BALANCE, CREATE, SELFDESTRUCT."""
+    from sim.chain._revm_exec import gas_oblivious
+
+    assert gas_oblivious(bytes.fromhex(code)) is oblivious
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Count estimates kept from their trial alone ([settled, replayed])."""
+    from sim.chain._revm_exec import State
+
+    counts = [0, 0]
+    settle, replay = State.settle_trial, State.replay
+
+    def spy_settle(self: State, *args: Any) -> Any:
+        out = settle(self, *args)
+        counts[0] += out is not None
+        return out
+
+    def spy_replay(self: State, *args: Any) -> Any:
+        counts[1] += 1
+        return replay(self, *args)
+
+    monkeypatch.setattr(State, "settle_trial", spy_settle)
+    monkeypatch.setattr(State, "replay", spy_replay)
+    yield counts
+
+
+def test_gas_oblivious_trials_settle_without_a_second_run(settled: list[int]) -> None:
+    """Sends to code that cannot see its gas limit skip the second run; the chain is still py-evm's."""
+    rv = RevmChain(5)
+    _story(rv)
+    # the counter's calls and reverts and the plain transfers settle; the deployment runs again
+    assert settled[0] >= 12 and settled[1] == 1
+    py = PyEVMChain(5)
+    _story(py)
+    assert _blocks(rv) == _blocks(py)
+
+
+def test_gas_reading_code_is_run_again(settled: list[int]) -> None:
+    """A contract reading msg.gas is never settled from its trial: the signed limit is run."""
+
+    def run(chain: Chain) -> object:
+        bytecode, abi = compile_vyper(GAS_SRC)
+        alice = chain.account("alice")
+        chain.fund(alice.address)
+        c = Contract.deploy(chain, alice, bytecode, abi)
+        at = chain.timestamp + 12
+        c.send(alice, "note", estimate_at=at)
+        c.send(alice, "follow", estimate_at=at)
+        chain.mine(at)
+        return c.call("g"), c.call("n")
+
+    rv, py, a, b = _both(run)
+    assert a == b and settled[1] == 2 and settled[0] == 0
+    assert _blocks(rv) == _blocks(py)

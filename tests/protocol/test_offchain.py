@@ -36,6 +36,7 @@ def test_altered_pack_bytes_are_detected(tmp_path: Path) -> None:
     """A byte changed in the pack file on disk makes get() fail rather than return it."""
     store = PackStore(tmp_path / "objects.pack")
     digest = store.put(b"x" * 100)
+    store.flush()
     with (tmp_path / "objects.pack").open("r+b") as fh:
         fh.seek(10)
         fh.write(b"y")
