@@ -88,6 +88,8 @@ _CALLS = frozenset((0xF1, 0xF2, 0xF4, 0xFA))
 #: Opcodes after which the gas limit or the sender's balance could change what runs:
 #: BALANCE, CREATE, CREATE2, SELFDESTRUCT (GAS is checked apart).
 _LIMIT_SENSITIVE = frozenset((0x31, 0xF0, 0xF5, 0xFF))
+#: STOP, JUMP, RETURN, REVERT, INVALID: what follows runs only from a JUMPDEST.
+_STOPS = frozenset((0x00, 0x56, 0xF3, 0xFD, 0xFE))
 #: Headroom a signed gas limit must leave over the gas a trial consumed for
 #: :meth:`State.settle_trial`: a quarter of it and this much (the estimate's own rule).
 SETTLE_MARGIN = 5_000
@@ -96,24 +98,31 @@ SETTLE_MARGIN = 5_000
 def gas_oblivious(code: bytes) -> bool:
     """Whether ``code`` can only tell two gas limits apart by running out of gas.
 
-    True when it holds no BALANCE (the sender's balance differs by the
-    upfront payment), no CREATE, CREATE2 or SELFDESTRUCT, and every GAS is
-    the gas argument of the call right after it (Vyper's external calls).
-    The instructions are decoded as the EVM does to find jump destinations
-    (push data skipped), so every instruction that can run is seen; bytes
-    of a data section may make the answer a needless False, never a wrong
-    True.
+    True when no instruction that can run is BALANCE (the sender's balance
+    differs by the upfront payment), CREATE, CREATE2 or SELFDESTRUCT, and
+    every GAS that can run is the gas argument of the call right after it
+    (Vyper's external calls). The code is decoded as the EVM decodes it to
+    find jump destinations (push data skipped), so every instruction that
+    can run is seen. Bytes after a STOP, JUMP, RETURN, REVERT or INVALID
+    cannot run until the next JUMPDEST (a compiler's data section, which
+    may hold any byte), and are not looked at.
     """
     i, n = 0, len(code)
+    live = True
     while i < n:
         op = code[i]
         if 0x60 <= op <= 0x7F:  # PUSH1..PUSH32 and their data
             i += op - 0x5E
             continue
-        if op in _LIMIT_SENSITIVE:
-            return False
-        if op == 0x5A and (i + 1 >= n or code[i + 1] not in _CALLS):
-            return False
+        if op == 0x5B:  # JUMPDEST: reachable by a jump
+            live = True
+        elif live:
+            if op in _LIMIT_SENSITIVE:
+                return False
+            if op == 0x5A and (i + 1 >= n or code[i + 1] not in _CALLS):
+                return False
+            if op in _STOPS:
+                live = False
         i += 1
     return True
 

@@ -354,9 +354,13 @@ def test_journal_match_ignores_only_slot_order_and_the_upfront_payment() -> None
     ("5a", False),                   # GAS at the end
     ("7f" + "31" * 32 + "00", True),  # BALANCE bytes only inside PUSH32 data
     ("6000ff", False),               # SELFDESTRUCT
+    ("0031", True),                  # BALANCE after STOP: unreachable (a data section)
+    ("fd5b31", False),               # ... until a JUMPDEST makes it reachable again
+    ("00615b3131", True),            # a 0x5b inside push data is no JUMPDEST
+    ("6000565a00", True),            # GAS after JUMP, never jumped to
 ])
 def test_gas_oblivious_decodes_as_the_evm(code: str, oblivious: bool) -> None:
-    """gas_oblivious skips push data and flags GAS not feeding a call, BALANCE, CREATE, SELFDESTRUCT."""
+    """gas_oblivious decodes as the EVM and flags reachable BALANCE, CREATE, SELFDESTRUCT, lone GAS."""
     from sim.chain._revm_exec import gas_oblivious
 
     assert gas_oblivious(bytes.fromhex(code)) is oblivious
@@ -393,6 +397,15 @@ def test_gas_oblivious_trials_settle_without_a_second_run(settled: list[int]) ->
     py = PyEVMChain(5)
     _story(py)
     assert _blocks(rv) == _blocks(py)
+
+
+def test_shipped_contracts_are_gas_oblivious() -> None:
+    """Every shipped contract settles from its trial (Vyper's GAS feeds its calls only)."""
+    from sim.chain._revm_exec import gas_oblivious
+    from sim.contracts import load_artifacts
+
+    for name, artifact in load_artifacts().items():
+        assert gas_oblivious(bytes(artifact.runtime_bytecode)), name
 
 
 def test_gas_reading_code_is_run_again(settled: list[int]) -> None:
