@@ -60,12 +60,14 @@ Cancun says, but is untested. Transactions with an access list are refused.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pyrevm import EVM, BlockEnv, CfgEnv, Env
 
 from sim.chain import _pyevm_support as sup
+from sim.chain._mempool import Mempool
 from sim.chain._revm_exec import (
     EMPTY_CODE_HASH,
     DictStore,
@@ -88,9 +90,8 @@ from sim.chain.base import (
     Log,
     Receipt,
 )
-from sim.chain.keys import derive_account, seed_bytes
 from sim.chain.records import MinedRecords
-from sim.errors import ChainError, InputError, OutOfGas, TransactionReverted
+from sim.errors import ChainError, InputError, TransactionReverted
 from sim.hashing import keccak256 as keccak
 
 #: revm's name of the pinned fork (:data:`sim.chain.base.FORK`).
@@ -147,11 +148,12 @@ class _Snapshot:
         self.funds = funds
 
 
-class RevmChain(MinedRecords, Chain):
+class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
     """A deterministic revm chain with the pyevm backend's semantics; see the module docstring.
 
     ``dropped`` maps the hash of each queued transaction refused when mining
-    (bad nonce, funds lowered by :meth:`fund`) to the reason.
+    (bad nonce, funds lowered by :meth:`fund`) to the reason. Keys, sending
+    and the queue checks: :class:`~sim.chain._mempool.Mempool`.
     """
 
     name = "revm"
@@ -164,10 +166,7 @@ class RevmChain(MinedRecords, Chain):
         genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
         state_roots: bool = True,
     ) -> None:
-        self._seed = seed_bytes(seed)
-        if block_gas_limit < 5_000 or genesis_timestamp < 0:
-            raise InputError("block_gas_limit must be >= 5000 and genesis_timestamp >= 0")
-        self._gas_limit = block_gas_limit
+        self._init_chain(seed, block_gas_limit, genesis_timestamp)
         self._state_roots = state_roots
         evm = EVM(env=Env(cfg=CfgEnv(chain_id=CHAIN_ID)), gas_limit=block_gas_limit,
                   spec_id=SPEC_ID)
@@ -187,14 +186,8 @@ class RevmChain(MinedRecords, Chain):
         self._heads: list[_Head | None] = [genesis]
         self._blocks: list[Block | None] = [self._record(genesis, ())]
         self._receipts: dict[bytes, Receipt] = {}
-        self._txs: dict[bytes, SignedTx] = {}
-        self._mempool: list[bytes] = []
-        self._mempool_gas = 0
-        self._nonces: dict[bytes, int] = {}
         self._funds: list[tuple[bytes, int]] = []
         self._funds_layer = Layer()  # undo of unmined funding
-        self._accounts: dict[str, Account] = {}
-        self.dropped: dict[bytes, str] = {}
         # pending state: a layer of trial executions over the head (None = not built)
         self._pending: Layer | None = None
         self._pending_redo: Layer | None = None  # set while the layer is undone for a read
@@ -224,13 +217,6 @@ class RevmChain(MinedRecords, Chain):
             heads[number] = None
 
     # -- accounts ---------------------------------------------------------
-    def account(self, label: str) -> Account:
-        """The account for ``label`` (cached; see :mod:`sim.chain.keys`)."""
-        acct = self._accounts.get(label)
-        if acct is None:
-            acct = self._accounts[label] = derive_account(self._seed, label)
-        return acct
-
     def fund(self, address: bytes, wei: int = DEFAULT_FUNDING_WEI) -> None:
         """Set the balance now; the write belongs to the next mined block."""
         if wei < 0:
@@ -245,12 +231,9 @@ class RevmChain(MinedRecords, Chain):
         """The balance at the head, including funding not yet mined."""
         return self._head_account(bytes(address))[0]
 
-    def nonce(self, address: bytes) -> int:
-        """The next nonce of ``address``, counting the mempool."""
-        nonce = self._nonces.get(address)
-        if nonce is None:
-            nonce = self._head_account(bytes(address))[1]
-        return nonce
+    def _head_nonce(self, address: bytes) -> int:
+        """The nonce of ``address`` at the head."""
+        return self._head_account(bytes(address))[1]
 
     def _head_account(self, address: bytes) -> tuple[int, int, bytes]:
         """An account at the head (looking under the pending layer)."""
@@ -260,75 +243,47 @@ class RevmChain(MinedRecords, Chain):
         return self._state.account(address)
 
     # -- execution --------------------------------------------------------
-    def send(
-        self,
-        sender: Account,
-        to: bytes | None,
-        data: bytes = b"",
-        *,
-        value: int = 0,
-        gas: int | None = None,
-        estimate_at: int | None = None,
-    ) -> bytes:
-        """Sign an EIP-1559 transaction and queue it (see :meth:`Chain.send`)."""
-        nonce = self.nonce(sender.address)
-        max_fee = self._max_fee()
-        target = b"" if to is None else bytes(to)
-        if gas is None:
-            if estimate_at is not None:
-                self._set_pending_timestamp(estimate_at)
-            gas = self._estimate(sender.address, nonce, target, data, value, max_fee)
-            tried = True
-        else:
-            tried = False
+    def _sign(
+        self, sender: Account, nonce: int, max_fee: int, gas: int, to: bytes | None, value: int,
+        data: bytes,
+    ) -> tuple[SignedTx, bytes]:
+        """Sign with coincurve (:func:`sim.chain._revm_tx.sign`); return the transaction and its bytes."""
         if not 0 <= value < 2**256 or not 0 <= gas < 2**64:
             raise ChainError(f"cannot sign transaction: value {value} or gas {gas} out of range")
         tx = sign(sender.private_key, sender.address, nonce, sup.PRIORITY_FEE, max_fee, gas,
-                  target, value, bytes(data))
-        return self._queue(tx, already_applied=tried)
+                  b"" if to is None else bytes(to), value, bytes(data))
+        return tx, tx.raw
 
     def send_raw(self, raw_tx: bytes) -> bytes:
         """Decode, check and queue a signed transaction (replay)."""
-        return self._queue(decode(bytes(raw_tx)), already_applied=False)
+        tx = decode(bytes(raw_tx))
+        return self._queue(tx, tx.raw, already_applied=False)
 
-    def _queue(self, tx: SignedTx, *, already_applied: bool) -> bytes:
-        """Check nonce, gas and funds of ``tx``, then append it to the mempool."""
-        sender = tx.sender
-        tx_hash = tx.hash
-        expected = self.nonce(sender)
-        if tx.nonce != expected:
-            raise ChainError(
-                f"nonce {tx.nonce} of {sup.hex_addr(sender)} is wrong: next nonce is {expected}"
-            )
-        if tx.gas > self._gas_limit:
-            raise OutOfGas(f"gas limit {tx.gas} exceeds the block gas limit {self._gas_limit}")
-        if tx.gas < tx.intrinsic_gas:
-            raise OutOfGas(f"gas limit {tx.gas} is below the intrinsic gas {tx.intrinsic_gas}")
-        if not already_applied:
-            if self._pending is not None:
-                self._enter_pending()
-                have = self._state.account(sender)[0]
-            else:
-                have = self._head_account(sender)[0]
-            cost = tx.gas * tx.max_fee_per_gas + tx.value
-            if have < cost:
-                raise ChainError(
-                    f"insufficient funds: {sup.hex_addr(sender)} has {have} wei, "
-                    f"transaction may cost {cost}"
-                )
-            if self._pending is not None:
-                self._apply_to_pending(tx)
+    def _identify(self, tx: SignedTx) -> tuple[bytes, bytes]:
+        """The sender and hash of ``tx`` (known since it was signed or decoded)."""
+        return tx.sender, tx.hash
+
+    def _funds_of(self, sender: bytes) -> int:
+        """``sender``'s balance in the pending state, if built, else at the head."""
+        if self._pending is not None:
+            self._enter_pending()
+            return self._state.account(sender)[0]
+        return self._head_account(sender)[0]
+
+    def _queue_pending(self, tx: SignedTx) -> None:
+        """Apply ``tx`` to the pending state, if built."""
+        if self._pending is not None:
+            self._apply_to_pending(tx)
+
+    def _store(self, tx: SignedTx, tx_hash: bytes, raw: bytes, already_applied: bool) -> None:
+        """Keep ``tx``; name the pending run an estimate kept for it, if adoptable."""
         self._txs[tx_hash] = tx
-        self._mempool.append(tx_hash)
-        self._mempool_gas += tx.gas
-        self._nonces[sender] = expected + 1
         runs = self._pending_runs
         if already_applied and runs is not None:
             if runs and runs[-1][0] is None:  # the run _estimate kept is this transaction's
                 runs[-1] = (tx_hash, runs[-1][1])
             else:
                 self._pending_runs = None
-        return tx_hash
 
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:
         """Run a read-only call on the head view; nothing persists."""
@@ -342,14 +297,12 @@ class RevmChain(MinedRecords, Chain):
             raise TransactionReverted(reason, gas_used=outcome.gas_used)
         return outcome.output
 
-    def pending(self) -> tuple[bytes, ...]:
-        """Hashes of queued transactions, in arrival order."""
-        return tuple(self._mempool)
-
     def _estimate(
-        self, sender: bytes, nonce: int, to: bytes, data: bytes, value: int, max_fee: int
+        self, sender: bytes, nonce: int, to: bytes | None, data: bytes, value: int, max_fee: int,
+        at: int | None,
     ) -> int:
         """Gas limit from one trial run on the pending state (whose effects are kept)."""
+        to = b"" if to is None else bytes(to)
         layer, base_fee = self._enter_pending()
         state = self._state
         price = min(max_fee, sup.PRIORITY_FEE + base_fee)
@@ -435,8 +388,7 @@ class RevmChain(MinedRecords, Chain):
 
     def _set_pending_timestamp(self, timestamp: int) -> None:
         """Estimate in a next block stamped ``timestamp`` (rebuilding the pending state)."""
-        if not isinstance(timestamp, int) or timestamp <= self.timestamp:
-            raise InputError(f"estimate_at must be an int after the head's {self.timestamp}")
+        super()._set_pending_timestamp(timestamp)
         if timestamp != self._pending_ts:
             self._drop_pending()
             self._pending_ts = timestamp
@@ -527,12 +479,7 @@ class RevmChain(MinedRecords, Chain):
     def mine(self, timestamp: int | None = None) -> Block:
         """Mine the next block: funding, then pending transactions in order up to the gas limit."""
         head = self._head
-        if timestamp is not None and not isinstance(timestamp, int):
-            raise InputError(f"block timestamp must be an int (seconds), got {timestamp!r}")
-        if timestamp is not None and timestamp <= head.timestamp:
-            raise ChainError(
-                f"block timestamp {timestamp} must be greater than the head's {head.timestamp}"
-            )
+        self._check_block_timestamp(timestamp, head.timestamp)
         number, when, base_fee = self._next_block(timestamp)
         # undo records are only needed while a snapshot may come back past this block
         layer = self._funds_layer if self._snaps else None
@@ -652,14 +599,8 @@ class RevmChain(MinedRecords, Chain):
             receipt = _receipt(tx_hash, tx, sender, to, outcome, number, len(receipts), log_index)
             log_index += len(receipt.logs)
             receipts.append(receipt)
-        self._mempool = [h for h in self._mempool if h not in included]
-        self._mempool_gas = sum(self._txs[h].gas for h in self._mempool)
+        self._remove(included)
         return receipts, gas_used
-
-    def _drop(self, tx_hash: bytes, sender: bytes, reason: str) -> None:
-        """Record a transaction refused at mining."""
-        self.dropped[tx_hash] = reason
-        self._nonces.pop(sender, None)
 
     def _commit_root(self, parent_root: bytes) -> bytes:
         """The state root after a block (from the accounts and slots written since the last)."""
@@ -706,15 +647,16 @@ class RevmChain(MinedRecords, Chain):
         """Drop a mined transaction from the index (history forgotten)."""
         self._txs.pop(tx_hash, None)
 
-    def state_blobs(self) -> list[bytes]:
-        """Every storage value (32 bytes) and every contract's code, for privacy scans.
+    def state_blobs(self) -> Iterator[bytes]:
+        """Every contract's code and every storage value (32 bytes), for privacy scans.
 
         The equivalent of scanning the pyevm backend's database: what the
-        chain's state holds, without trie nodes or headers.
+        chain's state holds, without trie nodes or headers. A generator: a
+        city's state is millions of values.
         """
-        blobs: list[bytes] = [code for code in self._state.codes.values() if code]
-        blobs.extend(value.to_bytes(32, "big") for value in self._state.store.values())
-        return blobs
+        yield from (code for code in self._state.codes.values() if code)
+        for value in self._state.store.values():
+            yield value.to_bytes(32, "big")
 
     # -- state (head number, time and gas limit: MinedRecords) ------------
     def state_root(self) -> bytes:
@@ -775,9 +717,7 @@ class RevmChain(MinedRecords, Chain):
         self._funds = []
         for address, wei in snapshot.funds:
             self.fund(address, wei)
-        self._mempool = list(snapshot.mempool)
-        self._mempool_gas = sum(self._txs[h].gas for h in self._mempool)
-        self._nonces = dict(snapshot.nonces)
+        self._restore_mempool(snapshot.mempool, snapshot.nonces)
         self._pending_ts = None
         self._block_env = None
 

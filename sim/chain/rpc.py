@@ -23,7 +23,7 @@ such control, so anvil's (hardhat-compatible) methods are used:
 =================================  ==================================================
 
 Transactions are signed locally exactly as the pyevm backend signs them
-(:func:`sim.chain.ethtester.sign_transaction`) and sent with
+(:func:`sim.chain._pyevm_support.sign_transaction`) and sent with
 ``eth_sendRawTransaction`` when queued; the node orders its pool first in,
 first out (anvil ``--order fifo``).
 
@@ -57,21 +57,20 @@ from eth_typing import Address
 from eth_utils import to_checksum_address
 
 from sim.chain import _pyevm_support as sup
+from sim.chain._pyevm_support import next_max_fee
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
     CHAIN_ID,
     DEFAULT_BLOCK_GAS_LIMIT,
     DEFAULT_FUNDING_WEI,
     DEFAULT_GENESIS_TIMESTAMP,
-    Account,
     Block,
     Chain,
     Log,
     Receipt,
 )
-from sim.chain.ethtester import next_max_fee, sign_transaction
-from sim.chain.keys import derive_account, seed_bytes
-from sim.errors import ChainError, InputError, OutOfGas, TransactionReverted
+from sim.chain.keys import seed_bytes
+from sim.errors import ChainError, InputError, TransactionReverted
 
 #: JSON-RPC error code of "method not found".
 METHOD_NOT_FOUND = -32601
@@ -137,8 +136,14 @@ def _addr(address: bytes) -> str:
     return str(to_checksum_address(address))
 
 
-class RpcChain(Chain):
-    """A node at ``url`` driven over JSON-RPC; see the module docstring."""
+class RpcChain(sup.PyEvmTxs, Chain):
+    """A node at ``url`` driven over JSON-RPC; see the module docstring.
+
+    ``dropped`` maps the hash of each queued transaction the node refused when
+    mining to the reason. Keys, sending and the queue checks:
+    :class:`~sim.chain._mempool.Mempool`; signing as pyevm:
+    :class:`~sim.chain._pyevm_support.PyEvmTxs`.
+    """
 
     name = "rpc"
 
@@ -174,16 +179,10 @@ class RpcChain(Chain):
         self._head_fees = self._fees_of(head)
         self._blocks: dict[int, Block] = {self._head.number: self._head}
         self._receipts: dict[bytes, Receipt] = {}
-        self._txs: dict[bytes, SignedTransactionAPI] = {}
         self._raw: dict[bytes, bytes] = {}
-        self._mempool: list[bytes] = []
-        self._mempool_gas = 0
-        self._nonces: dict[bytes, int] = {}
-        self._accounts: dict[str, Account] = {}
+        self._init_mempool()
         self._node_snaps: dict[int, str] = {}  # live snapshots: our token -> the node's id
         self._snap_counter = 0
-        #: Hash of each queued transaction the node refused when mining -> the reason.
-        self.dropped: dict[bytes, str] = {}
 
     def set_automine(self, on: bool) -> bool:
         """Turn the node's own mining on or off (on again when handing the node back).
@@ -254,13 +253,6 @@ class RpcChain(Chain):
         )
 
     # -- accounts ---------------------------------------------------------
-    def account(self, label: str) -> Account:
-        """The account for ``label`` (:mod:`sim.chain.keys`: the same on every backend)."""
-        acct = self._accounts.get(label)
-        if acct is None:
-            acct = self._accounts[label] = derive_account(self._seed, label)
-        return acct
-
     def fund(self, address: bytes, wei: int = DEFAULT_FUNDING_WEI) -> None:
         """Set the balance at once with ``anvil_setBalance`` (or ``hardhat_setBalance``)."""
         if wei < 0:
@@ -273,69 +265,25 @@ class RpcChain(Chain):
         """The balance at the head (funding included: it is written at once)."""
         return _int(self._rpc("eth_getBalance", [_addr(address), "latest"]))
 
-    def nonce(self, address: bytes) -> int:
-        """The next nonce of ``address``, counting the pool."""
-        nonce = self._nonces.get(address)
-        if nonce is None:
-            nonce = _int(self._rpc("eth_getTransactionCount", [_addr(address), "pending"]))
-        return nonce
+    def _head_nonce(self, address: bytes) -> int:
+        """The node's next nonce of ``address``, counting its pool."""
+        return _int(self._rpc("eth_getTransactionCount", [_addr(address), "pending"]))
 
     # -- execution --------------------------------------------------------
-    def send(
-        self,
-        sender: Account,
-        to: bytes | None,
-        data: bytes = b"",
-        *,
-        value: int = 0,
-        gas: int | None = None,
-        estimate_at: int | None = None,
-    ) -> bytes:
-        """Sign as pyevm does and send it to the node's pool (see :meth:`Chain.send`)."""
-        nonce = self.nonce(sender.address)
-        max_fee = next_max_fee(cast(BlockHeaderAPI, self._head_fees), self._mempool_gas, self._gas_limit)
-        tried = gas is None
-        if gas is None:
-            late = isinstance(estimate_at, int) and estimate_at > self.timestamp
-            if estimate_at is not None and not late:
-                raise InputError(f"estimate_at must be an int after the head's {self.timestamp}")
-            gas = self._estimate(sender.address, nonce, to, data, value, max_fee, estimate_at)
-        tx, raw = sign_transaction(
-            sender, nonce=nonce, max_fee=max_fee, gas=gas, to=to, value=value, data=data
-        )
-        return self._queue(tx, raw, funds_checked=tried)
+    def _max_fee(self) -> int:
+        """pyevm's fee cap (:func:`~sim.chain._pyevm_support.next_max_fee`) on the head."""
+        return next_max_fee(cast(BlockHeaderAPI, self._head_fees), self._mempool_gas, self._gas_limit)
 
     def send_raw(self, raw_tx: bytes) -> bytes:
         """Check a signed transaction locally, then send it to the node's pool."""
-        with sup.translated("invalid raw transaction"):
-            tx = sup.TX_BUILDER.decode(bytes(raw_tx))
-            tx.validate()
-        if tx.chain_id != CHAIN_ID:
-            raise ChainError(f"transaction chain id {tx.chain_id} is not {CHAIN_ID}")
-        return self._queue(tx, bytes(raw_tx), funds_checked=False)
+        return self._queue(sup.decode_signed(bytes(raw_tx)), bytes(raw_tx), already_applied=False)
 
-    def _queue(self, tx: SignedTransactionAPI, raw: bytes, *, funds_checked: bool) -> bytes:
-        """pyevm's checks (nonce, gas, funds), then ``eth_sendRawTransaction``."""
-        with sup.translated("invalid transaction"):
-            sender = bytes(tx.sender)
-        tx_hash = bytes(tx.hash)
-        expected = self.nonce(sender)
-        if tx.nonce != expected:
-            raise ChainError(
-                f"nonce {tx.nonce} of {sup.hex_addr(sender)} is wrong: next nonce is {expected}"
-            )
-        if tx.gas > self._gas_limit:
-            raise OutOfGas(f"gas limit {tx.gas} exceeds the block gas limit {self._gas_limit}")
-        if tx.gas < tx.intrinsic_gas:
-            raise OutOfGas(f"gas limit {tx.gas} is below the intrinsic gas {tx.intrinsic_gas}")
-        if not funds_checked:
-            have = _int(self._rpc("eth_getBalance", [_addr(sender), "pending"]))
-            cost = tx.gas * tx.max_fee_per_gas + tx.value
-            if have < cost:
-                raise ChainError(
-                    f"insufficient funds: {sup.hex_addr(sender)} has {have} wei, "
-                    f"transaction may cost {cost}"
-                )
+    def _funds_of(self, sender: bytes) -> int:
+        """``sender``'s balance on the node's pending block."""
+        return _int(self._rpc("eth_getBalance", [_addr(sender), "pending"]))
+
+    def _store(self, tx: SignedTransactionAPI, tx_hash: bytes, raw: bytes, already_applied: bool) -> None:
+        """``eth_sendRawTransaction`` (the node must hash it as we do), then keep it."""
         try:
             sent = _bytes(self._rpc("eth_sendRawTransaction", [_hex(raw)]))
         except RpcError as exc:
@@ -344,10 +292,6 @@ class RpcChain(Chain):
             raise ChainError(f"the node hashed transaction 0x{tx_hash.hex()} as 0x{sent.hex()}")
         self._txs[tx_hash] = tx
         self._raw[tx_hash] = raw
-        self._mempool.append(tx_hash)
-        self._mempool_gas += tx.gas
-        self._nonces[sender] = expected + 1
-        return tx_hash
 
     def _estimate(
         self,
@@ -412,10 +356,6 @@ class RpcChain(Chain):
                 return f"halt: {name}"
         return f"halt: {message}"
 
-    def pending(self) -> tuple[bytes, ...]:
-        """Hashes of queued transactions, in arrival order."""
-        return tuple(self._mempool)
-
     # -- blocks -----------------------------------------------------------
     def mine(self, timestamp: int | None = None) -> Block:
         """``evm_mine`` one block at ``timestamp`` (default head + 1); read back its receipts.
@@ -427,12 +367,7 @@ class RpcChain(Chain):
         mined again from the queue's prefix, the rest re-sent to the pool.
         """
         head = self._head
-        if timestamp is not None and not isinstance(timestamp, int):
-            raise InputError(f"block timestamp must be an int (seconds), got {timestamp!r}")
-        if timestamp is not None and timestamp <= head.timestamp:
-            raise ChainError(
-                f"block timestamp {timestamp} must be greater than the head's {head.timestamp}"
-            )
+        self._check_block_timestamp(timestamp, head.timestamp)
         when = head.timestamp + 1 if timestamp is None else timestamp
         guard = str(self._control("evm_snapshot", [])) if self._mempool_gas > self._gas_limit else None
         block = self._mine_at(when)
@@ -450,8 +385,7 @@ class RpcChain(Chain):
         included = set(hashes)
         if guard is None:  # everything could fit: what was left out, the node refused
             self._drop_refused(included)
-        self._mempool = [h for h in self._mempool if h not in included]
-        self._mempool_gas = sum(self._txs[h].gas for h in self._mempool)
+        self._remove(included)
         for receipt in receipts:
             self._receipts[receipt.tx_hash] = receipt
         record = self._record(block, receipts)
@@ -477,8 +411,7 @@ class RpcChain(Chain):
                 else "the node refused it when mining"
             )
             senders.add(sender)
-            self.dropped[tx_hash] = reason
-            self._nonces.pop(sender, None)
+            self._drop(tx_hash, sender, reason)
             self._optional("anvil_dropTransaction", [_hex(tx_hash)])
             included.add(tx_hash)  # leaves the mempool too
 
@@ -702,6 +635,4 @@ class RpcChain(Chain):
         self._head_fees = self._fees_of(head)
         self._optional("anvil_dropAllTransactions", [])
         self._resend(list(snapshot.mempool))
-        self._mempool = list(snapshot.mempool)
-        self._mempool_gas = sum(self._txs[h].gas for h in self._mempool)
-        self._nonces = dict(snapshot.nonces)
+        self._restore_mempool(snapshot.mempool, snapshot.nonces)

@@ -160,8 +160,18 @@ def _chain_chunks(world: World) -> Iterator[bytes]:
     """Every raw transaction and log the chain mined (as the driver spooled them), then its state."""
     yield from world.driver.chain_bytes()
     state = getattr(world.chain, "state_blobs", None)
-    if state is not None:
-        yield b"\x00" + b"\x00".join(state())
+    if state is not None:  # each blob after a 0 byte, in pieces (a city's state is millions)
+        batch: list[bytes] = []
+        for blob in state():
+            batch.append(blob)
+            if len(batch) == _STATE_BATCH:
+                yield b"\x00" + b"\x00".join(batch)
+                batch = []
+        if batch:
+            yield b"\x00" + b"\x00".join(batch)
+
+
+_STATE_BATCH = 1 << 16
 
 
 def _file_chunks(path: Path, size: int = 8 << 20) -> Iterator[bytes]:
