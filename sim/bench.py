@@ -107,11 +107,19 @@ def _engine(data: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _trie(data: dict[str, Any]) -> list[Figure]:
+    return [Figure("trie", "roots agree with py-trie", float(data["roots_agree"]), "= 1",
+                   bool(data["roots_agree"])),
+            _at_least("trie", "block root / py-trie's", data["x_py_trie"], 5.0),
+            _at_most("trie", "bytes per storage slot", data["bytes_per_slot"], 300)]
+
+
 #: script -> (arguments for --quick, arguments for a full run, extractor)
 SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Figure]]]] = {
     "bench_tour_mix.py": (["--quick"], [], lambda d: _chain(d, "tour-mix")),
     "bench_chain.py": (["--quick"], [], lambda d: _chain(d, "chain")),
     "bench_revm.py": (["--quick"], [], _revm),
+    "bench_trie.py": (["--quick"], [], _trie),
     "bench_cid.py": (["--quick"], [], _cid),
     "bench_sharing.py": (["--repeat", "1"], [], _sharing),  # 64 MiB: its target is for that size
     "bench_deid.py": (["--quick"], [], _deid),
