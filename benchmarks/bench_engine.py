@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown case {unknown[0]!r} (known: {', '.join(CASES)})", file=sys.stderr)
         return 2
+    if args.json and not args.json.parent.is_dir():
+        print(f"--json {args.json}: no folder {args.json.parent}", file=sys.stderr)
+        return 2
     report: dict[str, Any] = {"quick": args.quick, "cases": {}}
     print(f"{'case':18s} {'backend':10s} {'txs':>7s} {'wall s':>8s} {'tx/s':>8s} {'x pyevm':>8s}")
     bad = 0

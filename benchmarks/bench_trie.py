@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trie import HexaryTrie
 
 from sim.chain._revm_exec import EMPTY_CODE_HASH
-from sim.chain._revm_trie import StateTrie, root_hash
+from sim.chain._revm_trie import StateTrie
 from sim.chain._rlp import rlp_int
 from sim.hashing import keccak256
 
@@ -82,7 +82,7 @@ def run(slots: int, blocks: int) -> dict[str, Any]:
                 batch.set(keccak256(slot.to_bytes(32, "big")), rlp_int(value))
         ref_roots.append(ref.root_hash)
     ref_s = time.perf_counter() - start
-    agree = root_hash(ours._storage[ADDRESS]) == ref_roots[-1]
+    agree = ours.storage_root(ADDRESS) == ref_roots[-1]
     return {"slots": slots, "blocks": blocks, "bytes_per_slot": round(per_slot),
             "ours_us_per_block": round(ours_s / blocks * 1e6, 1),
             "py_trie_us_per_block": round(ref_s / blocks * 1e6, 1),
@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     slots, blocks = (50_000, 500) if args.quick else (args.slots, args.blocks)
     if slots < 1000 or blocks < 1:
         parser.error("--slots must be >= 1000 and --blocks >= 1")
+    if args.json and not args.json.parent.is_dir():
+        parser.error(f"--json {args.json}: no folder {args.json.parent}")
     result = run(slots, blocks)
     print(f"{'slots':>9} {'B/slot':>7} {'ours us/block':>14} {'py-trie us/block':>17} {'x':>6} roots")
     print(f"{result['slots']:>9} {result['bytes_per_slot']:>7} {result['ours_us_per_block']:>14} "

@@ -363,6 +363,10 @@ class StateTrie:
         value = _get(storage, slot_path(slot))
         return 0 if value is None else _int_of_rlp(value)
 
+    def storage_root(self, address: bytes) -> bytes:
+        """The root of ``address``'s storage trie (the empty root when it has none)."""
+        return root_hash(self._storage.get(address))
+
     def has_storage(self, address: bytes) -> bool:
         """Whether ``address`` has any committed non-zero slot."""
         return self._storage.get(address) is not None

@@ -29,6 +29,21 @@ def deploy_counter(chain: Chain, label: str = "alice", x0: int = 5) -> Contract:
     return Contract.deploy(chain, acct, bytecode, abi, x0)
 
 
+def chain_blocks(chain: Chain, *, with_hash: bool = False) -> list[tuple[object, ...]]:
+    """Every block of ``chain`` with its receipts, as comparable tuples (for backend comparisons)."""
+    out: list[tuple[object, ...]] = []
+    for n in range(chain.block_number + 1):
+        b = chain.block(n)
+        receipts = [
+            (r.tx_hash, r.tx_index, r.sender, r.to, r.status, r.gas_used, r.logs,
+             r.contract_address, r.revert_reason, r.return_data)
+            for r in b.receipts
+        ]
+        out.append((b.number, b.timestamp, b.gas_used, b.gas_limit, b.state_root, receipts)
+                   + ((b.block_hash,) if with_hash else ()))
+    return out
+
+
 class ChainConformance:
     """The behaviour of :class:`sim.chain.Chain`, backend independent."""
 

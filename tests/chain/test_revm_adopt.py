@@ -23,7 +23,7 @@ from sim.chain._pyevm_support import PRIORITY_FEE
 from sim.chain._revm_exec import _canonical, _comparable, _match, _walk
 from sim.chain.pyevm import PyEVMChain
 from sim.chain.revm import RevmChain
-from tests.chain.conformance import deploy_counter
+from tests.chain.conformance import chain_blocks, deploy_counter
 from tests.chain.contracts import compile_vyper
 
 #: A contract whose effects depend on the gas limit it runs with (``msg.gas``).
@@ -55,21 +55,6 @@ def follow():
             self.slots[100 + i] = i + 1
     self.n += 1
 """
-
-
-def _blocks(chain: Chain, *, with_hash: bool = False) -> list[tuple[object, ...]]:
-    """Every block of ``chain`` with its receipts, as comparable tuples."""
-    out: list[tuple[object, ...]] = []
-    for n in range(chain.block_number + 1):
-        b = chain.block(n)
-        receipts = [
-            (r.tx_hash, r.tx_index, r.sender, r.to, r.status, r.gas_used, r.logs,
-             r.contract_address, r.revert_reason, r.return_data)
-            for r in b.receipts
-        ]
-        out.append((b.number, b.timestamp, b.gas_used, b.gas_limit, b.state_root, receipts)
-                   + ((b.block_hash,) if with_hash else ()))
-    return out
 
 
 @pytest.fixture
@@ -132,10 +117,10 @@ def test_adopted_blocks_equal_pyevm_and_a_raw_replay(adoptions: list[int]) -> No
     assert adoptions == [5, 0]  # the deployment and the four blocks of sends
     py = PyEVMChain(5)
     _story(py)
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)
     replayed = _replay(rv, 5, {1: ("alice",), 2: ("bob",)})
     assert adoptions == [5, 5]  # the replay executed its blocks
-    assert _blocks(replayed, with_hash=True) == _blocks(rv, with_hash=True)
+    assert chain_blocks(replayed, with_hash=True) == chain_blocks(rv, with_hash=True)
 
 
 def _both(run: Callable[[Chain], object], seed: int = 9
@@ -166,7 +151,7 @@ def test_funding_between_send_and_mine(adoptions: list[int]) -> None:
 
     rv, py, a, b = _both(run)
     assert a == b
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)
     assert adoptions == [2, 1]
 
 
@@ -187,7 +172,7 @@ def test_reads_between_send_and_mine(adoptions: list[int]) -> None:
 
     rv, py, a, b = _both(run)
     assert a == b == [5, 5, 2, 5, 8]
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)
     assert adoptions == [2, 0]
 
 
@@ -238,7 +223,7 @@ def test_blocks_that_do_not_fit_fall_back() -> None:
     rv, py = RevmChain(13, block_gas_limit=300_000), PyEVMChain(13, block_gas_limit=300_000)
     x, first, blocks = run(rv)
     assert run(py) == (x, first, blocks) and x == 15 and first < 16 and blocks > 2
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)
 
 
 def test_gas_dependent_runs_are_not_adopted(adoptions: list[int]) -> None:
@@ -258,7 +243,7 @@ def test_gas_dependent_runs_are_not_adopted(adoptions: list[int]) -> None:
 
     rv, py, a, b = _both(run)
     assert a == b  # same signed transactions: the estimates saw the same pending states
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)
     assert adoptions == [1, 2]  # only the deployment was adopted
 
 
@@ -300,7 +285,7 @@ def test_send_raw_and_fixed_gas_join_the_pending_state(adoptions: list[int]) -> 
 
     rv, py, a, b = _both(run, 17)
     assert a == b
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)
     assert adoptions == [3, 0]  # the signer's deployment, then the two blocks
 
 
@@ -396,7 +381,7 @@ def test_gas_oblivious_trials_settle_without_a_second_run(settled: list[int]) ->
     assert settled[0] >= 12 and settled[1] == 1
     py = PyEVMChain(5)
     _story(py)
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)
 
 
 def test_shipped_contracts_are_gas_oblivious() -> None:
@@ -424,4 +409,4 @@ def test_gas_reading_code_is_run_again(settled: list[int]) -> None:
 
     rv, py, a, b = _both(run)
     assert a == b and settled[1] == 2 and settled[0] == 0
-    assert _blocks(rv) == _blocks(py)
+    assert chain_blocks(rv) == chain_blocks(py)

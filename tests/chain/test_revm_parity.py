@@ -20,6 +20,7 @@ from sim.chain.revm import RevmChain
 from sim.engine.runner import run_scenario
 from sim.engine.scenario import load_scenario
 from sim.protocol.story import play_story
+from tests.chain.conformance import chain_blocks
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -36,20 +37,6 @@ def with_revm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sim.chain.BACKENDS, "revm", _revm)
 
 
-def _blocks(chain: Chain) -> list[tuple[object, ...]]:
-    """Every block of ``chain`` with its receipts, as comparable tuples."""
-    out: list[tuple[object, ...]] = []
-    for n in range(chain.block_number + 1):
-        b = chain.block(n)
-        receipts = [
-            (r.tx_hash, r.tx_index, r.sender, r.to, r.status, r.gas_used, r.logs,
-             r.contract_address, r.revert_reason, r.return_data)
-            for r in b.receipts
-        ]
-        out.append((b.number, b.timestamp, b.gas_used, b.gas_limit, b.state_root, receipts))
-    return out
-
-
 @pytest.mark.parametrize("layout", ["private", "paper"])
 def test_story_is_identical_on_pyevm_and_revm(with_revm: None, layout: str) -> None:
     """Every block and receipt of the story matches; so do the steps' outcomes."""
@@ -58,7 +45,7 @@ def test_story_is_identical_on_pyevm_and_revm(with_revm: None, layout: str) -> N
     assert isinstance(p_rv.chain, RevmChain)
     assert [s.outcome.ok for s in steps_rv] == [s.outcome.ok for s in steps_py]
     assert all(s.as_expected for s in steps_rv)
-    py, rv = _blocks(p_py.chain), _blocks(p_rv.chain)
+    py, rv = chain_blocks(p_py.chain), chain_blocks(p_rv.chain)
     assert len(rv) == len(py)
     for a, b in zip(py, rv, strict=True):
         assert b == a, f"block {a[0]} differs"
@@ -121,7 +108,7 @@ def test_saturated_blocks_are_identical() -> None:
         late = c.send(alice, "bump", gas=60_000)
         chain.fund(alice.address, 0)  # the queued bump can no longer pay: dropped by both
         chain.mine()
-        return (_blocks(chain), chain.state_root(), chain.receipt(hashes[-1]).gas_used,
+        return (chain_blocks(chain), chain.state_root(), chain.receipt(hashes[-1]).gas_used,
                 [chain.balance(a.address) for a in (alice, bob, chain.account("carol"))],
                 chain.balance(b"\x00" * 20), chain.pending(), late in chain.dropped)
 
@@ -156,7 +143,7 @@ def test_edge_transactions_are_identical() -> None:
                   for to, data, value, gas in sends]
         chain.mine()
         created = [chain.receipt(h).contract_address for h in hashes]
-        return (_blocks(chain), chain.state_root(),
+        return (chain_blocks(chain), chain.state_root(),
                 [chain.balance(a) for a in (alice.address, bob.address, fresh)],
                 [chain.code_at(a) for a in created if a is not None],
                 [chain.storage_at(a, 0) for a in created if a is not None])
