@@ -20,3 +20,16 @@ def keccak256(data: bytes) -> bytes:
     from Crypto.Hash import keccak
 
     return bytes(keccak.new(digest_bits=256, data=data).digest())
+
+
+def checksum_address(address: bytes) -> str:
+    """The EIP-55 mixed-case ``0x`` form of a 20-byte address (as eth_utils gives it).
+
+    A hex digit is upper case where the matching nibble of keccak256 of the
+    lower-case hex is 8 or more.
+    """
+    if len(address) != 20:
+        raise ValueError(f"an address is 20 bytes, got {len(address)}")
+    low = address.hex()
+    mask = keccak256(low.encode("ascii")).hex()
+    return "0x" + "".join(c.upper() if m >= "8" else c for c, m in zip(low, mask, strict=False))

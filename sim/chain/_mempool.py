@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from eth_utils import to_checksum_address
-
 from sim.chain.base import Account
 from sim.chain.keys import derive_account, seed_bytes
 from sim.errors import ChainError, InputError, OutOfGas
+from sim.hashing import checksum_address
 
 
 class QueuedTx(Protocol):
@@ -231,4 +230,4 @@ class Mempool(Generic[TxT]):
 
 def hex_addr(address: bytes) -> str:
     """Checksummed form of a 20-byte address, for messages."""
-    return str(to_checksum_address(address))
+    return checksum_address(address)

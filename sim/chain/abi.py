@@ -11,17 +11,17 @@ from typing import Any
 
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak
 
 from sim.errors import InputError
+from sim.hashing import keccak256
 
 #: An ABI entry as emitted by the compiler.
 AbiEntry = Mapping[str, Any]
 
 #: Selector of ``Error(string)``, the revert payload of ``assert x, "reason"``.
-ERROR_SELECTOR = keccak(b"Error(string)")[:4]
+ERROR_SELECTOR = keccak256(b"Error(string)")[:4]
 #: Selector of ``Panic(uint256)`` (Solidity-style panics; Vyper does not emit them).
-PANIC_SELECTOR = keccak(b"Panic(uint256)")[:4]
+PANIC_SELECTOR = keccak256(b"Panic(uint256)")[:4]
 
 
 def canonical_type(param: AbiEntry) -> str:
@@ -50,12 +50,12 @@ def signature(entry: AbiEntry) -> str:
 
 def selector(entry: AbiEntry) -> bytes:
     """The 4-byte function selector of ``entry``."""
-    return keccak(text=signature(entry))[:4]
+    return keccak256(signature(entry).encode())[:4]
 
 
 def event_topic0(entry: AbiEntry) -> bytes:
     """The first topic (keccak of the signature) of an event entry."""
-    return keccak(text=signature(entry))
+    return keccak256(signature(entry).encode())
 
 
 def find_entry(
@@ -111,6 +111,55 @@ def _static_word(typ: str) -> Any:
         size = int(typ[5:])
         return lambda w: bytes(w[:size])
     return None
+
+
+def _strict_word(typ: str) -> Any:
+    """A decoder of one 32-byte word of simple static type ``typ`` that eth_abi would accept.
+
+    Returns None for other types; the decoder returns :data:`_REFUSED` for a
+    word eth_abi would refuse (bad padding, a bool other than 0 or 1), which
+    the caller then hands to eth_abi for its error.
+    """
+    if typ.startswith("uint") and typ[4:].isdigit():
+        bound = 1 << int(typ[4:])
+
+        def uint(w: bytes) -> Any:
+            v = int.from_bytes(w, "big")
+            return v if v < bound else _REFUSED
+        return uint
+    if typ == "address":
+        return lambda w: "0x" + w[12:].hex() if not any(w[:12]) else _REFUSED
+    if typ == "bool":
+        return lambda w: (w[31] == 1) if not any(w[:31]) and w[31] < 2 else _REFUSED
+    if typ.startswith("bytes") and typ[5:].isdigit():
+        size = int(typ[5:])
+        return lambda w: bytes(w[:size]) if not any(w[size:]) else _REFUSED
+    return None
+
+
+#: What a strict word decoder returns for a word eth_abi would refuse.
+_REFUSED = object()
+
+
+def static_decoder(types: Sequence[str]) -> Any:
+    """``decode(data) -> tuple | None`` when every type is a simple static one (uint, address,
+    bool, bytesN), else None.
+
+    Gives what eth_abi's ``decode`` gives; returns None for data it would
+    refuse or read otherwise (wrong length, bad padding), so the caller can
+    let eth_abi decode it, or explain why not.
+    """
+    words = [_strict_word(t) for t in types]
+    if any(w is None for w in words):
+        return None
+    size = 32 * len(words)
+
+    def decode_static(data: bytes) -> tuple[Any, ...] | None:
+        if len(data) != size:
+            return None
+        values = tuple(w(data[32 * i : 32 * i + 32]) for i, w in enumerate(words))
+        return None if _REFUSED in values else values
+    return decode_static
 
 
 def _word_encoder(typ: str) -> Any:

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from sim.hashing import checksum_address
+
 #: The EVM fork used by the Vyper compiler and by every backend.
 FORK = "cancun"
 #: Chain id of every pmrsim chain (anvil's default, so the rpc backend agrees).
@@ -41,9 +43,7 @@ class Account:
     @property
     def hex(self) -> str:
         """The checksummed ``0x`` address."""
-        from eth_utils import to_checksum_address
-
-        return str(to_checksum_address(self.address))
+        return checksum_address(self.address)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sim.chain import abi as abi_mod
 from sim.chain.base import Account, Chain, Log, Receipt
-from sim.errors import TransactionReverted
+from sim.errors import InputError, TransactionReverted
 
 
 class Contract:
@@ -22,6 +22,7 @@ class Contract:
         self.address = bytes(address)
         self.abi = list(abi)
         self._encoders: dict[tuple[str, int], tuple[bytes, list[str], Any]] = {}
+        self._outputs: dict[tuple[str, int], tuple[Mapping[str, Any], Any]] = {}
         self._events = {
             abi_mod.event_topic0(e): e
             for e in self.abi
@@ -64,6 +65,9 @@ class Contract:
         if found is None:
             entry = self.function(fn_name, len(args))
             types = abi_mod.input_types(entry)
+            if len(types) != len(args):
+                raise InputError(f"{abi_mod.signature(entry)} takes {len(types)} arguments, "
+                                 f"got {len(args)}")
             found = self._encoders[key] = (abi_mod.selector(entry), types,
                                            abi_mod.static_encoder(types))
         selector, types, fast = found
@@ -78,8 +82,19 @@ class Contract:
 
         Raises :class:`TransactionReverted` with the reason on revert.
         """
-        entry = self.function(fn_name, len(args))
-        out = self.chain.call(self.address, abi_mod.encode_call(entry, args), sender=sender)
+        data = self.calldata(fn_name, *args)
+        key = (fn_name, len(args))
+        found = self._outputs.get(key)
+        if found is None:
+            entry = self.function(fn_name, len(args))
+            found = self._outputs[key] = (entry,
+                                          abi_mod.static_decoder(abi_mod.output_types(entry)))
+        entry, fast = found
+        out = self.chain.call(self.address, data, sender=sender)
+        if fast is not None:
+            values = fast(out)
+            if values is not None:
+                return values[0] if len(values) == 1 else (values or None)
         return abi_mod.decode_output(entry, out)
 
     def send(

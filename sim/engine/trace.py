@@ -17,6 +17,9 @@ from typing import IO, Any
 from sim.chain import Receipt
 from sim.hashing import keccak256 as keccak
 
+#: One encoder for every record (``json.dumps`` with options builds a new one per call).
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
 
 def logs_digest(receipt: Receipt) -> str:
     """keccak256 over the receipt's logs (address, topics, data): a receipt fingerprint."""
@@ -38,8 +41,7 @@ class TraceWriter:
     def write(self, kind: str, t: float, **fields: Any) -> None:
         """Write one record of ``kind`` at simulated time ``t`` (seconds since the start)."""
         record = {"kind": kind, "t": round(t, 3), **fields}
-        self._fh.write(json.dumps(record, sort_keys=True, separators=(",", ":"),
-                                  ensure_ascii=False) + "\n")
+        self._fh.write(_encode(record) + "\n")
         self.lines += 1
 
     def close(self) -> None:

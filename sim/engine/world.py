@@ -194,7 +194,7 @@ class World:
 
         def traced(label: str) -> Any:
             acct = account(label)
-            self.trace.write("account", self.env.now, label=label, address=acct.hex.lower())
+            self.trace.write("account", self.env.now, label=label, address="0x" + acct.address.hex())
             return acct
 
         self.protocol.account = traced  # type: ignore[method-assign]

@@ -31,9 +31,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from eth_utils import keccak
-
 from sim.errors import InputError
+from sim.hashing import keccak256
 from sim.privacy.randomness import SYSTEM_RANDOM, RandomBytes, draw_exact
 
 COMMITMENT_DOMAIN = b"pmrsim/demographics/v1\x00"
@@ -194,7 +193,7 @@ def commitment(registration: Registration, salt: bytes) -> bytes:
     """The 32-byte salted keccak256 commitment to the registration."""
     if len(salt) != SALT_SIZE:
         raise InputError(f"salt must be {SALT_SIZE} bytes, got {len(salt)}")
-    return bytes(keccak(COMMITMENT_DOMAIN + salt + canonical_bytes(registration)))
+    return keccak256(COMMITMENT_DOMAIN + salt + canonical_bytes(registration))
 
 
 def verify_commitment(registration: Registration, salt: bytes, expected: bytes) -> bool:

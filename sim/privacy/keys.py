@@ -24,9 +24,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from eth_utils import keccak, to_checksum_address
 
 from sim.errors import InputError, PrivacyError
+from sim.hashing import checksum_address, keccak256
 from sim.privacy.randomness import SYSTEM_RANDOM, RandomBytes, draw_exact
 
 VERSION = b"\x01"
@@ -70,7 +70,7 @@ def public_key_of(private_key: bytes) -> bytes:
 def address_of(public_key: bytes) -> str:
     """The checksummed Ethereum address of a public key: last 20 bytes of keccak256(x || y)."""
     raw = normalise_public_key(public_key)[1:]
-    return str(to_checksum_address(keccak(raw)[-20:]))
+    return checksum_address(keccak256(raw)[-20:])
 
 
 def _derive(shared: bytes, ephemeral: bytes, recipient: bytes) -> tuple[bytes, bytes]:

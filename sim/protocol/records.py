@@ -18,7 +18,7 @@ import hmac
 import json
 from typing import Any
 
-from eth_utils import keccak
+from sim.hashing import keccak256
 
 COMMITMENT_DOMAIN = b"pmrsim.commitment/1"
 
@@ -128,7 +128,7 @@ def commitment(record: Any, salt: bytes) -> bytes:
     """keccak256(domain || canonical(record) || salt): hides the record, binds to it."""
     if len(salt) != 32:
         raise ValueError("commitment salt must be 32 bytes")
-    return bytes(keccak(COMMITMENT_DOMAIN + canonical(record) + salt))
+    return keccak256(COMMITMENT_DOMAIN + canonical(record) + salt)
 
 
 def blind_tag(key: bytes, domain: str, value: str) -> bytes:
