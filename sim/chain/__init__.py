@@ -76,13 +76,14 @@ def _rpc(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
 
 
 def _revm(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
-          rpc_url: str | None) -> Chain:
+          rpc_url: str | None, *, background_roots: bool = False) -> Chain:
     """Build the pyrevm backend (Rust EVM, for scale)."""
     try:
         from sim.chain.revm import RevmChain
     except ImportError as exc:
         raise InputError(f"the revm backend needs pyrevm ({exc})") from None
-    return RevmChain(seed, block_gas_limit=block_gas_limit, genesis_timestamp=genesis_timestamp)
+    return RevmChain(seed, block_gas_limit=block_gas_limit, genesis_timestamp=genesis_timestamp,
+                     background_roots=background_roots)
 
 
 #: Backend name -> factory ``(seed, block_gas_limit, genesis_timestamp, rpc_url) -> Chain``.
@@ -101,9 +102,17 @@ def make_chain(
     block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
     genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
     rpc_url: str | None = None,
+    background_roots: bool = False,
 ) -> Chain:
-    """A new chain of the named backend, its accounts derived from ``seed``."""
+    """A new chain of the named backend, its accounts derived from ``seed``.
+
+    ``background_roots``: the revm backend computes its state roots in a
+    worker process (:mod:`sim.chain._revm_roots`; ignored by the others).
+    Call :meth:`Chain.close` when done with such a chain.
+    """
     factory = BACKENDS.get(backend)
     if factory is None:
         raise InputError(f"unknown chain backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    if backend == "revm" and background_roots:
+        return _revm(seed, block_gas_limit, genesis_timestamp, rpc_url, background_roots=True)
     return factory(seed, block_gas_limit, genesis_timestamp, rpc_url)

@@ -105,6 +105,10 @@ class Chain(abc.ABC):
 
     #: Short name used on the command line (``--backend NAME``).
     name: str = "abstract"
+    #: Whether :meth:`mine` may return a block whose ``state_root`` and ``block_hash`` are
+    #: not known yet (``b""``); :meth:`block` always gives them. True for the revm backend
+    #: computing its roots in a worker process.
+    defers_roots: bool = False
 
     # -- accounts ---------------------------------------------------------
     @abc.abstractmethod
@@ -267,6 +271,9 @@ class Chain(abc.ABC):
     @abc.abstractmethod
     def revert(self, snapshot: object) -> None:
         """Return the chain to ``snapshot``: later blocks and queued transactions are dropped."""
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing outside the process
+        """Stop what the backend runs beside this process (a worker); the chain is then unusable."""
 
     @contextmanager
     def anchor(self) -> Iterator[None]:

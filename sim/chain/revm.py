@@ -59,7 +59,9 @@ Cancun says, but is untested. Transactions with an access list are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +79,7 @@ from sim.chain._revm_exec import (
     State,
     Trial,
 )
+from sim.chain._revm_roots import RemoteStore, RootWorker
 from sim.chain._revm_tx import SignedTx, create_address, decode, intrinsic_gas, sign
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
@@ -101,6 +104,8 @@ GENESIS_BASE_FEE = 1_000_000_000
 #: The coinbase of every block (the pyevm backend's).
 COINBASE = b"\x00" * 20
 _ZERO32 = b"\x00" * 32
+#: keccak(rlp(b"")): the root of an empty state.
+_EMPTY_TRIE_ROOT = keccak(b"\x80")
 _ELASTICITY = 2
 _BASE_FEE_DENOMINATOR = 8
 
@@ -165,13 +170,22 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
         genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
         state_roots: bool = True,
+        background_roots: bool = False,
     ) -> None:
         self._init_chain(seed, block_gas_limit, genesis_timestamp)
         self._state_roots = state_roots
         evm = EVM(env=Env(cfg=CfgEnv(chain_id=CHAIN_ID)), gas_limit=block_gas_limit,
                   spec_id=SPEC_ID)
         self._trie: Any = None
-        if state_roots:
+        self._roots: RootWorker | None = None
+        # blocks mined whose root the worker has not given yet: (placeholder head, tx hashes)
+        self._unrooted: deque[tuple[_Head, list[bytes]]] = deque()
+        if state_roots and background_roots:
+            self._roots = RootWorker()
+            self.defers_roots = True
+            self._state = State(evm, RemoteStore(self._roots))
+            root = _EMPTY_TRIE_ROOT
+        elif state_roots:
             from sim.chain._revm_trie import StateTrie
 
             self._trie = StateTrie()
@@ -182,6 +196,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
             root = keccak(b"pmrsim revm genesis")
         genesis = _Head(0, genesis_timestamp, 0, block_gas_limit, GENESIS_BASE_FEE, root,
                         _block_hash(b"", 0, genesis_timestamp, 0, root, []))
+        self._rooted_hash = genesis.block_hash  # hash of the newest block whose root is known
         #: Headers by number; those before ``oldest_block`` are dropped (None) by forget_history.
         self._heads: list[_Head | None] = [genesis]
         self._blocks: list[Block | None] = [self._record(genesis, ())]
@@ -207,6 +222,41 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         head = self._heads[-1]
         assert head is not None  # the head is never forgotten
         return head
+
+    def _settle_roots(self, upto: int | None = None) -> None:
+        """Complete the blocks up to ``upto`` (all when None) whose roots the worker computes.
+
+        Takes their roots in mining order and chains their hashes; waits for
+        the worker only for a root it has not finished.
+        """
+        unrooted = self._unrooted
+        if not unrooted:
+            return
+        assert self._roots is not None
+        heads, blocks = self._heads, self._blocks
+        while unrooted and (upto is None or unrooted[0][0].number <= upto):
+            head, tx_hashes = unrooted.popleft()
+            root = self._roots.next_root()
+            block_hash = _block_hash(self._rooted_hash, head.number, head.timestamp,
+                                     head.gas_used, root, tx_hashes)
+            self._rooted_hash = block_hash
+            number = head.number
+            if heads[number] is not None:
+                heads[number] = dataclasses.replace(head, state_root=root, block_hash=block_hash)
+            block = blocks[number]
+            if block is not None:
+                blocks[number] = dataclasses.replace(block, state_root=root,
+                                                     block_hash=block_hash)
+
+    def block(self, number: int) -> Block:
+        """The mined block ``number``, its root and hash known (waits for the worker if needed)."""
+        self._settle_roots(number)
+        return super().block(number)
+
+    def close(self) -> None:
+        """Stop the state-root worker, if any."""
+        if self._roots is not None:
+            self._roots.close()
 
     def forget_history(self, before: int) -> None:
         """Drop old receipts and transactions (:class:`MinedRecords`) and the old headers."""
@@ -499,9 +549,14 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
             self._undo.clear()
         self._funds_layer = Layer()
         self._funds = []
-        block_hash = _block_hash(head.block_hash, number, when, gas_used, root,
-                                 [r.tx_hash for r in receipts])
-        new = _Head(number, when, gas_used, self._gas_limit, base_fee, root, block_hash)
+        tx_hashes = [r.tx_hash for r in receipts]
+        if self._roots is not None:  # root and hash come when the worker has the root
+            new = _Head(number, when, gas_used, self._gas_limit, base_fee, b"", b"")
+            self._unrooted.append((new, tx_hashes))
+        else:
+            block_hash = _block_hash(head.block_hash, number, when, gas_used, root, tx_hashes)
+            new = _Head(number, when, gas_used, self._gas_limit, base_fee, root, block_hash)
+            self._rooted_hash = block_hash
         self._heads.append(new)
         record = self._record(new, tuple(receipts))
         self._blocks.append(record)
@@ -609,6 +664,9 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         state.dirty, state.dirty_slots = set(), {}
         if self._trie is not None:
             return bytes(self._trie.update(state, dirty, dirty_slots))
+        if self._roots is not None:
+            self._roots.update({address: state.account(address) for address in dirty}, dirty_slots)
+            return b""  # see _settle_roots
         store = state.store
         assert isinstance(store, DictStore)
         store.commit(dirty_slots)
@@ -661,8 +719,9 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
     # -- state (head number, time and gas limit: MinedRecords) ------------
     def state_root(self) -> bytes:
         """State root of the head block (needs ``state_roots=True``)."""
-        if self._trie is None:
+        if not self._state_roots:
             raise ChainError("state roots are not computed by the revm backend (state_roots=False)")
+        self._settle_roots()
         return self._head.state_root
 
     def storage_at(self, address: bytes, slot: int) -> int:
@@ -679,6 +738,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
 
     def snapshot(self) -> object:
         """A handle to the head, mempool, nonces and unmined funding."""
+        self._settle_roots()
         head = self._head
         snap = _Snapshot(
             head_number=head.number,
@@ -696,6 +756,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         """Drop blocks mined after ``snapshot`` and restore its mempool and funding."""
         if not isinstance(snapshot, _Snapshot):
             raise InputError(f"not a snapshot of this chain: {snapshot!r}")
+        self._settle_roots()
         n = snapshot.head_number
         target = self._heads[n] if n < len(self._heads) else None
         if target is None or target.block_hash != snapshot.head_hash:
@@ -713,6 +774,12 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         del self._heads[n + 1 :]
         del self._blocks[n + 1 :]
         self._commit_root(target.state_root)  # the undone writes, into the store
+        if self._roots is not None:
+            root = self._roots.next_root()  # the worker's trie is back at the target's
+            if root != target.state_root:  # pragma: no cover - a bug, not a user error
+                raise ChainError(f"revert reached state root 0x{root.hex()}, expected "
+                                 f"0x{target.state_root.hex()}")
+        self._rooted_hash = target.block_hash
         self._funds_layer = Layer()
         self._funds = []
         for address, wei in snapshot.funds:

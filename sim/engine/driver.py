@@ -60,6 +60,8 @@ class ChainDriver:
         self.ops: dict[str, OpStats] = {}
         self.txs = 0
         self.reverted = 0
+        #: Called with each block as mined (with a chain that ``defers_roots``, its root and
+        #: hash are not known yet: ``chain.block(number)`` waits for them).
         self.on_block: list[Callable[[Block], None]] = []
         #: Every raw transaction and log the chain mined, spooled to disk for the
         #: privacy check at the end (the chain itself need not keep its history);
@@ -123,6 +125,8 @@ class ChainDriver:
             self._mine(slot)
 
     def _mine(self, timestamp: int) -> None:
+        if self.trace.held > HELD_BLOCKS:  # lines of blocks whose roots are long computed
+            self.trace.release(keep=HELD_BLOCKS // 8)
         block = self.chain.mine(timestamp)
         now = self.env.now
         for receipt in block.receipts:
@@ -130,9 +134,11 @@ class ChainDriver:
             outcome = self.protocol.finish(call, receipt)
             self._record(outcome, submitted, now)
             done.succeed(outcome)
-        self.trace.write("block", now, number=block.number, timestamp=block.timestamp,
-                         gas_used=block.gas_used, gas_limit=block.gas_limit,
-                         txs=len(block.receipts), state_root="0x" + block.state_root.hex())
+        if self.chain.defers_roots:
+            number = block.number
+            self.trace.hold("block", now, lambda: _block_fields(self.chain.block(number)))
+        else:
+            self.trace.write("block", now, **_block_fields(block))
         for hook in self.on_block:
             hook(block)
         if self.history is not None and block.number % self.history == 0:
@@ -194,9 +200,20 @@ class ChainDriver:
                     hash="0x" + r.tx_hash.hex(), submitted=0.0, latency=0.0, logs=logs_digest(r),
                     raw="0x" + raw.hex(),
                 )
-            self.trace.write("block", 0.0, number=number, timestamp=block.timestamp,
-                             gas_used=block.gas_used, gas_limit=block.gas_limit,
-                             txs=len(block.receipts), state_root="0x" + block.state_root.hex())
+            self.trace.write("block", 0.0, **_block_fields(block))
+
+
+#: Blocks whose trace lines may wait for their state roots (a chain that ``defers_roots``):
+#: the lines of all but the newest eighth go out when more are held, so the simulation
+#: waits for the root worker only if it falls that far behind.
+HELD_BLOCKS = 64
+
+
+def _block_fields(block: Block) -> dict[str, Any]:
+    """The fields of a block's trace record."""
+    return {"number": block.number, "timestamp": block.timestamp, "gas_used": block.gas_used,
+            "gas_limit": block.gas_limit, "txs": len(block.receipts),
+            "state_root": "0x" + block.state_root.hex()}
 
 
 def table_gas_limits(layout: str, token: str, block_gas_limit: int) -> dict[str, int]:

@@ -163,10 +163,15 @@ class Offload:
             self._process = None
 
 
+def spare_core() -> bool:
+    """Whether this process may use a second core (a worker process is worth starting)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores >= 2
+
+
 def default_workers(patients: int) -> int:
     """One worker for runs big enough to repay starting it, on a machine with a core to spare."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 1 if patients >= BIG_RUN_PATIENTS and cores >= 2 else 0
+    return 1 if patients >= BIG_RUN_PATIENTS and spare_core() else 0
 
 
-__all__ = ["BIG_RUN_PATIENTS", "CHUNK", "Offload", "Pending", "default_workers"]
+__all__ = ["BIG_RUN_PATIENTS", "CHUNK", "Offload", "Pending", "default_workers", "spare_core"]

@@ -11,6 +11,8 @@ are documented in ``reports/FORMATS.md``.
 from __future__ import annotations
 
 import json
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,16 +39,49 @@ class TraceWriter:
         self.path = path
         self._fh: IO[str] = path.open("w", encoding="utf-8", newline="\n")
         self.lines = 0
+        #: Held records, oldest first: (kind, t, fields, the lines written after it).
+        self._held: deque[tuple[str, float, Callable[[], dict[str, Any]], list[str]]] = deque()
 
     def write(self, kind: str, t: float, **fields: Any) -> None:
         """Write one record of ``kind`` at simulated time ``t`` (seconds since the start)."""
-        record = {"kind": kind, "t": round(t, 3), **fields}
-        self._fh.write(_encode(record) + "\n")
+        line = _encode({"kind": kind, "t": round(t, 3), **fields}) + "\n"
+        if self._held:
+            self._held[-1][3].append(line)
+        else:
+            self._fh.write(line)
         self.lines += 1
 
+    def hold(self, kind: str, t: float, fields: Callable[[], dict[str, Any]]) -> None:
+        """Write a record whose fields are not known yet: ``fields()`` gives them later.
+
+        The record keeps its place: what is written after it waits in memory
+        until :meth:`release` (or :meth:`close`) asks ``fields()`` and writes
+        the record and then them. A block whose state root a worker process
+        is still computing is traced this way.
+        """
+        self._held.append((kind, t, fields, []))
+        self.lines += 1
+
+    @property
+    def held(self) -> int:
+        """Records held (see :meth:`hold`)."""
+        return len(self._held)
+
+    def release(self, keep: int = 0) -> None:
+        """Write the oldest held records, now complete, and what was written after each,
+        until ``keep`` remain held."""
+        held, fh = self._held, self._fh
+        while len(held) > keep:
+            kind, t, fields, after = held.popleft()
+            fh.write(_encode({"kind": kind, "t": round(t, 3), **fields()}) + "\n")
+            fh.writelines(after)
+
     def close(self) -> None:
-        """Flush and close the file."""
-        self._fh.close()
+        """Write any held record, flush and close the file."""
+        try:
+            self.release()
+        finally:
+            self._fh.close()
 
 
 def read_trace(path: Path) -> list[dict[str, Any]]:

@@ -30,7 +30,14 @@ import simpy
 from sim.chain import make_chain
 from sim.engine.driver import ChainDriver, table_gas_limits
 from sim.engine.ledger import Attempt, Ledger, Served
-from sim.engine.offload import BIG_RUN_PATIENTS, CHUNK, Offload, Pending, default_workers
+from sim.engine.offload import (
+    BIG_RUN_PATIENTS,
+    CHUNK,
+    Offload,
+    Pending,
+    default_workers,
+    spare_core,
+)
 from sim.engine.studies import (
     CustodianVault,
     StoredStudy,
@@ -122,7 +129,9 @@ class World:
         genesis = self.start_ts - 600
         chain = make_chain(self.backend, seed=scenario.seed,
                            block_gas_limit=scenario.chain.block_gas_limit,
-                           genesis_timestamp=genesis, rpc_url=scenario.chain.rpc_url)
+                           genesis_timestamp=genesis, rpc_url=scenario.chain.rpc_url,
+                           background_roots=spare_core())
+        self.chain = chain  # for close(), should the deployment fail
         trace.write("chain", 0.0, backend=self.backend, seed=scenario.seed, layout=self.layout,
                     genesis_timestamp=genesis, block_gas_limit=scenario.chain.block_gas_limit,
                     block_time=scenario.chain.block_time, start_timestamp=self.start_ts,
@@ -152,8 +161,11 @@ class World:
         self._build_cast()
 
     def close(self) -> None:
-        """Stop the background worker and delete the scratch stores, if any."""
+        """Stop the background workers and delete the scratch stores, if any."""
         self.offload.close()
+        chain = getattr(self, "chain", None)
+        if chain is not None:
+            chain.close()
         driver = getattr(self, "driver", None)
         if driver is not None:
             driver.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +13,7 @@ pytest.importorskip("pyrevm", reason="pyrevm is not installed (the revm backend 
 from sim.chain import Chain
 from sim.chain.revm import RevmChain
 from sim.errors import ChainError
-from tests.chain.conformance import ChainConformance, ChainFactory, deploy_counter
+from tests.chain.conformance import ChainConformance, ChainFactory, chain_blocks, deploy_counter
 
 
 class TestRevmConformance(ChainConformance):
@@ -25,6 +27,90 @@ class TestRevmConformance(ChainConformance):
             return RevmChain(seed, block_gas_limit=block_gas_limit)
 
         return factory
+
+
+class TestRevmBackgroundRootsConformance(ChainConformance):
+    """The conformance suite again, with the state trie in a worker process."""
+
+    @pytest.fixture
+    def chain_factory(self) -> Iterator[ChainFactory]:
+        """Build revm chains whose roots a worker computes; stop the workers afterwards."""
+        made: list[Chain] = []
+
+        def factory(seed: int | bytes, block_gas_limit: int) -> Chain:
+            chain = RevmChain(seed, block_gas_limit=block_gas_limit, background_roots=True)
+            made.append(chain)
+            return chain
+
+        yield factory
+        for chain in made:
+            chain.close()
+
+
+def _story(chain: RevmChain) -> list[object]:
+    """Deploy, call, mine, snapshot, revert, fund and forget history; what can be read after."""
+    counter = deploy_counter(chain)
+    alice = chain.account("alice")
+    seen: list[object] = []
+    for i in range(6):
+        counter.send(alice, "set", i * 7 + 1)
+        counter.send(alice, "bump")
+        seen.append(chain.mine().number)
+    snap = chain.snapshot()
+    counter.send(alice, "set", 999)
+    chain.mine()
+    chain.revert(snap)
+    chain.fund(chain.account("bob").address, 5 * 10**18)
+    counter.send(alice, "bump")
+    chain.mine()
+    seen.append(chain_blocks(chain, with_hash=True))
+    chain.forget_history(3)
+    seen += [chain.state_root(), counter.call("x"), sorted(chain.state_blobs()),
+             [chain.storage_at(counter.address, slot) for slot in range(3)]]
+    return seen
+
+
+def test_background_roots_give_the_same_chain() -> None:
+    """Roots from the worker process: same blocks, hashes, roots, reads and blobs as inline."""
+    inline = RevmChain(4)
+    background = RevmChain(4, background_roots=True)
+    try:
+        assert background.defers_roots and not inline.defers_roots
+        assert _story(background) == _story(inline)
+    finally:
+        background.close()
+
+
+def test_background_roots_complete_blocks_on_demand() -> None:
+    """mine() gives the block before its root; block(n) waits for it and chains the hashes."""
+    reference = RevmChain(6)
+    chain = RevmChain(6, background_roots=True)
+    try:
+        for c in (reference, chain):
+            deploy_counter(c)
+        mined = chain.mine()
+        assert mined.state_root == b"" and mined.block_hash == b""
+        reference.mine()
+        assert chain.block(mined.number) == reference.block(mined.number)
+        assert chain.block(mined.number - 1) == reference.block(mined.number - 1)
+    finally:
+        chain.close()
+
+
+def test_background_root_worker_that_dies_is_a_chain_error() -> None:
+    """A root worker killed under the chain gives a ChainError naming it, not a hang."""
+    chain = RevmChain(8, background_roots=True)
+    try:
+        deploy_counter(chain)
+        worker = chain._roots
+        assert worker is not None
+        worker._process.kill()
+        worker._process.join()
+        with pytest.raises(ChainError, match="state-root worker stopped"):
+            chain.mine()
+            chain.state_root()
+    finally:
+        chain.close()
 
 
 def test_bad_fee_transaction_is_dropped_not_fatal() -> None:

@@ -154,6 +154,24 @@ def test_big_run_machinery_changes_no_result(tmp_path: Path, monkeypatch: pytest
         tmp_path / "small" / "trace.jsonl").read_bytes()
 
 
+def test_background_state_roots_change_nothing(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """revm with its state trie in a worker process writes the same trace as with it inline."""
+    from sim.engine import world
+
+    pytest.importorskip("pyrevm")
+    scenario = load_scenario(SCENARIOS / "adversarial.yaml")
+    runs = {}
+    for background in (False, True):
+        monkeypatch.setattr(world, "spare_core", lambda background=background: background)
+        folder = tmp_path / str(background)
+        runs[background] = run_scenario(scenario, folder, backend="revm", progress=False)
+        assert runs[background].ok
+    assert runs[True].summary["state_root"] == runs[False].summary["state_root"]
+    assert (tmp_path / "True" / "trace.jsonl").read_bytes() == (
+        tmp_path / "False" / "trace.jsonl").read_bytes()
+
+
 def test_gas_limits_from_the_table_change_only_the_signed_limits(tmp_path: Path) -> None:
     """chain.gas_limits=table uses the same gas per operation and reaches the same state root."""
     estimate = run_scenario(load_scenario(SCENARIOS / "adversarial.yaml"), tmp_path / "e",
