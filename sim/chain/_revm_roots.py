@@ -54,9 +54,9 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             return
         op = request[0]
         try:
-            if op == "update":
-                accounts, slots = request[1], request[2]
-                reply: Any = trie.update(_Accounts(accounts), set(accounts), slots)  # type: ignore[arg-type]
+            if op == "updates":  # blocks in order: their roots
+                reply: Any = [trie.update(_Accounts(accounts), set(accounts), slots)  # type: ignore[arg-type]
+                              for accounts, slots in request[1]]
             elif op == "get":
                 reply = trie.get(request[1], request[2])
             elif op == "has_storage":
@@ -85,9 +85,11 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
 class RootWorker:
     """A forked process holding the state trie (see the module docstring)."""
 
-    #: Roots the worker may hold unread before an update waits for the oldest
+    #: Blocks sent to the worker in one message (a message costs more than a block's writes).
+    BATCH = 16
+    #: Messages of roots the worker may have unread before an update waits for the oldest
     #: (its replies must never fill the pipe while the main process is sending).
-    MAX_UNREAD = 256
+    MAX_UNREAD = 16
 
     def __init__(self) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -98,31 +100,44 @@ class RootWorker:
         self._process.start()
         theirs.close()
         self._conn = ours
-        self._unread = 0  # roots the worker has sent (or will send) that were not received
-        self._ready: deque[bytes] = deque()  # roots received while waiting for a query's reply
+        self._outbox: list[tuple[Mapping[bytes, AccountTuple],
+                                 Mapping[bytes, Mapping[int, int]]]] = []
+        self._unread = 0  # messages of roots the worker has sent (or will send), not received
+        self._ready: deque[bytes] = deque()  # roots received, not yet taken
 
     def update(self, accounts: Mapping[bytes, AccountTuple],
                slots: Mapping[bytes, Mapping[int, int]]) -> None:
-        """Send a block's written accounts (all of them) and slots; its root comes later."""
-        if self._unread >= self.MAX_UNREAD:
-            self._ready.append(bytes(self._receive()))
-            self._unread -= 1
-        self._send(("update", dict(accounts), {a: dict(s) for a, s in slots.items()}))
-        self._unread += 1
+        """Queue a block's written accounts (all of them) and slots; its root comes later.
 
-    @property
-    def pending(self) -> int:
-        """Roots sent for and not yet taken with :meth:`next_root`."""
-        return self._unread + len(self._ready)
+        The mappings are the caller's to give away: they are sent as they
+        are when the batch goes (:data:`BATCH` blocks, or a root is asked for).
+        """
+        self._outbox.append((accounts, slots))
+        if len(self._outbox) >= self.BATCH:
+            self._flush()
 
     def next_root(self) -> bytes:
         """The root after the oldest update not yet taken (waits for the worker if needed)."""
-        if self._ready:
-            return self._ready.popleft()
-        if not self._unread:
-            raise ChainError("no state root is pending")
+        if not self._ready:
+            if not self._unread:
+                if not self._outbox:
+                    raise ChainError("no state root is pending")
+                self._flush()
+            self._take()
+        return self._ready.popleft()
+
+    def _flush(self) -> None:
+        """Send the queued blocks (one message)."""
+        if self._unread >= self.MAX_UNREAD:
+            self._take()
+        self._send(("updates", self._outbox))
+        self._outbox = []
+        self._unread += 1
+
+    def _take(self) -> None:
+        """Receive the oldest unread message of roots."""
+        self._ready.extend(bytes(root) for root in self._receive())
         self._unread -= 1
-        return bytes(self._receive())
 
     def query(self, op: str, *args: Any) -> Any:
         """Ask the worker ``op`` (``get``, ``has_storage``, ``storage_root``) and wait."""
@@ -153,10 +168,11 @@ class RootWorker:
         self._conn.close()
 
     def _drain(self) -> None:
-        """Move every unread root into the queue (so a query's reply is next)."""
+        """Send the queued blocks and receive every root (so a query's reply is next)."""
+        if self._outbox:
+            self._flush()
         while self._unread:
-            self._ready.append(bytes(self._receive()))
-            self._unread -= 1
+            self._take()
 
     def _send(self, request: tuple[Any, ...]) -> None:
         try:

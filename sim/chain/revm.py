@@ -59,7 +59,6 @@ Cancun says, but is untested. Transactions with an access list are refused.
 
 from __future__ import annotations
 
-import dataclasses
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -241,12 +240,13 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
                                      head.gas_used, root, tx_hashes)
             self._rooted_hash = block_hash
             number = head.number
+            done = _Head(number, head.timestamp, head.gas_used, head.gas_limit, head.base_fee,
+                         root, block_hash)
             if heads[number] is not None:
-                heads[number] = dataclasses.replace(head, state_root=root, block_hash=block_hash)
+                heads[number] = done
             block = blocks[number]
             if block is not None:
-                blocks[number] = dataclasses.replace(block, state_root=root,
-                                                     block_hash=block_hash)
+                blocks[number] = self._record(done, block.receipts)
 
     def block(self, number: int) -> Block:
         """The mined block ``number``, its root and hash known (waits for the worker if needed)."""

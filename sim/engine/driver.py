@@ -126,7 +126,7 @@ class ChainDriver:
 
     def _mine(self, timestamp: int) -> None:
         if self.trace.held > HELD_BLOCKS:  # lines of blocks whose roots are long computed
-            self.trace.release(keep=HELD_BLOCKS // 8)
+            self.trace.release(keep=HELD_BLOCKS // 2)
         block = self.chain.mine(timestamp)
         now = self.env.now
         for receipt in block.receipts:
@@ -204,9 +204,10 @@ class ChainDriver:
 
 
 #: Blocks whose trace lines may wait for their state roots (a chain that ``defers_roots``):
-#: the lines of all but the newest eighth go out when more are held, so the simulation
-#: waits for the root worker only if it falls that far behind.
-HELD_BLOCKS = 64
+#: when more are held, the lines of the older half go out. Their roots were sent to the
+#: worker (in batches of 16) long before, so the simulation waits for it only if it falls
+#: that far behind.
+HELD_BLOCKS = 128
 
 
 def _block_fields(block: Block) -> dict[str, Any]:
