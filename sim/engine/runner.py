@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.engine.invariants import Violation, check_all
+from sim.engine.offload import BIG_RUN_PATIENTS
 from sim.engine.trace import TraceWriter
 from sim.engine.world import DAY, World
 
@@ -89,7 +90,8 @@ def _run_layout(scenario: Any, layout: str, folder: Path, *, backend: str | None
         if world is not None:
             world.close()  # the worker and the scratch stores go once the checks are done
     del world  # the run's state (a city's is gigabytes) goes before the report reads the trace
-    gc.collect()  # simulation processes and the world refer to each other
+    if scenario.population.patients >= BIG_RUN_PATIENTS:
+        gc.collect()  # simulation processes and the world refer to each other
     _write_summary(folder, summary)
     _write_gas_csv(folder / "gas.csv", summary["gas"])
     _render(folder)

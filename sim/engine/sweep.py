@@ -292,11 +292,17 @@ class Sweep:
         return len(self.points) * len(self.spec.seeds)
 
     def tasks(self, out_dir: Path) -> list[PointTask]:
-        """One task per (point, seed), in point order then seed order."""
+        """One task per (point, seed), in point order then seed order.
+
+        A run's folder is ``points/<index>-seed<seed>``, the index padded
+        with zeros to the width of the largest, so folders list in point order.
+        """
+        width = len(str(max(p.index for p in self.points)))
         return [PointTask(index=p.index, seed=seed, values=p.values,
                           overrides=p.overrides(self.spec.fixed),
                           scenario=str(self.scenario_path.resolve()),
-                          out_dir=str((out_dir / "points" / f"{p.index}-seed{seed}").resolve()),
+                          out_dir=str((out_dir / "points"
+                                       / f"{p.index:0{width}d}-seed{seed}").resolve()),
                           metrics=list(self.spec.metrics))
                 for p in self.points for seed in self.spec.seeds]
 

@@ -87,6 +87,15 @@ def test_sweep_of_eight_runs_on_a_local_cluster_is_deterministic(tmp_path: Path)
         r["state_root"] for r in rows if r["index"] == "3" and r["seed"] == "2")
 
 
+def test_run_folders_list_in_point_order(tmp_path: Path) -> None:
+    """Point indexes in folder names are zero-padded to the widest (00 ... 11), so they sort."""
+    path = _write(tmp_path, {"seeds": [1, 2], "grid": {"storage.nodes": list(range(3, 15))}})
+    tasks = load_sweep(path).tasks(tmp_path / "out")
+    names = [Path(t.out_dir).name for t in tasks]
+    assert names[:3] == ["00-seed1", "00-seed2", "01-seed1"] and names[-1] == "11-seed2"
+    assert names == sorted(names)
+
+
 def test_a_point_that_fails_at_run_time_is_reported_and_the_others_complete(
         tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """A DICOM source that validates but is not on the machine fails its point only; exit 1."""
