@@ -39,8 +39,10 @@ differ (anvil stamps a random prevrandao). Gas *limits* can differ from
 pyevm's when refunds occur: the trace reports gas used after the refund,
 pyevm's trial before it (the +25% still covers the refund, at most 20%).
 
-:meth:`state_blobs` returns ``[]``: a node's database is not readable over
-JSON-RPC (the PII invariant still scans inputs and logs). This class assumes
+:meth:`state_blobs` reads the node's state from anvil's ``anvil_dumpState``
+(gzipped JSON: every account's code and storage); a node without it gives
+``[]``, as its database is not otherwise readable over JSON-RPC (the PII
+invariant then scans inputs and logs only). This class assumes
 it is the only client driving the node (it caches the head).
 ``genesis_timestamp`` cannot be set over RPC: start the node with it
 (:func:`sim.chain.anvil.start_anvil` does).
@@ -48,6 +50,8 @@ it is the only client driving the node (it caches the head).
 
 from __future__ import annotations
 
+import gzip
+import json
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -559,8 +563,32 @@ class RpcChain(sup.PyEvmTxs, Chain):
         ]
 
     def state_blobs(self) -> list[bytes]:
-        """Nothing: a node's database is not readable over JSON-RPC (see the module docstring)."""
-        return []
+        """Every contract's code and every storage value (32 bytes), from ``anvil_dumpState``.
+
+        In address then slot order. ``[]`` from a node without that method
+        (see the module docstring); a dump not of anvil's shape is a ChainError.
+        """
+        try:
+            dump = self._rpc("anvil_dumpState", [])
+        except RpcError:
+            return []
+        try:
+            state = json.loads(gzip.decompress(bytes.fromhex(str(dump).removeprefix("0x"))))
+            blobs: list[bytes] = []
+            accounts = state["accounts"]
+            for address in sorted(accounts, key=str.lower):
+                account = accounts[address]
+                code = bytes.fromhex(str(account.get("code") or "0x").removeprefix("0x"))
+                if code:
+                    blobs.append(code)
+                storage = account.get("storage") or {}
+                for slot in sorted(storage, key=lambda k: int(k, 16)):
+                    value = int(storage[slot], 16)
+                    if value:
+                        blobs.append(value.to_bytes(32, "big"))
+        except (ValueError, KeyError, TypeError, AttributeError, OSError, EOFError) as exc:
+            raise ChainError(f"unexpected anvil_dumpState answer from {self.url}: {exc}") from None
+        return blobs
 
     @property
     def block_number(self) -> int:

@@ -109,9 +109,35 @@ def test_blocks_match_pyevm(rpc_factory: ChainFactory) -> None:
     assert rpc.block(2).block_hash != py.block(2).block_hash  # anvil: random prevrandao
 
 
-def test_state_blobs_are_not_available(rpc_factory: ChainFactory) -> None:
-    """A node's database cannot be read over JSON-RPC."""
-    assert rpc_factory(1, 30_000_000).state_blobs() == []
+def test_state_blobs_come_from_the_state_dump(rpc_factory: ChainFactory) -> None:
+    """anvil's state dump gives the contracts' code and storage values, as pyevm's database does."""
+    pytest.importorskip("pyrevm")
+    from sim.chain.revm import RevmChain
+
+    rpc = rpc_factory(1, 30_000_000)
+    revm = RevmChain(1)  # its blobs are of the same kind: code and storage values
+    for chain in (rpc, revm):
+        counter = deploy_counter(chain, x0=0xC0FFEE)
+        chain.mine()
+    blobs = rpc.state_blobs()
+    assert rpc.code_at(counter.address) in blobs
+    assert (0xC0FFEE).to_bytes(32, "big") in blobs
+    assert set(revm.state_blobs()) <= set(blobs)  # anvil also has its system contracts
+
+
+def test_state_blobs_without_a_state_dump(rpc_factory: ChainFactory,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node without anvil_dumpState gives no blobs (its database is not readable over RPC)."""
+    from sim.chain.rpc import RpcError
+
+    rpc = rpc_factory(1, 30_000_000)
+    assert isinstance(rpc, RpcChain)
+
+    def refuse(method: str, params: list[object]) -> object:
+        raise RpcError(method, -32601, "Method not found")
+
+    monkeypatch.setattr(rpc, "_rpc", refuse)
+    assert rpc.state_blobs() == []
 
 
 def test_unreachable_or_bad_url() -> None:
