@@ -83,6 +83,18 @@ def _hex_key(data: dict[str, Any], what: str) -> bytes:
     return value
 
 
+def _share_json(kind: str, secret: SecretBytes, **fields: object) -> str:
+    """A share file: its kind, its fields and the secret value in hex (keys sorted)."""
+    return json.dumps({"kind": kind, **fields, "value": secret.reveal().hex()}, sort_keys=True)
+
+
+def _share_fields(data: dict[str, Any], what: str) -> dict[str, Any]:
+    """The fields every share file has: record id, version and key epoch."""
+    return {"record_id": _field(data, "record_id", str, what),
+            "version": _field(data, "version", int, what),
+            "key_epoch": _field(data, "key_epoch", int, what)}
+
+
 @dataclass(eq=False, slots=True)
 class EssentialShare:
     """The patient's essential share K_e of one record's key (at one key epoch)."""
@@ -96,27 +108,14 @@ class EssentialShare:
 
     def to_json(self) -> str:
         """Serialise (the value included: this is a secret file)."""
-        return json.dumps(
-            {
-                "kind": self.KIND,
-                "record_id": self.record_id,
-                "version": self.version,
-                "key_epoch": self.key_epoch,
-                "value": self.secret.reveal().hex(),
-            },
-            sort_keys=True,
-        )
+        return _share_json(self.KIND, self.secret, record_id=self.record_id,
+                           version=self.version, key_epoch=self.key_epoch)
 
     @classmethod
     def from_json(cls, text: str | bytes, *, what: str = "essential share") -> EssentialShare:
         """Parse :meth:`to_json` output; raise :class:`InputError` naming ``what``."""
         data = _load(text, cls.KIND, what)
-        return cls(
-            record_id=_field(data, "record_id", str, what),
-            version=_field(data, "version", int, what),
-            key_epoch=_field(data, "key_epoch", int, what),
-            secret=SecretBytes(_hex_key(data, what)),
-        )
+        return cls(**_share_fields(data, what), secret=SecretBytes(_hex_key(data, what)))
 
 
 @dataclass(eq=False, slots=True)
@@ -133,29 +132,15 @@ class KeyShare:
 
     def to_json(self) -> str:
         """Serialise (the value included: this is a secret file)."""
-        return json.dumps(
-            {
-                "kind": self.KIND,
-                "record_id": self.record_id,
-                "version": self.version,
-                "key_epoch": self.key_epoch,
-                "index": self.index,
-                "value": self.secret.reveal().hex(),
-            },
-            sort_keys=True,
-        )
+        return _share_json(self.KIND, self.secret, record_id=self.record_id,
+                           version=self.version, key_epoch=self.key_epoch, index=self.index)
 
     @classmethod
     def from_json(cls, text: str | bytes, *, what: str = "key share") -> KeyShare:
         """Parse :meth:`to_json` output; raise :class:`InputError` naming ``what``."""
         data = _load(text, cls.KIND, what)
-        return cls(
-            record_id=_field(data, "record_id", str, what),
-            version=_field(data, "version", int, what),
-            key_epoch=_field(data, "key_epoch", int, what),
-            index=_field(data, "index", int, what),
-            secret=SecretBytes(_hex_key(data, what)),
-        )
+        return cls(**_share_fields(data, what), index=_field(data, "index", int, what),
+                   secret=SecretBytes(_hex_key(data, what)))
 
 
 def xor_bytes(a: bytes, b: bytes) -> bytes:
