@@ -119,7 +119,10 @@ def _advance(world: World, progress: bool | None) -> None:
     end = world.duration + 2 * world.sc.chain.block_time + 3600
     show = sys.stderr.isatty() if progress is None else progress
     if not show:
-        world.env.run(until=end)
+        if progress is None and world.sc.population.patients >= BIG_RUN_PATIENTS:
+            _advance_logged(world, end)  # a long run into a log: a line every tenth
+        else:
+            world.env.run(until=end)
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -134,6 +137,17 @@ def _advance(world: World, progress: bool | None) -> None:
             t = min(end, t + step)
             world.env.run(until=t)
             bar.update(task, completed=t / DAY, txs=world.driver.txs)
+
+
+def _advance_logged(world: World, end: float) -> None:
+    """Run to ``end``, writing a plain progress line to stderr at every tenth of it."""
+    started = time.perf_counter()
+    for tenth in range(1, 11):
+        world.env.run(until=end * tenth / 10)
+        minutes = (time.perf_counter() - started) / 60
+        print(f"{world.sc.name} ({world.layout}): day {world.env.now / DAY:.1f} of "
+              f"{end / DAY:.1f}, {world.driver.txs:,} txs, {minutes:.1f} min", file=sys.stderr,
+              flush=True)
 
 
 def _unexpected(layout: str, violations: list[Violation], expected: list[str]) -> list[str]:

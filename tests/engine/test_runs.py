@@ -154,6 +154,23 @@ def test_big_run_machinery_changes_no_result(tmp_path: Path, monkeypatch: pytest
         tmp_path / "small" / "trace.jsonl").read_bytes()
 
 
+def test_long_runs_into_a_log_report_progress_by_tenths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A big run whose stderr is not a terminal writes ten plain progress lines; same trace."""
+    from sim.engine import runner
+
+    scenario = load_scenario(SCENARIOS / "quickstart.yaml", ["duration_days=1"])
+    quiet = run_scenario(scenario, tmp_path / "quiet", progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(runner, "BIG_RUN_PATIENTS", 1)
+    logged = run_scenario(scenario, tmp_path / "logged")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 10 and lines[0].startswith("quickstart (private): day ")
+    assert lines[-1].split(", ")[1] == f"{logged.summary['txs']['total']:,} txs"
+    assert (tmp_path / "logged" / "trace.jsonl").read_bytes() == (
+        tmp_path / "quiet" / "trace.jsonl").read_bytes()
+
+
 def test_background_state_roots_change_nothing(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """revm with its state trie in a worker process writes the same trace as with it inline."""
