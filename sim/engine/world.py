@@ -71,6 +71,7 @@ from sim.protocol import (
     Regulator,
     TestType,
 )
+from sim.protocol.merkle import merkle_root
 from sim.protocol.offchain import PackStore
 from sim.protocol.outcome import Outcome
 from sim.protocol.protocol import Call
@@ -693,11 +694,14 @@ class World:
         offsets = (np.arange(n) * w.iomt_reading_interval_s).astype(np.uint64)
         while self.env.now + window < self.duration:
             start = self.start_ts + int(self.env.now)
-            yield self.env.timeout(window)
-            # SpO2 in percent, one reading per interval
+            # SpO2 in percent, one reading per interval (drawn now from the device's own
+            # generator, so the window's Merkle tree is hashed while the window passes)
             readings = ReadingBatch(1, 94 + rng.integers(0, 6, n), start + offsets)
-            if w.iomt_mode == "batch":
-                yield from self.tx(device.anchor_call(readings, start, start + int(window)))
+            root = self.offload.submit(merkle_root, readings) if w.iomt_mode == "batch" else None
+            yield self.env.timeout(window)
+            if root is not None:
+                yield from self.tx(device.anchor_call(readings, start, start + int(window),
+                                                      root=root.result()))
                 self.counts["iomt_batches"] += 1
             else:
                 events = [self.driver.submit(device.record_call(readings[k])) for k in range(n)]

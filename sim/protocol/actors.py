@@ -374,14 +374,20 @@ class Device(Actor):
 
     patient_id: int = 0
 
-    def anchor_call(self, readings: Readings, window_start: int, window_end: int) -> Call:
-        """Anchor a batch of readings as (window, Merkle root, CID of the encrypted batch)."""
+    def anchor_call(self, readings: Readings, window_start: int, window_end: int,
+                    root: bytes | None = None) -> Call:
+        """Anchor a batch of readings as (window, Merkle root, CID of the encrypted batch).
+
+        ``root``: the readings' :func:`merkle_root`, when already computed
+        (the engine hashes a window's readings on its second core).
+        """
         p = self.protocol
         batch = encode_readings(readings)
         sealed = p.sealer.seal(batch, aad=b"iomt-batch")
         return self._call(
             "IoMTAnchor", "anchor_batch",
-            (window_start, window_end, len(readings), merkle_root(readings), sealed.digest),
+            (window_start, window_end, len(readings),
+             merkle_root(readings) if root is None else root, sealed.digest),
             SlotWrites(new=1, updated=1),
         )
 
