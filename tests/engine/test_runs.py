@@ -161,6 +161,7 @@ def test_long_runs_into_a_log_report_progress_by_tenths(
 
     scenario = load_scenario(SCENARIOS / "quickstart.yaml", ["duration_days=1"])
     quiet = run_scenario(scenario, tmp_path / "quiet", progress=False)
+    assert quiet.ok
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(runner, "BIG_RUN_PATIENTS", 1)
     logged = run_scenario(scenario, tmp_path / "logged")
