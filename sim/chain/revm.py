@@ -759,6 +759,9 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         self._settle_roots()
         n = snapshot.head_number
         target = self._heads[n] if n < len(self._heads) else None
+        if target is None and n < self.oldest_block:
+            raise ChainError(f"snapshot at block {n} can no longer be restored: blocks before "
+                             f"{self.oldest_block} were forgotten (forget_history)")
         if target is None or target.block_hash != snapshot.head_hash:
             raise ChainError("snapshot is not on this chain's history (reverted past it?)")
         if any(b not in self._undo for b in range(n + 1, len(self._heads))):

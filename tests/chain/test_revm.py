@@ -327,3 +327,16 @@ def test_reads_and_blobs_agree_with_and_without_state_roots() -> None:
     with_roots = run(True)
     assert with_roots == run(False)
     assert with_roots[0][0] == 11 and with_roots[0][3] == 12
+
+
+def test_revert_to_a_forgotten_block_says_so() -> None:
+    """A snapshot older than forget_history's cut is refused with a message naming the cut."""
+    chain = RevmChain(9)
+    counter = deploy_counter(chain)
+    snap = chain.snapshot()
+    for i in range(4):
+        counter.send(chain.account("alice"), "set", i)
+        chain.mine()
+    chain.forget_history(chain.block_number - 1)
+    with pytest.raises(ChainError, match="forgotten"):
+        chain.revert(snap)
