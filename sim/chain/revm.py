@@ -44,6 +44,11 @@ docstring); what differs is how:
   With ``state_roots=False`` a block's ``state_root`` is a chained
   digest of what it wrote (deterministic, not a trie root) and
   :meth:`RevmChain.state_root` raises :class:`~sim.errors.ChainError`.
+  With ``background_roots=True`` the trie lives in a worker process
+  (:mod:`sim.chain._revm_roots`): ``mine`` returns a block whose root and
+  hash are filled in later (``defers_roots``), :meth:`RevmChain.block` and
+  :meth:`RevmChain.state_root` wait for them; the roots are the same.
+  Call :meth:`RevmChain.close` to stop the worker.
 * **Block hashes** are a digest of the block (parent hash, number, time, gas,
   state root, transaction hashes), not an RLP header hash.
 * **State** is mirrored in Python (accounts, slots, code): balances, nonces,
