@@ -164,7 +164,13 @@ class Offload:
 
 
 def spare_core() -> bool:
-    """Whether this process may use a second core (a worker process is worth starting)."""
+    """Whether this process may use a second core (a worker process is worth starting).
+
+    Never in a daemonic process, which may not start children: a Dask
+    worker running a sweep's points is one.
+    """
+    if multiprocessing.current_process().daemon:
+        return False
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return cores >= 2
 

@@ -41,3 +41,23 @@ def test_a_failure_in_the_worker_is_raised_in_the_main_process() -> None:
         assert offload.submit(_square, 4).result() == 16  # the worker goes on
     finally:
         offload.close()
+
+
+def _report_spare_core(queue: object) -> None:
+    from sim.engine.offload import default_workers, spare_core
+
+    queue.put((spare_core(), default_workers(10**6)))  # type: ignore[attr-defined]
+
+
+def test_no_worker_processes_from_a_daemonic_process() -> None:
+    """A daemonic process (a Dask worker running a sweep point) may not start children: none asked."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_report_spare_core, args=(queue,), daemon=True)
+    child.start()
+    try:
+        assert queue.get(timeout=30) == (False, 0)
+    finally:
+        child.join(timeout=30)

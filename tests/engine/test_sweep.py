@@ -87,6 +87,22 @@ def test_sweep_of_eight_runs_on_a_local_cluster_is_deterministic(tmp_path: Path)
         r["state_root"] for r in rows if r["index"] == "3" and r["seed"] == "2")
 
 
+def test_a_sweep_on_revm_runs_in_the_dask_workers(tmp_path: Path) -> None:
+    """Points on the revm backend run inside Dask's (daemonic) workers: no worker processes of
+    their own, the same state root as a direct run with them."""
+    pytest.importorskip("pyrevm")
+    path = _write(tmp_path, {"grid": {"storage.nodes": [3, 5]},
+                             "fixed": {**TINY, "chain.backend": "revm"}, "workers": 2})
+    sweep = load_sweep(path)
+    result = run_sweep(sweep, tmp_path / "out", progress=False)
+    assert result.ok, result.failed
+    point = sweep.points[1]
+    direct = run_scenario(load_scenario(QUICKSTART, point.overrides(sweep.spec.fixed), seed=1),
+                          tmp_path / "direct", progress=False)
+    assert direct.summary["state_root"] == next(
+        r["state_root"] for r in result.rows if r["index"] == 1)
+
+
 def test_run_folders_list_in_point_order(tmp_path: Path) -> None:
     """Point indexes in folder names are zero-padded to the widest (00 ... 11), so they sort."""
     path = _write(tmp_path, {"seeds": [1, 2], "grid": {"storage.nodes": list(range(3, 15))}})
