@@ -125,8 +125,9 @@ class ChainDriver:
             self._mine(slot)
 
     def _mine(self, timestamp: int) -> None:
-        if self.trace.held > HELD_BLOCKS:  # lines of blocks whose roots are long computed
-            self.trace.release(keep=HELD_BLOCKS // 2)
+        trace = self.trace
+        if trace.held > HELD_BLOCKS or trace.waiting > HELD_LINES:
+            trace.release(keep=trace.held // 2)  # blocks whose roots are long computed
         block = self.chain.mine(timestamp)
         now = self.env.now
         for receipt in block.receipts:
@@ -208,6 +209,8 @@ class ChainDriver:
 #: worker (in batches of 16) long before, so the simulation waits for it only if it falls
 #: that far behind.
 HELD_BLOCKS = 128
+#: ... or when this many trace lines wait behind them (full blocks: ~1.3 KB a line).
+HELD_LINES = 50_000
 
 
 def _block_fields(block: Block) -> dict[str, Any]:

@@ -41,12 +41,14 @@ class TraceWriter:
         self.lines = 0
         #: Held records, oldest first: (kind, t, fields, the lines written after it).
         self._held: deque[tuple[str, float, Callable[[], dict[str, Any]], list[str]]] = deque()
+        self._waiting = 0  # lines written behind held records
 
     def write(self, kind: str, t: float, **fields: Any) -> None:
         """Write one record of ``kind`` at simulated time ``t`` (seconds since the start)."""
         line = _encode({"kind": kind, "t": round(t, 3), **fields}) + "\n"
         if self._held:
             self._held[-1][3].append(line)
+            self._waiting += 1
         else:
             self._fh.write(line)
         self.lines += 1
@@ -67,6 +69,11 @@ class TraceWriter:
         """Records held (see :meth:`hold`)."""
         return len(self._held)
 
+    @property
+    def waiting(self) -> int:
+        """Lines written after a held record, waiting for it in memory."""
+        return self._waiting
+
     def release(self, keep: int = 0) -> None:
         """Write the oldest held records, now complete, and what was written after each,
         until ``keep`` remain held."""
@@ -75,6 +82,7 @@ class TraceWriter:
             kind, t, fields, after = held.popleft()
             fh.write(_encode({"kind": kind, "t": round(t, 3), **fields()}) + "\n")
             fh.writelines(after)
+            self._waiting -= len(after)
 
     def close(self) -> None:
         """Write any held record, flush and close the file."""

@@ -174,10 +174,13 @@ def test_long_runs_into_a_log_report_progress_by_tenths(
 
 def test_background_state_roots_change_nothing(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """revm with its state trie in a worker process writes the same trace as with it inline."""
-    from sim.engine import world
+    """revm with its state trie in a worker process writes the same trace as with it inline
+    (its block lines held and released often here)."""
+    from sim.engine import driver, world
 
     pytest.importorskip("pyrevm")
+    monkeypatch.setattr(driver, "HELD_BLOCKS", 5)
+    monkeypatch.setattr(driver, "HELD_LINES", 3)
     scenario = load_scenario(SCENARIOS / "adversarial.yaml")
     runs = {}
     for background in (False, True):

@@ -22,13 +22,14 @@ def test_held_records_keep_their_place(tmp_path: Path) -> None:
     trace.write("b", 1.5, n=2)
     trace.hold("block", 2.0, lambda: {"n": late["block"] + 1})
     trace.write("c", 2.5, n=3)
-    assert trace.held == 2 and trace.lines == 5
+    assert trace.held == 2 and trace.lines == 5 and trace.waiting == 2
     trace._fh.flush()
     assert _kinds(path) == [("a", 1)]
     late["block"] = 10  # the fields are asked for only when released
     trace.release(keep=1)
     trace._fh.flush()
     assert _kinds(path) == [("a", 1), ("block", 10), ("b", 2)]
+    assert trace.held == 1 and trace.waiting == 1
     trace.close()  # releases the rest
     assert _kinds(path) == [("a", 1), ("block", 10), ("b", 2), ("block", 11), ("c", 3)]
 
