@@ -268,9 +268,10 @@ def decode_signed(
     return tx
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PyEvmSnapshot:
-    """What :meth:`PyEvmPool.revert` restores."""
+    """What :meth:`PyEvmPool.revert` restores (and the revm backend's; compared by identity,
+    so a backend can keep live ones in a weak set)."""
 
     head_number: int
     head_hash: bytes

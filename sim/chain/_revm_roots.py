@@ -61,8 +61,6 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
                 reply = trie.get(request[1], request[2])
             elif op == "has_storage":
                 reply = trie.has_storage(request[1])
-            elif op == "storage_root":
-                reply = trie.storage_root(request[1])
             elif op == "values":
                 batch: list[int] = []
                 for value in trie.values():
@@ -140,7 +138,7 @@ class RootWorker:
         self._unread -= 1
 
     def query(self, op: str, *args: Any) -> Any:
-        """Ask the worker ``op`` (``get``, ``has_storage``, ``storage_root``) and wait."""
+        """Ask the worker ``op`` (``get`` or ``has_storage``) and wait."""
         self._drain()
         self._send((op, *args))
         return self._receive()

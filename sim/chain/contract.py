@@ -21,8 +21,8 @@ class Contract:
         self.chain = chain
         self.address = bytes(address)
         self.abi = list(abi)
-        self._encoders: dict[tuple[str, int], tuple[bytes, list[str], Any]] = {}
-        self._outputs: dict[tuple[str, int], tuple[Mapping[str, Any], Any]] = {}
+        #: (name, arguments) -> (entry, selector, input types, fast encoder, fast output decoder)
+        self._functions: dict[tuple[str, int], tuple[Mapping[str, Any], bytes, list[str], Any, Any]] = {}
         self._events = {
             abi_mod.event_topic0(e): e
             for e in self.abi
@@ -58,19 +58,25 @@ class Contract:
         """The ABI entry of function ``name`` taking ``n_args`` arguments."""
         return abi_mod.find_entry(self.abi, "function", name, n_args)
 
+    def _function(self, fn_name: str, n_args: int
+                  ) -> tuple[Mapping[str, Any], bytes, list[str], Any, Any]:
+        """What calling ``fn_name`` with ``n_args`` arguments needs (looked up once)."""
+        key = (fn_name, n_args)
+        found = self._functions.get(key)
+        if found is None:
+            entry = self.function(fn_name, n_args)
+            types = abi_mod.input_types(entry)
+            if len(types) != n_args:
+                raise InputError(f"{abi_mod.signature(entry)} takes {len(types)} arguments, "
+                                 f"got {n_args}")
+            found = self._functions[key] = (
+                entry, abi_mod.selector(entry), types, abi_mod.static_encoder(types),
+                abi_mod.static_decoder(abi_mod.output_types(entry)))
+        return found
+
     def calldata(self, fn_name: str, *args: Any) -> bytes:
         """Encoded calldata for ``fn_name(*args)`` (selector and types looked up once)."""
-        key = (fn_name, len(args))
-        found = self._encoders.get(key)
-        if found is None:
-            entry = self.function(fn_name, len(args))
-            types = abi_mod.input_types(entry)
-            if len(types) != len(args):
-                raise InputError(f"{abi_mod.signature(entry)} takes {len(types)} arguments, "
-                                 f"got {len(args)}")
-            found = self._encoders[key] = (abi_mod.selector(entry), types,
-                                           abi_mod.static_encoder(types))
-        selector, types, fast = found
+        _, selector, types, fast, _ = self._function(fn_name, len(args))
         if fast is not None:
             encoded = fast(args)
             if encoded is not None:
@@ -83,13 +89,7 @@ class Contract:
         Raises :class:`TransactionReverted` with the reason on revert.
         """
         data = self.calldata(fn_name, *args)
-        key = (fn_name, len(args))
-        found = self._outputs.get(key)
-        if found is None:
-            entry = self.function(fn_name, len(args))
-            found = self._outputs[key] = (entry,
-                                          abi_mod.static_decoder(abi_mod.output_types(entry)))
-        entry, fast = found
+        entry, _, _, _, fast = self._function(fn_name, len(args))
         out = self.chain.call(self.address, data, sender=sender)
         if fast is not None:
             values = fast(out)

@@ -139,22 +139,8 @@ class _Head:
     block_hash: bytes
 
 
-class _Snapshot:
+class _Snapshot(sup.PyEvmSnapshot):
     """What :meth:`RevmChain.revert` restores (weak-referenced: undo is kept while one lives)."""
-
-    def __init__(
-        self,
-        head_number: int,
-        head_hash: bytes,
-        mempool: tuple[bytes, ...],
-        nonces: tuple[tuple[bytes, int], ...],
-        funds: tuple[tuple[bytes, int], ...],
-    ) -> None:
-        self.head_number = head_number
-        self.head_hash = head_hash
-        self.mempool = mempool
-        self.nonces = nonces
-        self.funds = funds
 
 
 class RevmChain(MinedRecords, Mempool[SignedTx], Chain):

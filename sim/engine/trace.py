@@ -23,6 +23,11 @@ from sim.hashing import keccak256 as keccak
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
+def _line(kind: str, t: float, fields: dict[str, Any]) -> str:
+    """One record's line: compact key-sorted JSON, the time rounded to milliseconds."""
+    return _encode({"kind": kind, "t": round(t, 3), **fields}) + "\n"
+
+
 def logs_digest(receipt: Receipt) -> str:
     """keccak256 over the receipt's logs (address, topics, data): a receipt fingerprint."""
     blob = b"".join(
@@ -45,7 +50,7 @@ class TraceWriter:
 
     def write(self, kind: str, t: float, **fields: Any) -> None:
         """Write one record of ``kind`` at simulated time ``t`` (seconds since the start)."""
-        line = _encode({"kind": kind, "t": round(t, 3), **fields}) + "\n"
+        line = _line(kind, t, fields)
         if self._held:
             self._held[-1][3].append(line)
             self._waiting += 1
@@ -80,7 +85,7 @@ class TraceWriter:
         held, fh = self._held, self._fh
         while len(held) > keep:
             kind, t, fields, after = held.popleft()
-            fh.write(_encode({"kind": kind, "t": round(t, 3), **fields()}) + "\n")
+            fh.write(_line(kind, t, fields()))
             fh.writelines(after)
             self._waiting -= len(after)
 

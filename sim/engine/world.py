@@ -142,7 +142,6 @@ class World:
                                         first_patient_id=scenario.population.first_patient_id,
                                         token=scenario.token, store=self._pack(PackStore, "objects"))
         self._trace_accounts()
-        self.chain = chain
         system = self.protocol.system
         trace.write("contracts", 0.0, **{system.label(name): "0x" + c.address.hex()
                                          for name, c in system.by_name().items()})
