@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,38 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def render_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
+@dataclass
+class PreparedTrace:
+    """A trace's digest and the figures drawn from the trace alone (:data:`TRACE_FIGURES`)."""
+
+    digest: TraceDigest
+    figures: dict[str, str | None]
+
+
+#: The figures drawn from the trace's digest alone, without the summary: name -> drawing.
+TRACE_FIGURES: dict[str, Callable[[TraceDigest], str | None]] = {
+    "latency": plots.plot_latency_cdf,
+    "blocks": plots.plot_block_fullness,
+    "accesses": plots.plot_accesses,
+}
+
+
+def prepare_trace(path: Path) -> PreparedTrace:
+    """:func:`read_trace` of ``path`` with :data:`TRACE_FIGURES` drawn: the part of a report
+    that needs no summary (the engine prepares it in a worker while it checks the run)."""
+    digest = read_trace(path)
+    return PreparedTrace(digest, {name: draw(digest) for name, draw in TRACE_FIGURES.items()})
+
+
+def render_report(run_dir: Path | str, out: Path | str | None = None, *,
+                  prepared: PreparedTrace | None = None) -> Path:
     """Render ``run_dir`` into ``out`` (default ``run_dir/report.html``); return the path written.
 
     ``summary.json`` is required; ``trace.jsonl`` is optional (its plots then
-    say "no data"). Raises :class:`sim.errors.InputError` naming the file (and
-    line or key) for a missing folder or malformed input; no output is left.
+    say "no data"). ``prepared``: :func:`prepare_trace` of the folder's
+    trace, when the caller has it already. Raises
+    :class:`sim.errors.InputError` naming the file (and line or key) for a
+    missing folder or malformed input; no output is left.
     """
     run_dir = Path(run_dir)
     if not run_dir.exists():
@@ -53,8 +80,10 @@ def render_report(run_dir: Path | str, out: Path | str | None = None) -> Path:
         raise InputError(f"{out}: is a folder, expected the path of the HTML file to write")
     summary = load_summary(run_dir / SUMMARY_NAME)
     trace_path = run_dir / TRACE_NAME
-    digest = read_trace(trace_path) if trace_path.exists() else None
-    text = render_html(summary, digest)
+    if prepared is not None:
+        text = render_html(summary, prepared.digest, figures=prepared.figures)
+    else:
+        text = render_html(summary, read_trace(trace_path) if trace_path.exists() else None)
     try:
         write_atomically(out, text)
     except OSError as exc:
@@ -75,18 +104,26 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def render_html(summary: Mapping[str, Any], digest: TraceDigest | None) -> str:
-    """The report page for a checked summary and an optional trace digest."""
+def render_html(summary: Mapping[str, Any], digest: TraceDigest | None, *,
+                figures: Mapping[str, str | None] | None = None) -> str:
+    """The report page for a checked summary and an optional trace digest.
+
+    ``figures``: those of :data:`TRACE_FIGURES` already drawn from ``digest``.
+    """
     trace_note = f"{TRACE_NAME} is absent" if digest is None else None
     d = digest if digest is not None else TraceDigest()
+    drawn = dict(figures or {})
+    for name, draw in TRACE_FIGURES.items():
+        if name not in drawn:
+            drawn[name] = draw(d)
     body = "".join((
         section("counts", counts_body(summary)),
         section("invariants", invariants_section(summary, digest)),
         section("gas", gas_body(summary)),
-        section("latency", latency_body(summary, d, trace_note)),
-        section("blocks", blocks_body(summary, d, trace_note)),
+        section("latency", latency_body(summary, d, trace_note, drawn["latency"])),
+        section("blocks", blocks_body(summary, d, trace_note, drawn["blocks"])),
         section("storage", storage_body(summary, d)),
-        section("accesses", accesses_body(d, trace_note)),
+        section("accesses", accesses_body(d, trace_note, drawn["accesses"])),
         section("reverts", reverts_body(summary, d, trace_note)),
         section("trace", trace_body(d, trace_note)),
     ))
@@ -133,13 +170,14 @@ def gas_body(summary: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def latency_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | None) -> str:
-    """The confirmation latency CDF and the per-operation latency table."""
+def latency_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | None,
+                 svg: str | None) -> str:
+    """The confirmation latency CDF (``svg``, drawn from ``d``) and the per-operation table."""
     sample = d.latency_all
     caption = "Confirmation latency (simulated seconds from submission to inclusion)"
     if sample.sampled:
         caption += f", from a fixed-seed sample of {len(sample.values):,} of {sample.seen:,}"
-    parts = [figure(plots.plot_latency_cdf(d), caption + ".",
+    parts = [figure(svg, caption + ".",
                     trace_note or "no transaction in trace.jsonl has a 'latency'")]
     latency = summary.get("latency") or {}
     if latency:
@@ -151,12 +189,13 @@ def latency_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | N
     return "".join(parts)
 
 
-def blocks_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | None) -> str:
-    """Block fullness over time and the capacity figures."""
+def blocks_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | None,
+                svg: str | None) -> str:
+    """Block fullness over time (``svg``, drawn from ``d``) and the capacity figures."""
     caption = "Block gas used as a share of the block gas limit over simulated time"
     if d.blocks.width > 1:
         caption += f" (binned by {d.blocks.width} blocks)"
-    parts = [figure(plots.plot_block_fullness(d), caption + ".",
+    parts = [figure(svg, caption + ".",
                     trace_note or "trace.jsonl has no 'block' records")]
     if d.block_count:
         parts.append(f"<p>{fmt(d.block_count)} blocks; {fmt(d.full_blocks)} at least 95% full.</p>")
@@ -183,9 +222,10 @@ def storage_body(summary: Mapping[str, Any], d: TraceDigest) -> str:
     return "".join(parts)
 
 
-def accesses_body(d: TraceDigest, trace_note: str | None) -> str:
-    """Cumulative released/denied accesses, access modes and denial reasons."""
-    parts = [figure(plots.plot_accesses(d), "Cumulative records released and accesses denied.",
+def accesses_body(d: TraceDigest, trace_note: str | None, svg: str | None) -> str:
+    """Cumulative released/denied accesses (``svg``, drawn from ``d``), access modes and
+    denial reasons."""
+    parts = [figure(svg, "Cumulative records released and accesses denied.",
                     trace_note or "trace.jsonl has no 'access' records")]
     if d.access_modes:
         parts.append(counter_table(("mode", "access attempts"), d.access_modes))

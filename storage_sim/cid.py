@@ -29,12 +29,13 @@ _CODEC_NAMES = {DAG_PB: "dag-pb", RAW: "raw"}
 class Cid:
     """An immutable sha2-256 CID (version 0 or 1, codec dag-pb or raw)."""
 
-    __slots__ = ("_bytes", "_hash", "codec", "version")
+    __slots__ = ("_bytes", "_hash", "_text", "codec", "version")
 
     version: int
     codec: int
     _bytes: bytes
     _hash: int
+    _text: str  # str(self), made on first use (a stored block is named in many records)
 
     def __init__(self, version: int, codec: int, digest: bytes) -> None:
         if version not in (0, 1):
@@ -57,6 +58,10 @@ class Cid:
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Cid is immutable")
+
+    def __reduce__(self) -> tuple[type[Cid], tuple[int, int, bytes]]:
+        # pickle and copy rebuild it from its parts (the default would set its slots)
+        return (Cid, (self.version, self.codec, self.digest))
 
     @classmethod
     def of_block(cls, data: bytes | memoryview, *, version: int = 0, codec: int = DAG_PB) -> Cid:
@@ -126,9 +131,13 @@ class Cid:
         return Cid(1, self.codec, self.digest)
 
     def __str__(self) -> str:
-        if self.version == 0:
-            return b58encode(self._bytes)
-        return "b" + b32encode_lower(self._bytes)
+        try:
+            return self._text
+        except AttributeError:
+            pass
+        text = b58encode(self._bytes) if self.version == 0 else "b" + b32encode_lower(self._bytes)
+        object.__setattr__(self, "_text", text)
+        return text
 
     def __repr__(self) -> str:
         return f"Cid({self})"

@@ -143,7 +143,7 @@ class Outcome:
     logs: list[tuple[bytes, tuple[bytes, ...], bytes]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Trial:
     """A transaction run and forgotten (:meth:`State.trial`): its outcome and what it touched."""
 

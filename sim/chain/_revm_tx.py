@@ -26,9 +26,10 @@ TX_DATA_NONZERO_GAS = 16
 TX_CREATE_GAS = 32_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SignedTx:
-    """What the revm backend keeps of a signed transaction."""
+    """What the revm backend keeps of a signed transaction (never changed once made; not
+    frozen because a frozen dataclass takes ~5x longer to build, once per transaction)."""
 
     sender: bytes
     nonce: int
@@ -41,6 +42,9 @@ class SignedTx:
     hash: bytes
     raw: bytes
     intrinsic_gas: int
+
+
+_CHAIN_ID_RLP = rlp_int(CHAIN_ID)
 
 
 def intrinsic_gas(to: bytes, data: bytes) -> int:
@@ -73,14 +77,15 @@ def sign(
     data: bytes,
 ) -> SignedTx:
     """Sign an EIP-1559 (type 2) transaction on :data:`CHAIN_ID` with no access list."""
-    fields = (
-        rlp_int(CHAIN_ID) + rlp_int(nonce) + rlp_int(max_priority_fee_per_gas) + rlp_int(max_fee_per_gas)
-        + rlp_int(gas) + rlp_str(to) + rlp_int(value) + rlp_str(data) + b"\xc0"
-    )
+    fields = b"".join((
+        _CHAIN_ID_RLP, rlp_int(nonce), rlp_int(max_priority_fee_per_gas), rlp_int(max_fee_per_gas),
+        rlp_int(gas), rlp_str(to), rlp_int(value) if value else b"\x80", rlp_str(data), b"\xc0",
+    ))
     signature = _key(private_key).sign_recoverable(keccak(b"\x02" + rlp_list(fields)), hasher=None)
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    raw = b"\x02" + rlp_list(fields + rlp_int(signature[64]) + rlp_int(r) + rlp_int(s))
+    # r and s as RLP integers: big-endian without leading zero bytes (never zero, EIP-2)
+    r = rlp_str(signature[:32].lstrip(b"\x00"))
+    s = rlp_str(signature[32:64].lstrip(b"\x00"))
+    raw = b"\x02" + rlp_list(b"".join((fields, rlp_int(signature[64]), r, s)))
     return SignedTx(sender, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value,
                     data, keccak(raw), raw, intrinsic_gas(to, data))
 

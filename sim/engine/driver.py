@@ -19,7 +19,7 @@ from typing import IO, Any
 import simpy
 
 from sim.chain import Block, Chain
-from sim.engine.trace import TraceWriter, logs_digest
+from sim.engine.trace import TraceWriter, logs_hash
 from sim.errors import ChainError
 from sim.protocol.outcome import Outcome
 from sim.protocol.protocol import Call, Protocol
@@ -159,13 +159,10 @@ class ChainDriver:
             self.reverted += 1
         raw = self.chain.raw_transaction(r.tx_hash)
         self._spool(raw, r)
-        self.trace.write(
-            "tx", now, block=r.block_number, op=outcome.op, sender=outcome.sender,
-            status=r.status, gas=r.gas_used, reason=outcome.reason,
-            hash="0x" + r.tx_hash.hex(), submitted=round(submitted, 3),
-            latency=round(now - submitted, 3), logs=logs_digest(r),
-            raw="0x" + raw.hex(),
-        )
+        self.trace.tx(now, block=r.block_number, op=outcome.op, sender=outcome.sender,
+                      status=r.status, gas=r.gas_used, reason=outcome.reason, tx_hash=r.tx_hash,
+                      submitted=round(submitted, 3), latency=round(now - submitted, 3),
+                      logs=logs_hash(r), raw=raw)
 
     def _spool(self, raw: bytes, receipt: Any) -> None:
         parts = [raw]
@@ -195,12 +192,10 @@ class ChainDriver:
             for r in block.receipts:
                 raw = self.chain.raw_transaction(r.tx_hash)
                 self._spool(raw, r)
-                self.trace.write(
-                    "tx", 0.0, block=number, op="deploy" if r.to is None else "setup",
-                    sender="admin", status=r.status, gas=r.gas_used, reason=r.revert_reason or "",
-                    hash="0x" + r.tx_hash.hex(), submitted=0.0, latency=0.0, logs=logs_digest(r),
-                    raw="0x" + raw.hex(),
-                )
+                self.trace.tx(0.0, block=number, op="deploy" if r.to is None else "setup",
+                              sender="admin", status=r.status, gas=r.gas_used,
+                              reason=r.revert_reason or "", tx_hash=r.tx_hash, submitted=0.0,
+                              latency=0.0, logs=logs_hash(r), raw=raw)
             self.trace.write("block", 0.0, **_block_fields(block))
 
 

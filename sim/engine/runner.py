@@ -9,21 +9,25 @@ at the top of the folder and each further layout has a full run folder in
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gc
 import json
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.engine.invariants import Violation, check_all
-from sim.engine.offload import BIG_RUN_PATIENTS
+from sim.engine.offload import BIG_RUN_PATIENTS, Offload, Pending, spare_core
 from sim.engine.trace import TraceWriter
 from sim.engine.world import DAY, World
+
+if TYPE_CHECKING:
+    from reports.render import PreparedTrace
 
 SUMMARY_SCHEMA = "pmrsim.summary/1"
 #: Operations that make up a visit, for the capacity figure.
@@ -81,21 +85,47 @@ def _run_layout(scenario: Any, layout: str, folder: Path, *, backend: str | None
             _simulate(world, progress)
         finally:
             trace.close()
-        checked, violations = check_all(world, trace_path)
-        expected = list(scenario.expect_violations.get(layout, []))
-        unexpected = _unexpected(layout, violations, expected)
-        summary = _summary(world, scenario, layout, checked, violations, expected,
-                           time.perf_counter() - wall)
+        with _prepare_aside(world, trace_path) as prepared:  # drawn while the run is checked
+            checked, violations = check_all(world, trace_path)
+            expected = list(scenario.expect_violations.get(layout, []))
+            unexpected = _unexpected(layout, violations, expected)
+            summary = _summary(world, scenario, layout, checked, violations, expected,
+                               time.perf_counter() - wall)
+            report_trace = prepared.result()
     finally:
         if world is not None:
             world.close()  # the worker and the scratch stores go once the checks are done
-    del world  # the run's state (a city's is gigabytes) goes before the report reads the trace
+    del world  # the run's state (a city's is gigabytes) goes before the report is drawn
     if scenario.population.patients >= BIG_RUN_PATIENTS:
         gc.collect()  # simulation processes and the world refer to each other
     _write_summary(folder, summary)
     _write_gas_csv(folder / "gas.csv", summary["gas"])
-    _render(folder)
+    _render(folder, report_trace)
     return RunResult(folder, summary, unexpected)
+
+
+#: From this size the report's reading of a run's trace (and the figures drawn from it
+#: alone) is done by a worker process while the main process checks the run; below it,
+#: starting the worker costs more than it saves.
+PREPARE_ASIDE_BYTES = 2 << 20
+
+
+@contextlib.contextmanager
+def _prepare_aside(world: World, trace_path: Path) -> Iterator[Pending[PreparedTrace]]:
+    """:func:`reports.render.prepare_trace` of ``trace_path``: on the second core when there
+    is one and the trace is big enough (the world's own worker, or one started for it),
+    else inline when asked for. Either way the report is the same (tested)."""
+    from reports.render import prepare_trace
+
+    if world.offload.workers:
+        yield world.offload.submit(prepare_trace, trace_path)
+        return
+    big = trace_path.stat().st_size >= PREPARE_ASIDE_BYTES
+    offload = Offload(1 if big and spare_core() else 0)
+    try:
+        yield offload.submit(prepare_trace, trace_path)
+    finally:
+        offload.close()
 
 
 #: Allocations between young-generation collections while simulating (Python's default is
@@ -239,7 +269,7 @@ def _write_gas_csv(path: Path, gas: dict[str, dict[str, float]]) -> None:
             writer.writerow([op, s["count"], s["mean"], s["min"], s["max"], s["total"]])
 
 
-def _render(folder: Path) -> None:
+def _render(folder: Path, prepared: PreparedTrace | None = None) -> None:
     from reports import render_report  # matplotlib loads only here
 
-    render_report(folder)
+    render_report(folder, prepared=prepared)

@@ -28,13 +28,48 @@ def _line(kind: str, t: float, fields: dict[str, Any]) -> str:
     return _encode({"kind": kind, "t": round(t, 3), **fields}) + "\n"
 
 
-def logs_digest(receipt: Receipt) -> str:
+_string = json.encoder.encode_basestring  # the encoder's own string escaping (C in CPython)
+_NUMBERS = (int, float)
+
+
+def logs_hash(receipt: Receipt) -> bytes:
     """keccak256 over the receipt's logs (address, topics, data): a receipt fingerprint."""
     blob = b"".join(
         log.address + b"".join(log.topics) + len(log.data).to_bytes(4, "big") + log.data
         for log in receipt.logs
     )
-    return "0x" + keccak(blob).hex()
+    return keccak(blob)
+
+
+def logs_digest(receipt: Receipt) -> str:
+    """:func:`logs_hash` as ``0x`` hex (the trace's ``logs`` field)."""
+    return "0x" + logs_hash(receipt).hex()
+
+
+def tx_line(t: float, *, block: int, op: str, sender: str, status: int, gas: int,
+            reason: str | None, tx_hash: bytes, submitted: float, latency: float, logs: bytes,
+            raw: bytes) -> str:
+    """A ``tx`` record's line, the same bytes as :func:`_line` gives (tested), ~5x faster.
+
+    A city-year writes over a million of these, each with ~1 KB of hex that
+    the general encoder scans character by character for escapes; hex never
+    needs one, and the byte fields are made hex here. Values of another type
+    than annotated go through the general encoder.
+    """
+    t = round(t, 3)
+    if not (type(block) is type(status) is type(gas) is int
+            and type(t) in _NUMBERS and type(submitted) in _NUMBERS and type(latency) in _NUMBERS
+            and t - t == submitted - submitted == latency - latency == 0  # finite
+            and type(op) is type(sender) is str and (reason is None or type(reason) is str)):
+        return _line("tx", t, {"block": block, "op": op, "sender": sender, "status": status,
+                               "gas": gas, "reason": reason, "hash": "0x" + tx_hash.hex(),
+                               "submitted": submitted, "latency": latency,
+                               "logs": "0x" + logs.hex(), "raw": "0x" + raw.hex()})
+    return (f'{{"block":{block},"gas":{gas},"hash":"0x{tx_hash.hex()}","kind":"tx",'
+            f'"latency":{latency!r},"logs":"0x{logs.hex()}","op":{_string(op)},'
+            f'"raw":"0x{raw.hex()}","reason":{"null" if reason is None else _string(reason)},'
+            f'"sender":{_string(sender)},"status":{status},"submitted":{submitted!r},'
+            f'"t":{t!r}}}\n')
 
 
 class TraceWriter:
@@ -50,7 +85,18 @@ class TraceWriter:
 
     def write(self, kind: str, t: float, **fields: Any) -> None:
         """Write one record of ``kind`` at simulated time ``t`` (seconds since the start)."""
-        line = _line(kind, t, fields)
+        self._put(_line(kind, t, fields))
+
+    def tx(self, t: float, *, block: int, op: str, sender: str, status: int, gas: int,
+           reason: str | None, tx_hash: bytes, submitted: float, latency: float, logs: bytes,
+           raw: bytes) -> None:
+        """Write a ``tx`` record (see :func:`tx_line`): ``write("tx", ...)`` with the hash, logs
+        digest and raw bytes given as bytes."""
+        self._put(tx_line(t, block=block, op=op, sender=sender, status=status, gas=gas,
+                          reason=reason, tx_hash=tx_hash, submitted=submitted, latency=latency,
+                          logs=logs, raw=raw))
+
+    def _put(self, line: str) -> None:
         if self._held:
             self._held[-1][3].append(line)
             self._waiting += 1

@@ -210,3 +210,23 @@ def test_gas_limits_from_the_table_change_only_the_signed_limits(tmp_path: Path)
                 return str(record["raw"])
         raise AssertionError("no mint")
     assert first_mint("t") != first_mint("e")  # signed with the table's limit, not the estimate
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_report_prepared_aside_is_the_same_report(tmp_path: Path, big: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trace read and drawn for the report by a worker while the run is checked (the
+    world's worker, or one started for it) gives the report that drawing it afterwards gives."""
+    import sim.engine.world as world
+    from reports import render_report
+    from sim.engine import runner
+
+    monkeypatch.setattr(runner, "PREPARE_ASIDE_BYTES", 0)
+    monkeypatch.setattr(runner, "spare_core", lambda: True)
+    if big:
+        monkeypatch.setattr(world, "default_workers", lambda patients: 1)
+    run = run_scenario(load_scenario(SCENARIOS / "quickstart.yaml", ["duration_days=1"]),
+                       tmp_path / "run", progress=False)
+    assert run.ok
+    again = render_report(run.out_dir, tmp_path / "again.html")
+    assert again.read_bytes() == (run.out_dir / "report.html").read_bytes()
