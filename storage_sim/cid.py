@@ -29,13 +29,12 @@ _CODEC_NAMES = {DAG_PB: "dag-pb", RAW: "raw"}
 class Cid:
     """An immutable sha2-256 CID (version 0 or 1, codec dag-pb or raw)."""
 
-    __slots__ = ("_bytes", "_hash", "_text", "codec", "version")
+    __slots__ = ("_bytes", "_hash", "codec", "version")
 
     version: int
     codec: int
     _bytes: bytes
     _hash: int
-    _text: str  # str(self), made on first use (a stored block is named in many records)
 
     def __init__(self, version: int, codec: int, digest: bytes) -> None:
         if version not in (0, 1):
@@ -131,13 +130,10 @@ class Cid:
         return Cid(1, self.codec, self.digest)
 
     def __str__(self) -> str:
-        try:
-            return self._text
-        except AttributeError:
-            pass
-        text = b58encode(self._bytes) if self.version == 0 else "b" + b32encode_lower(self._bytes)
-        object.__setattr__(self, "_text", text)
-        return text
+        # not cached: a city keeps about a million CIDs, and their text would be 100 MB more
+        if self.version == 0:
+            return b58encode(self._bytes)
+        return "b" + b32encode_lower(self._bytes)
 
     def __repr__(self) -> str:
         return f"Cid({self})"

@@ -112,14 +112,15 @@ def split_study(
     return result.custodians, result.essential, result.manifest.to_dict()
 
 
-def study_manifest(sharing: dict[str, object], fragments: list[tuple[int, str, Cid]],
+def study_manifest(sharing: dict[str, object], fragments: list[tuple[int, str, str]],
                    modality: str) -> bytes:
-    """The study manifest stored on the swarm: sharing manifest + where the fragments are."""
+    """The study manifest stored on the swarm: sharing manifest + where the fragments are
+    (``fragments``: custodian index, node id and the fragment's CID as text)."""
     doc = {
         "schema": STUDY_SCHEMA,
         "modality": modality,
         "sharing": sharing,
-        "fragments": [{"index": i, "node": node, "cid": str(cid)} for i, node, cid in fragments],
+        "fragments": [{"index": i, "node": node, "cid": cid} for i, node, cid in fragments],
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 

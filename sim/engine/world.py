@@ -488,15 +488,17 @@ class World:
             return None
         chosen = rng.sample(online, sc.n)
         fragments: list[tuple[int, str, Cid]] = []
+        named: list[tuple[int, str, str]] = []  # the same, the CIDs as text (made once)
         for custodian, node in zip(custodians, chosen, strict=True):
             assert custodian.fragment is not None and custodian.key_share is not None
             cid = self.swarm.add(node, custodian.fragment, cid_version=1)
             self.vault.put(node, record_id, custodian.key_share)
             fragments.append((custodian.index, node, cid))
-            self.trace.write("storage", self.env.now, event="store", node=node, cid=str(cid),
+            named.append((custodian.index, node, str(cid)))
+            self.trace.write("storage", self.env.now, event="store", node=node, cid=named[-1][2],
                              bytes=len(custodian.fragment))
         yield self.env.timeout(len(data) * 8 / (self.sc.storage.bandwidth_mbps * 1e6))
-        manifest = study_manifest(sharing, fragments, modality)
+        manifest = study_manifest(sharing, named, modality)
         mcid = self.swarm.add("gateway", manifest, cid_version=1)
         try:
             yield from self.swarm.pin(mcid)

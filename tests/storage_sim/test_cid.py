@@ -99,10 +99,9 @@ def test_cids_are_values() -> None:
 
 @given(st.binary(min_size=32, max_size=32), st.sampled_from([(0, DAG_PB), (1, DAG_PB), (1, RAW)]))
 def test_cids_pickle_and_copy_as_values(digest: bytes, form: tuple[int, int]) -> None:
-    """A CID survives pickle and deepcopy (for worker processes), its text made once and kept."""
+    """A CID survives pickle and deepcopy (for worker processes) as the same value."""
     cid = Cid(form[0], form[1], digest)
     text = str(cid)
-    assert str(cid) is text  # kept, not made again
     for other in (pickle.loads(pickle.dumps(cid)), copy.deepcopy(cid)):
         assert other == cid and hash(other) == hash(cid) and str(other) == text
         assert Cid.parse(str(other)) == cid
