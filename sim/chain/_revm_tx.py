@@ -79,7 +79,7 @@ def sign(
     """Sign an EIP-1559 (type 2) transaction on :data:`CHAIN_ID` with no access list."""
     fields = b"".join((
         _CHAIN_ID_RLP, rlp_int(nonce), rlp_int(max_priority_fee_per_gas), rlp_int(max_fee_per_gas),
-        rlp_int(gas), rlp_str(to), rlp_int(value) if value else b"\x80", rlp_str(data), b"\xc0",
+        rlp_int(gas), rlp_str(to), rlp_int(value), rlp_str(data), b"\xc0",
     ))
     signature = _key(private_key).sign_recoverable(keccak(b"\x02" + rlp_list(fields)), hasher=None)
     # r and s as RLP integers: big-endian without leading zero bytes (never zero, EIP-2)
