@@ -7,6 +7,7 @@ leaves a partial report behind.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -51,6 +52,22 @@ TRACE_FIGURES: dict[str, Callable[[TraceDigest], str | None]] = {
 }
 
 
+#: The figures drawn from the summary alone: name -> drawing.
+SUMMARY_FIGURES: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+    "gas": lambda summary: plots.plot_gas(summary.get("gas") or {}),
+    "gas_per_patient_year": plots.plot_gas_per_patient_year,
+    "layouts": lambda summary: plots.plot_layouts(summary.get("layouts") or {}),
+    "storage": lambda summary: plots.plot_storage_nodes(summary.get("storage") or {}),
+}
+
+
+def summary_figures(summary: Mapping[str, Any]) -> dict[str, str | None]:
+    """:data:`SUMMARY_FIGURES` drawn from ``summary`` as ``summary.json`` will hold it (keys
+    sorted, values through JSON), for :func:`render_report`'s ``figures``."""
+    stored = json.loads(json.dumps(summary, sort_keys=True))
+    return {name: draw(stored) for name, draw in SUMMARY_FIGURES.items()}
+
+
 def prepare_trace(path: Path) -> PreparedTrace:
     """:func:`read_trace` of ``path`` with :data:`TRACE_FIGURES` drawn: the part of a report
     that needs no summary (the engine prepares it in a worker while it checks the run)."""
@@ -59,12 +76,14 @@ def prepare_trace(path: Path) -> PreparedTrace:
 
 
 def render_report(run_dir: Path | str, out: Path | str | None = None, *,
-                  prepared: PreparedTrace | None = None) -> Path:
+                  prepared: PreparedTrace | None = None,
+                  figures: Mapping[str, str | None] | None = None) -> Path:
     """Render ``run_dir`` into ``out`` (default ``run_dir/report.html``); return the path written.
 
     ``summary.json`` is required; ``trace.jsonl`` is optional (its plots then
     say "no data"). ``prepared``: :func:`prepare_trace` of the folder's
-    trace, when the caller has it already. Raises
+    trace, when the caller has it already; ``figures``: :func:`summary_figures`
+    of the folder's summary, likewise. Raises
     :class:`sim.errors.InputError` naming the file (and line or key) for a
     missing folder or malformed input; no output is left.
     """
@@ -80,10 +99,13 @@ def render_report(run_dir: Path | str, out: Path | str | None = None, *,
         raise InputError(f"{out}: is a folder, expected the path of the HTML file to write")
     summary = load_summary(run_dir / SUMMARY_NAME)
     trace_path = run_dir / TRACE_NAME
+    drawn = dict(figures or {})
     if prepared is not None:
-        text = render_html(summary, prepared.digest, figures=prepared.figures)
+        drawn.update(prepared.figures)
+        text = render_html(summary, prepared.digest, figures=drawn)
     else:
-        text = render_html(summary, read_trace(trace_path) if trace_path.exists() else None)
+        text = render_html(summary, read_trace(trace_path) if trace_path.exists() else None,
+                           figures=drawn)
     try:
         write_atomically(out, text)
     except OSError as exc:
@@ -108,7 +130,8 @@ def render_html(summary: Mapping[str, Any], digest: TraceDigest | None, *,
                 figures: Mapping[str, str | None] | None = None) -> str:
     """The report page for a checked summary and an optional trace digest.
 
-    ``figures``: those of :data:`TRACE_FIGURES` already drawn from ``digest``.
+    ``figures``: those of :data:`TRACE_FIGURES` already drawn from ``digest``
+    and of :data:`SUMMARY_FIGURES` from ``summary``.
     """
     trace_note = f"{TRACE_NAME} is absent" if digest is None else None
     d = digest if digest is not None else TraceDigest()
@@ -116,13 +139,16 @@ def render_html(summary: Mapping[str, Any], digest: TraceDigest | None, *,
     for name, draw in TRACE_FIGURES.items():
         if name not in drawn:
             drawn[name] = draw(d)
+    for name, draw_summary in SUMMARY_FIGURES.items():
+        if name not in drawn:
+            drawn[name] = draw_summary(summary)
     body = "".join((
         section("counts", counts_body(summary)),
         section("invariants", invariants_section(summary, digest)),
-        section("gas", gas_body(summary)),
+        section("gas", gas_body(summary, drawn)),
         section("latency", latency_body(summary, d, trace_note, drawn["latency"])),
         section("blocks", blocks_body(summary, d, trace_note, drawn["blocks"])),
-        section("storage", storage_body(summary, d)),
+        section("storage", storage_body(summary, d, drawn["storage"])),
         section("accesses", accesses_body(d, trace_note, drawn["accesses"])),
         section("reverts", reverts_body(summary, d, trace_note)),
         section("trace", trace_body(d, trace_note)),
@@ -144,22 +170,23 @@ def counts_body(summary: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def gas_body(summary: Mapping[str, Any]) -> str:
-    """Gas per operation (figure + table), per patient-year, and the layout comparison."""
+def gas_body(summary: Mapping[str, Any], drawn: Mapping[str, str | None]) -> str:
+    """Gas per operation (figure + table), per patient-year, and the layout comparison
+    (``drawn``: :data:`SUMMARY_FIGURES`, drawn from ``summary``)."""
     gas = summary.get("gas") or {}
-    parts = [figure(plots.plot_gas(gas), "Mean gas per transaction of each operation.",
+    parts = [figure(drawn["gas"], "Mean gas per transaction of each operation.",
                     "summary.json has no 'gas'")]
     if gas:
         rows = [(op, r.get("count"), r.get("mean"), r.get("min"), r.get("max"), r.get("total"))
                 for op, r in sorted(gas.items())]
         parts.append(table(("operation", "count", "mean", "min", "max", "total"), rows))
     parts.append("<h3>Gas per patient-year</h3>")
-    parts.append(figure(plots.plot_gas_per_patient_year(summary),
+    parts.append(figure(drawn["gas_per_patient_year"],
                         "Gas spent per patient per simulated year.",
                         "summary.json has no 'gas_per_patient_year'"))
     parts.append("<h3>Paper layout against private layout</h3>")
     layouts = summary.get("layouts") or {}
-    svg = plots.plot_layouts(layouts)
+    svg = drawn["layouts"]
     parts.append(figure(svg, "Mean gas per operation in both layouts; the label is paper/private.",
                         "only one layout ran (summary.json 'layouts' needs 'private' and 'paper')"))
     if svg is not None:
@@ -206,10 +233,11 @@ def blocks_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | No
     return "".join(parts)
 
 
-def storage_body(summary: Mapping[str, Any], d: TraceDigest) -> str:
-    """Bytes per storage node, the storage totals and storage events of the trace."""
+def storage_body(summary: Mapping[str, Any], d: TraceDigest, svg: str | None) -> str:
+    """Bytes per storage node (``svg``, drawn from the summary), the storage totals and
+    storage events of the trace."""
     storage = summary.get("storage") or {}
-    parts = [figure(plots.plot_storage_nodes(storage), "Bytes held by each storage node.",
+    parts = [figure(svg, "Bytes held by each storage node.",
                     "summary.json has no 'storage.nodes'")]
     totals = [(k.replace("_", " "), v) for k, v in storage.items() if k != "nodes"]
     if storage.get("bytes_logical") and storage.get("bytes_stored") is not None:

@@ -76,14 +76,15 @@ def _rpc(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
 
 
 def _revm(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
-          rpc_url: str | None, *, background_roots: bool = False) -> Chain:
-    """Build the pyrevm backend (Rust EVM, for scale)."""
+          rpc_url: str | None, *, background: bool = False) -> Chain:
+    """Build the pyrevm backend (Rust EVM, for scale); ``background``: roots and signatures
+    in worker processes."""
     try:
         from sim.chain.revm import RevmChain
     except ImportError as exc:
         raise InputError(f"the revm backend needs pyrevm ({exc})") from None
     return RevmChain(seed, block_gas_limit=block_gas_limit, genesis_timestamp=genesis_timestamp,
-                     background_roots=background_roots)
+                     background_roots=background, background_signing=background)
 
 
 #: Backend name -> factory ``(seed, block_gas_limit, genesis_timestamp, rpc_url) -> Chain``.
@@ -102,17 +103,19 @@ def make_chain(
     block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT,
     genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
     rpc_url: str | None = None,
-    background_roots: bool = False,
+    background: bool = False,
 ) -> Chain:
     """A new chain of the named backend, its accounts derived from ``seed``.
 
-    ``background_roots``: the revm backend computes its state roots in a
-    worker process (:mod:`sim.chain._revm_roots`; ignored by the others).
-    Call :meth:`Chain.close` when done with such a chain.
+    ``background``: the backend may work in worker processes (ignored by all
+    but revm, which then computes its state roots in one,
+    :mod:`sim.chain._revm_roots`, and signs ``send(later=True)``'s
+    transactions in another, :mod:`sim.chain._revm_signer`). Call
+    :meth:`Chain.close` when done with such a chain.
     """
     factory = BACKENDS.get(backend)
     if factory is None:
         raise InputError(f"unknown chain backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    if backend == "revm" and background_roots:
-        return _revm(seed, block_gas_limit, genesis_timestamp, rpc_url, background_roots=True)
+    if backend == "revm" and background:
+        return _revm(seed, block_gas_limit, genesis_timestamp, rpc_url, background=True)
     return factory(seed, block_gas_limit, genesis_timestamp, rpc_url)

@@ -114,6 +114,7 @@ class Mempool(Generic[TxT]):
         value: int = 0,
         gas: int | None = None,
         estimate_at: int | None = None,
+        later: bool = False,
     ) -> bytes:
         """Sign an EIP-1559 transaction and queue it (see :meth:`Chain.send`)."""
         nonce = self.nonce(sender.address)
@@ -123,7 +124,8 @@ class Mempool(Generic[TxT]):
             if estimate_at is not None:
                 self._set_pending_timestamp(estimate_at)
             gas = self._estimate(sender.address, nonce, to, data, value, max_fee, estimate_at)
-        tx, raw = self._sign(sender, nonce, max_fee, gas, to, value, data)
+        sign = self._sign_later if later else self._sign
+        tx, raw = sign(sender, nonce, max_fee, gas, to, value, data)
         return self._queue(tx, raw, already_applied=tried)
 
     def pending(self) -> tuple[bytes, ...]:
@@ -152,6 +154,13 @@ class Mempool(Generic[TxT]):
     ) -> tuple[TxT, bytes]:
         """Hook: sign an EIP-1559 transaction; return it and its bytes."""
         raise NotImplementedError
+
+    def _sign_later(
+        self, sender: Account, nonce: int, max_fee: int, gas: int, to: bytes | None, value: int,
+        data: bytes,
+    ) -> tuple[TxT, bytes]:
+        """Hook: a transaction to be signed by the next :meth:`signed` (here: signed at once)."""
+        return self._sign(sender, nonce, max_fee, gas, to, value, data)
 
     def _queue(self, tx: TxT, raw: bytes, *, already_applied: bool) -> bytes:
         """Check nonce, gas and funds of ``tx``, then append it to the mempool.

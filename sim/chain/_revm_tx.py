@@ -28,8 +28,8 @@ TX_CREATE_GAS = 32_000
 
 @dataclass(slots=True)
 class SignedTx:
-    """What the revm backend keeps of a signed transaction (never changed once made; not
-    frozen because a frozen dataclass takes ~5x longer to build, once per transaction)."""
+    """What the revm backend keeps of a signed transaction (not frozen: a frozen dataclass
+    takes ~5x longer to build, once per transaction; only the revm chain's background signing changes one)."""
 
     sender: bytes
     nonce: int
@@ -77,17 +77,42 @@ def sign(
     data: bytes,
 ) -> SignedTx:
     """Sign an EIP-1559 (type 2) transaction on :data:`CHAIN_ID` with no access list."""
+    tx = unsigned(sender, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value, data,
+                  b"")
+    tx.raw, tx.hash = signed_bytes(private_key, tx.raw)
+    return tx
+
+
+def unsigned(
+    sender: bytes,
+    nonce: int,
+    max_priority_fee_per_gas: int,
+    max_fee_per_gas: int,
+    gas: int,
+    to: bytes,
+    value: int,
+    data: bytes,
+    handle: bytes,
+) -> SignedTx:
+    """An EIP-1559 transaction to be signed: its ``hash`` is ``handle`` and its ``raw`` the
+    RLP of its fields (the payload of the list signed) until :func:`signed_bytes` is applied."""
     fields = b"".join((
         _CHAIN_ID_RLP, rlp_int(nonce), rlp_int(max_priority_fee_per_gas), rlp_int(max_fee_per_gas),
         rlp_int(gas), rlp_str(to), rlp_int(value), rlp_str(data), b"\xc0",
     ))
-    signature = _key(private_key).sign_recoverable(keccak(b"\x02" + rlp_list(fields)), hasher=None)
+    return SignedTx(sender, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value,
+                    data, handle, fields, intrinsic_gas(to, data))
+
+
+def signed_bytes(private_key: bytes, fields: bytes) -> tuple[bytes, bytes]:
+    """The signed transaction's bytes and hash, from the RLP of its fields (:func:`unsigned`)."""
+    signature = _key(private_key).sign_recoverable(keccak(b"\x02" + rlp_list(fields)),
+                                                   hasher=None)
     # r and s as RLP integers: big-endian without leading zero bytes (never zero, EIP-2)
     r = rlp_str(signature[:32].lstrip(b"\x00"))
     s = rlp_str(signature[32:64].lstrip(b"\x00"))
     raw = b"\x02" + rlp_list(b"".join((fields, rlp_int(signature[64]), r, s)))
-    return SignedTx(sender, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value,
-                    data, keccak(raw), raw, intrinsic_gas(to, data))
+    return raw, keccak(raw)
 
 
 #: secp256k1 group order, and half of it (EIP-2: s must be in the lower half).

@@ -142,6 +142,7 @@ class Chain(abc.ABC):
         value: int = 0,
         gas: int | None = None,
         estimate_at: int | None = None,
+        later: bool = False,
     ) -> bytes:
         """Sign a transaction from ``sender`` and queue it in the mempool; return its hash.
 
@@ -151,7 +152,18 @@ class Chain(abc.ABC):
         block will be mined at when the contract's path depends on time, or a
         path that reverts early at the estimate may run out of gas when mined.
         Nothing executes until :meth:`mine`.
+
+        ``later=True`` lets a backend sign in the background: it may return
+        a provisional handle instead of the hash. The transaction is signed by
+        the next :meth:`mine`, :meth:`pending` or :meth:`snapshot` at the
+        latest; :meth:`signed` then maps the handle to its hash, which is what
+        every other method takes and returns.
         """
+
+    def signed(self) -> dict[bytes, bytes]:
+        """Handles given by ``send(later=True)`` whose transactions were signed since the
+        last call, mapped to their hashes ({} for a backend that always signs at once)."""
+        return {}
 
     @abc.abstractmethod
     def send_raw(self, raw_tx: bytes) -> bytes:

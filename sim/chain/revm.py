@@ -49,6 +49,12 @@ docstring); what differs is how:
   hash are filled in later (``defers_roots``), :meth:`RevmChain.block` and
   :meth:`RevmChain.state_root` wait for them; the roots are the same.
   Call :meth:`RevmChain.close` to stop the worker.
+* **Signing in the background** (``background_signing=True``): a
+  transaction sent with ``later=True`` is queued under a provisional handle
+  while a worker process signs it (:mod:`sim.chain._revm_signer`); the
+  chain takes the signatures, in order, before it mines, lists pending
+  transactions or takes a snapshot, and :meth:`RevmChain.signed` maps the
+  handles to the hashes. The bytes and hashes are those of signing at once.
 * **Block hashes** are a digest of the block (parent hash, number, time, gas,
   state root, transaction hashes), not an RLP header hash.
 * **State** is mirrored in Python (accounts, slots, code): balances, nonces,
@@ -84,7 +90,15 @@ from sim.chain._revm_exec import (
     Trial,
 )
 from sim.chain._revm_roots import RemoteStore, RootWorker
-from sim.chain._revm_tx import SignedTx, create_address, decode, intrinsic_gas, sign
+from sim.chain._revm_signer import Signer
+from sim.chain._revm_tx import (
+    SignedTx,
+    create_address,
+    decode,
+    intrinsic_gas,
+    sign,
+    unsigned,
+)
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
     CHAIN_ID,
@@ -111,6 +125,8 @@ _ZERO32 = b"\x00" * 32
 #: keccak(rlp(b"")): the root of an empty state.
 _EMPTY_TRIE_ROOT = keccak(b"\x80")
 _ELASTICITY = 2
+#: What a provisional handle of a transaction signed later starts with (then a counter).
+_HANDLE_PREFIX = b"pmrsim:unsigned:"
 _BASE_FEE_DENOMINATOR = 8
 
 
@@ -161,6 +177,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
         state_roots: bool = True,
         background_roots: bool = False,
+        background_signing: bool = False,
     ) -> None:
         self._init_chain(seed, block_gas_limit, genesis_timestamp)
         self._state_roots = state_roots
@@ -205,6 +222,11 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         # per-block undo layers, kept while a snapshot is alive
         self._snaps: weakref.WeakSet[_Snapshot] = weakref.WeakSet()
         self._undo: dict[int, Layer] = {}
+        # transactions sent with later=True whose signatures the worker has not given yet
+        self._signer = Signer() if background_signing else None
+        self._unsigned: list[SignedTx] = []
+        self._handles = 0
+        self._signed: dict[bytes, bytes] = {}  # handle -> hash, until signed() is called
 
     @property
     def _head(self) -> _Head:
@@ -245,9 +267,11 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         return super().block(number)
 
     def close(self) -> None:
-        """Stop the state-root worker, if any."""
+        """Stop the state-root and signing workers, if any."""
         if self._roots is not None:
             self._roots.close()
+        if self._signer is not None:
+            self._signer.close()
 
     def forget_history(self, before: int) -> None:
         """Drop old receipts and transactions (:class:`MinedRecords`) and the old headers."""
@@ -294,6 +318,59 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         tx = sign(sender.private_key, sender.address, nonce, sup.PRIORITY_FEE, max_fee, gas,
                   b"" if to is None else bytes(to), value, bytes(data))
         return tx, tx.raw
+
+    def _sign_later(
+        self, sender: Account, nonce: int, max_fee: int, gas: int, to: bytes | None, value: int,
+        data: bytes,
+    ) -> tuple[SignedTx, bytes]:
+        """A transaction under a provisional handle, its signature asked of the worker."""
+        signer = self._signer
+        if signer is None:
+            return self._sign(sender, nonce, max_fee, gas, to, value, data)
+        if not 0 <= value < 2**256 or not 0 <= gas < 2**64:
+            raise ChainError(f"cannot sign transaction: value {value} or gas {gas} out of range")
+        self._handles += 1
+        tx = unsigned(sender.address, nonce, sup.PRIORITY_FEE, max_fee, gas,
+                      b"" if to is None else bytes(to), value, bytes(data),
+                      _HANDLE_PREFIX + self._handles.to_bytes(16, "big"))
+        signer.add(sender.private_key, tx.raw)
+        self._unsigned.append(tx)
+        return tx, tx.raw
+
+    def _sign_queued(self) -> None:
+        """Give every transaction sent with ``later=True`` its signature, bytes and hash.
+
+        Re-keys what the chain keeps under the handles (transactions, mempool,
+        pending runs) and notes each handle's hash for :meth:`signed`.
+        """
+        queued = self._unsigned
+        if not queued:
+            return
+        assert self._signer is not None
+        self._unsigned = []
+        renamed: dict[bytes, bytes] = {}
+        txs = self._txs
+        for tx, (raw, tx_hash) in zip(queued, self._signer.collect(), strict=True):
+            handle = tx.hash
+            tx.raw, tx.hash = raw, tx_hash
+            if txs.pop(handle, None) is not None:  # else refused when queued
+                txs[tx.hash] = tx
+                renamed[handle] = tx.hash
+        self._mempool = [renamed.get(h, h) for h in self._mempool]
+        if self._pending_runs is not None:
+            self._pending_runs = [(renamed.get(h, h) if h is not None else None, outcome)
+                                  for h, outcome in self._pending_runs]
+        self._signed.update(renamed)
+
+    def signed(self) -> dict[bytes, bytes]:
+        """Handles of ``send(later=True)`` signed since the last call, mapped to their hashes."""
+        signed, self._signed = self._signed, {}
+        return signed
+
+    def pending(self) -> tuple[bytes, ...]:
+        """Hashes of queued transactions, in arrival order (signing any sent ``later``)."""
+        self._sign_queued()
+        return tuple(self._mempool)
 
     def send_raw(self, raw_tx: bytes) -> bytes:
         """Decode, check and queue a signed transaction (replay)."""
@@ -521,6 +598,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         """Mine the next block: funding, then pending transactions in order up to the gas limit."""
         head = self._head
         self._check_block_timestamp(timestamp, head.timestamp)
+        self._sign_queued()
         number, when, base_fee = self._next_block(timestamp)
         # undo records are only needed while a snapshot may come back past this block
         layer = self._funds_layer if self._snaps else None
@@ -687,6 +765,9 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
 
     def raw_transaction(self, tx_hash: bytes) -> bytes:
         """The signed bytes of a transaction this chain has seen."""
+        if tx_hash.startswith(_HANDLE_PREFIX):
+            raise ChainError("a handle of send(later=True) is not a transaction hash: "
+                             "signed() maps it to its hash")
         try:
             return self._txs[tx_hash].raw
         except KeyError:
@@ -730,6 +811,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
     def snapshot(self) -> object:
         """A handle to the head, mempool, nonces and unmined funding."""
         self._settle_roots()
+        self._sign_queued()
         head = self._head
         snap = _Snapshot(
             head_number=head.number,
@@ -748,6 +830,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         if not isinstance(snapshot, _Snapshot):
             raise InputError(f"not a snapshot of this chain: {snapshot!r}")
         self._settle_roots()
+        self._sign_queued()
         n = snapshot.head_number
         target = self._heads[n] if n < len(self._heads) else None
         if target is None and n < self.oldest_block:

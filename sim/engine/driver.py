@@ -82,9 +82,10 @@ class ChainDriver:
             limit = self.gas_limits.get(call.op.split(" (")[0])
             if limit is None:
                 tx_hash = self.chain.send(call.sender, call.to, call.calldata,
-                                          estimate_at=self.next_slot())
+                                          estimate_at=self.next_slot(), later=True)
             else:
-                tx_hash = self.chain.send(call.sender, call.to, call.calldata, gas=limit)
+                tx_hash = self.chain.send(call.sender, call.to, call.calldata, gas=limit,
+                                          later=True)
         except ChainError as exc:
             done.fail(exc)
             return done
@@ -129,9 +130,12 @@ class ChainDriver:
         if trace.held > HELD_BLOCKS or trace.waiting > HELD_LINES:
             trace.release(keep=trace.held // 2)  # blocks whose roots are long computed
         block = self.chain.mine(timestamp)
+        pending = self._pending
+        for handle, tx_hash in self.chain.signed().items():  # sent with later=True
+            pending[tx_hash] = pending.pop(handle)
         now = self.env.now
         for receipt in block.receipts:
-            call, done, submitted = self._pending.pop(receipt.tx_hash)
+            call, done, submitted = pending.pop(receipt.tx_hash)
             outcome = self.protocol.finish(call, receipt)
             self._record(outcome, submitted, now)
             done.succeed(outcome)

@@ -91,16 +91,19 @@ def _run_layout(scenario: Any, layout: str, folder: Path, *, backend: str | None
             unexpected = _unexpected(layout, violations, expected)
             summary = _summary(world, scenario, layout, checked, violations, expected,
                                time.perf_counter() - wall)
+            big = scenario.population.patients >= BIG_RUN_PATIENTS
+            # while the trace is prepared; a big run's world goes first, for the memory peak
+            figures = None if big else _summary_figures(summary)
             report_trace = prepared.result()
     finally:
         if world is not None:
             world.close()  # the worker and the scratch stores go once the checks are done
     del world  # the run's state (a city's is gigabytes) goes before the report is drawn
-    if scenario.population.patients >= BIG_RUN_PATIENTS:
+    if big:
         gc.collect()  # simulation processes and the world refer to each other
     _write_summary(folder, summary)
     _write_gas_csv(folder / "gas.csv", summary["gas"])
-    _render(folder, report_trace)
+    _render(folder, report_trace, figures)
     return RunResult(folder, summary, unexpected)
 
 
@@ -269,7 +272,14 @@ def _write_gas_csv(path: Path, gas: dict[str, dict[str, float]]) -> None:
             writer.writerow([op, s["count"], s["mean"], s["min"], s["max"], s["total"]])
 
 
-def _render(folder: Path, prepared: PreparedTrace | None = None) -> None:
+def _summary_figures(summary: dict[str, Any]) -> dict[str, str | None]:
+    from reports.render import summary_figures  # loaded already by _prepare_aside
+
+    return summary_figures(summary)
+
+
+def _render(folder: Path, prepared: PreparedTrace | None = None,
+            figures: dict[str, str | None] | None = None) -> None:
     from reports import render_report  # matplotlib loads only here
 
-    render_report(folder, prepared=prepared)
+    render_report(folder, prepared=prepared, figures=figures)

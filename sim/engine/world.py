@@ -131,7 +131,7 @@ class World:
         chain = make_chain(self.backend, seed=scenario.seed,
                            block_gas_limit=scenario.chain.block_gas_limit,
                            genesis_timestamp=genesis, rpc_url=scenario.chain.rpc_url,
-                           background_roots=spare_core())
+                           background=spare_core())
         self.chain = chain  # for close(), should the deployment fail
         trace.write("chain", 0.0, backend=self.backend, seed=scenario.seed, layout=self.layout,
                     genesis_timestamp=genesis, block_gas_limit=scenario.chain.block_gas_limit,

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 pytest.importorskip("pyrevm", reason="pyrevm is not installed (the revm backend needs it)")
 
-from sim.chain import Chain
+from sim.chain import Account, Chain
 from sim.chain.revm import RevmChain
-from sim.errors import ChainError
+from sim.errors import ChainError, OutOfGas
 from tests.chain.conformance import ChainConformance, ChainFactory, chain_blocks, deploy_counter
 
 
@@ -111,6 +111,84 @@ def test_background_root_worker_that_dies_is_a_chain_error() -> None:
             chain.state_root()
     finally:
         chain.close()
+
+
+def _signed_later_story(chain: RevmChain) -> tuple[list[object], list[bytes]]:
+    """Sends with later=True across blocks, a snapshot and a revert; the chain and the hashes."""
+    counter = deploy_counter(chain)
+    alice, bob = chain.account("alice"), chain.account("bob")
+    chain.fund(bob.address)
+    chain.mine()
+    sent: list[bytes] = []
+    signed: dict[bytes, bytes] = {}
+
+    def send(who: Account, fn: str, *args: int) -> None:
+        sent.append(chain.send(who, counter.address, counter.calldata(fn, *args), later=True))
+
+    for i in range(21):  # more than a chunk: some go to the worker, the rest are signed here
+        send(alice if i % 3 else bob, "set", i)
+    chain.mine()
+    signed.update(chain.signed())
+    send(alice, "bump")
+    pending = chain.pending()  # signs what is queued
+    signed.update(chain.signed())
+    assert list(pending) == [signed.get(sent[-1], sent[-1])]
+    snap = chain.snapshot()
+    send(bob, "bump")
+    chain.mine()
+    chain.revert(snap)
+    signed.update(chain.signed())
+    chain.mine()
+    hashes = [signed.get(h, h) for h in sent]
+    raws = [chain.raw_transaction(h) for h in hashes]
+    return [chain_blocks(chain, with_hash=True), chain.state_root(), raws], hashes
+
+
+def test_background_signing_gives_the_same_chain() -> None:
+    """Signatures from the worker process: the same bytes, hashes, blocks and roots as inline,
+    and signed() maps every handle send(later=True) gave to its transaction's hash."""
+    inline = RevmChain(9)
+    background = RevmChain(9, background_signing=True)
+    try:
+        ours, our_hashes = _signed_later_story(background)
+        theirs, their_hashes = _signed_later_story(inline)
+        assert ours == theirs and our_hashes == their_hashes
+        assert background.signed() == {} and inline.signed() == {}
+    finally:
+        background.close()
+
+
+def test_background_signing_handles_are_not_hashes() -> None:
+    """A handle is refused where a hash is expected; a refused send leaves the others whole."""
+    chain = RevmChain(10, background_signing=True)
+    try:
+        counter = deploy_counter(chain)
+        alice = chain.account("alice")
+        handle = chain.send(alice, counter.address, counter.calldata("bump"), later=True)
+        with pytest.raises(ChainError, match="signed\\(\\) maps it"):
+            chain.raw_transaction(handle)
+        with pytest.raises(OutOfGas):
+            chain.send(alice, counter.address, counter.calldata("bump"), gas=10**9, later=True)
+        block = chain.mine()
+        (tx_hash,) = chain.signed().values()
+        assert [r.tx_hash for r in block.receipts] == [tx_hash]
+        assert chain.raw_transaction(tx_hash)[0] == 2
+    finally:
+        chain.close()
+
+
+def test_signing_worker_failure_is_a_chain_error() -> None:
+    """A key the worker cannot sign with gives a ChainError with its traceback, not a hang."""
+    from sim.chain._revm_signer import Signer
+
+    signer = Signer()
+    try:
+        for _ in range(Signer.CHUNK):  # a whole chunk: sent to the worker
+            signer.add(b"\x00" * 32, b"\x01")
+        with pytest.raises(ChainError, match="signing worker failed"):
+            signer.collect()
+    finally:
+        signer.close()
 
 
 def test_bad_fee_transaction_is_dropped_not_fatal() -> None:

@@ -216,7 +216,8 @@ def test_gas_limits_from_the_table_change_only_the_signed_limits(tmp_path: Path)
 def test_report_prepared_aside_is_the_same_report(tmp_path: Path, big: bool,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The trace read and drawn for the report by a worker while the run is checked (the
-    world's worker, or one started for it) gives the report that drawing it afterwards gives."""
+    world's worker, or one started for it), and the summary's figures drawn meanwhile, give
+    the report that drawing it afterwards gives."""
     import sim.engine.world as world
     from reports import render_report
     from sim.engine import runner
