@@ -15,12 +15,30 @@ state.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from sim.chain.base import Account
 from sim.chain.keys import derive_account, seed_bytes
 from sim.errors import ChainError, InputError, OutOfGas
 from sim.hashing import checksum_address
+
+#: Priority fee (tip) of every transaction the in-process backends sign: 1 gwei.
+PRIORITY_FEE = 10**9
+#: Extra gas added to a trial execution's consumption to make a gas limit.
+GAS_MARGIN = 5_000
+
+
+@dataclass(frozen=True, eq=False)
+class PoolSnapshot:
+    """What an in-process backend's ``revert`` restores (compared by identity, so a backend
+    can keep live ones in a weak set)."""
+
+    head_number: int
+    head_hash: bytes
+    mempool: tuple[bytes, ...]
+    nonces: tuple[tuple[bytes, int], ...]
+    funds: tuple[tuple[bytes, int], ...]
 
 
 class QueuedTx(Protocol):
@@ -159,7 +177,8 @@ class Mempool(Generic[TxT]):
         self, sender: Account, nonce: int, max_fee: int, gas: int, to: bytes | None, value: int,
         data: bytes,
     ) -> tuple[TxT, bytes]:
-        """Hook: a transaction to be signed by the next :meth:`signed` (here: signed at once)."""
+        """Hook: ``send(later=True)``'s transaction, which a backend may sign in the background
+        (see :meth:`Chain.send`); here it is signed at once."""
         return self._sign(sender, nonce, max_fee, gas, to, value, data)
 
     def _queue(self, tx: TxT, raw: bytes, *, already_applied: bool) -> bytes:

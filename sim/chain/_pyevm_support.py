@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import rlp
@@ -24,7 +23,7 @@ from eth_keys.exceptions import ValidationError as KeysValidationError
 from eth_typing import Address, BlockNumber
 from eth_utils import ValidationError
 
-from sim.chain._mempool import Mempool, hex_addr
+from sim.chain._mempool import GAS_MARGIN, PRIORITY_FEE, Mempool, PoolSnapshot, hex_addr
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
     CHAIN_ID,
@@ -44,10 +43,6 @@ from sim.errors import ChainError, InputError
 VM_CLASS = CancunVM
 #: Builds and decodes Cancun transactions.
 TX_BUILDER = CancunTransactionBuilder
-#: Priority fee of every transaction this backend signs: 1 gwei.
-PRIORITY_FEE = 10**9
-#: Extra gas added to a trial execution's consumption to make a gas limit.
-GAS_MARGIN = 5_000
 
 _PY_EVM_ERRORS: tuple[type[BaseException], ...] = (
     PyEVMError,
@@ -268,18 +263,6 @@ def decode_signed(
     return tx
 
 
-@dataclass(frozen=True, eq=False)
-class PyEvmSnapshot:
-    """What :meth:`PyEvmPool.revert` restores (and the revm backend's; compared by identity,
-    so a backend can keep live ones in a weak set)."""
-
-    head_number: int
-    head_hash: bytes
-    mempool: tuple[bytes, ...]
-    nonces: tuple[tuple[bytes, int], ...]
-    funds: tuple[tuple[bytes, int], ...]
-
-
 class PyEvmTxs(Mempool[SignedTransactionAPI]):
     """:class:`Mempool` hooks for py-evm transactions: signing and reading the sender and hash."""
 
@@ -319,7 +302,7 @@ class PyEvmPool(PyEvmRecords, PyEvmTxs):
     _pending_state: StateAPI | None
     _pending_ts: int | None  # timestamp the pending state assumes
     #: The backend's own snapshot class (a snapshot of another chain is refused).
-    _snapshot_type: type[PyEvmSnapshot] = PyEvmSnapshot
+    _snapshot_type: type[PoolSnapshot] = PoolSnapshot
 
     def __init__(
         self,

@@ -35,7 +35,7 @@ Where eth-tester 0.14 does not fit, and what is done instead:
   block stamped with the wall clock, and its ``call`` needs a funded sender
   whose fee cap covers the base fee. Estimation therefore follows pyevm's
   rule (one trial on the pending state at ``estimate_at``, used + 25% +
-  :data:`~sim.chain._pyevm_support.GAS_MARGIN`) so blocks are packed the
+  :data:`~sim.chain._mempool.GAS_MARGIN`) so blocks are packed the
   same, and :meth:`call` runs gas-price free on the head state, like
   ``eth_call``.
 * **Return data and revert reasons** are not in eth-tester's receipts; they
@@ -65,6 +65,7 @@ from eth_typing import Address
 from eth_utils import to_checksum_address
 
 from sim.chain import _pyevm_support as sup
+from sim.chain._mempool import PoolSnapshot
 from sim.chain._pyevm_support import next_max_fee as next_max_fee  # re-exported
 from sim.chain._pyevm_support import sign_transaction as sign_transaction  # re-exported
 from sim.chain.base import (
@@ -109,7 +110,7 @@ def _hex(address: bytes) -> str:
     return str(to_checksum_address(address))
 
 
-class _Snapshot(sup.PyEvmSnapshot):
+class _Snapshot(PoolSnapshot):
     """What :meth:`EthTesterChain.revert` restores."""
 
 

@@ -30,6 +30,7 @@ from eth.vm.base import VM
 from eth_typing import Address, Hash32
 
 from sim.chain import _pyevm_support as sup
+from sim.chain._mempool import PoolSnapshot
 from sim.chain.base import (
     CHAIN_ID,
     Block,
@@ -37,7 +38,7 @@ from sim.chain.base import (
 )
 
 
-class _Snapshot(sup.PyEvmSnapshot):
+class _Snapshot(PoolSnapshot):
     """What :meth:`PyEVMChain.revert` restores."""
 
 

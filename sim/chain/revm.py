@@ -78,8 +78,7 @@ from typing import Any
 
 from pyrevm import EVM, BlockEnv, CfgEnv, Env
 
-from sim.chain import _pyevm_support as sup
-from sim.chain._mempool import Mempool
+from sim.chain._mempool import GAS_MARGIN, PRIORITY_FEE, Mempool, PoolSnapshot, hex_addr
 from sim.chain._revm_exec import (
     EMPTY_CODE_HASH,
     DictStore,
@@ -125,9 +124,9 @@ _ZERO32 = b"\x00" * 32
 #: keccak(rlp(b"")): the root of an empty state.
 _EMPTY_TRIE_ROOT = keccak(b"\x80")
 _ELASTICITY = 2
+_BASE_FEE_DENOMINATOR = 8
 #: What a provisional handle of a transaction signed later starts with (then a counter).
 _HANDLE_PREFIX = b"pmrsim:unsigned:"
-_BASE_FEE_DENOMINATOR = 8
 
 
 def expected_base_fee(gas_used: int, gas_limit: int, base_fee: int) -> int:
@@ -155,7 +154,7 @@ class _Head:
     block_hash: bytes
 
 
-class _Snapshot(sup.PyEvmSnapshot):
+class _Snapshot(PoolSnapshot):
     """What :meth:`RevmChain.revert` restores (weak-referenced: undo is kept while one lives)."""
 
 
@@ -313,9 +312,8 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         data: bytes,
     ) -> tuple[SignedTx, bytes]:
         """Sign with coincurve (:func:`sim.chain._revm_tx.sign`); return the transaction and its bytes."""
-        if not 0 <= value < 2**256 or not 0 <= gas < 2**64:
-            raise ChainError(f"cannot sign transaction: value {value} or gas {gas} out of range")
-        tx = sign(sender.private_key, sender.address, nonce, sup.PRIORITY_FEE, max_fee, gas,
+        _check_signable(value, gas)
+        tx = sign(sender.private_key, sender.address, nonce, PRIORITY_FEE, max_fee, gas,
                   b"" if to is None else bytes(to), value, bytes(data))
         return tx, tx.raw
 
@@ -327,10 +325,9 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         signer = self._signer
         if signer is None:
             return self._sign(sender, nonce, max_fee, gas, to, value, data)
-        if not 0 <= value < 2**256 or not 0 <= gas < 2**64:
-            raise ChainError(f"cannot sign transaction: value {value} or gas {gas} out of range")
+        _check_signable(value, gas)
         self._handles += 1
-        tx = unsigned(sender.address, nonce, sup.PRIORITY_FEE, max_fee, gas,
+        tx = unsigned(sender.address, nonce, PRIORITY_FEE, max_fee, gas,
                       b"" if to is None else bytes(to), value, bytes(data),
                       _HANDLE_PREFIX + self._handles.to_bytes(16, "big"))
         signer.add(sender.private_key, tx.raw)
@@ -423,15 +420,15 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         to = b"" if to is None else bytes(to)
         layer, base_fee = self._enter_pending()
         state = self._state
-        price = min(max_fee, sup.PRIORITY_FEE + base_fee)
+        price = min(max_fee, PRIORITY_FEE + base_fee)
         spendable = max(0, state.account(sender)[0] - value)
         cap = min(self._gas_limit, spendable // max(price, 1))
         if cap < intrinsic_gas(to, data):
             raise ChainError(
-                f"insufficient funds: {sup.hex_addr(sender)} cannot pay for the intrinsic gas"
+                f"insufficient funds: {hex_addr(sender)} cannot pay for the intrinsic gas"
             )
         if state.account(sender)[1] != nonce:
-            raise ChainError(f"cannot estimate gas: nonce {nonce} of {sup.hex_addr(sender)}")
+            raise ChainError(f"cannot estimate gas: nonce {nonce} of {hex_addr(sender)}")
         try:
             if self._pending_runs is None:  # nothing to adopt: keep the run's effects
                 outcome = state.execute(sender, nonce, to or None, data, value, cap, price,
@@ -443,7 +440,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         except InvalidTransaction as exc:
             raise ChainError(f"cannot estimate gas: {exc}") from exc
         consumed = outcome.gas_used + outcome.gas_refunded
-        gas = min(self._gas_limit, consumed + consumed // 4 + sup.GAS_MARGIN)
+        gas = min(self._gas_limit, consumed + consumed // 4 + GAS_MARGIN)
         if trial is not None:
             self._keep(trial, nonce, to, data, value, gas, max_fee, base_fee, layer)
         return gas
@@ -466,7 +463,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         runs = self._pending_runs
         assert runs is not None
         outcome: Outcome | None = None
-        if self._problem(sender, nonce, max_fee, sup.PRIORITY_FEE, gas, value, base_fee) is None:
+        if self._problem(sender, nonce, max_fee, PRIORITY_FEE, gas, value, base_fee) is None:
             outcome = state.settle_trial(trial, nonce, gas, price - base_fee, COINBASE, layer)
             if outcome is None:  # the code could tell the limits apart: run it again
                 try:
@@ -491,7 +488,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         backlog = self._mempool_gas // self._gas_limit
         for _ in range(backlog):
             fee = fee * 9 // 8 + 1
-        return fee + sup.PRIORITY_FEE
+        return fee + PRIORITY_FEE
 
     # -- pending state ----------------------------------------------------
     def _set_block_env(self, number: int, timestamp: int) -> None:
@@ -587,7 +584,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         price = min(max_fee, base_fee + tip)
         cost = gas * price + value
         if balance < cost:
-            return (f"Sender {sup.hex_addr(sender)} cannot afford txn gas and value {cost} "
+            return (f"Sender {hex_addr(sender)} cannot afford txn gas and value {cost} "
                     f"with account balance {balance}")
         if nonce != expected:
             return f"Invalid transaction nonce: Expected {expected}, but got {nonce}"
@@ -864,6 +861,12 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
         self._restore_mempool(snapshot.mempool, snapshot.nonces)
         self._pending_ts = None
         self._block_env = None
+
+
+def _check_signable(value: int, gas: int) -> None:
+    """Refuse a value or gas limit an EIP-1559 transaction cannot carry."""
+    if not 0 <= value < 2**256 or not 0 <= gas < 2**64:
+        raise ChainError(f"cannot sign transaction: value {value} or gas {gas} out of range")
 
 
 def _block_hash(parent: bytes, number: int, timestamp: int, gas_used: int, root: bytes,

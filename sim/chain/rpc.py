@@ -61,6 +61,7 @@ from eth_typing import Address
 from eth_utils import to_checksum_address
 
 from sim.chain import _pyevm_support as sup
+from sim.chain._mempool import GAS_MARGIN, PRIORITY_FEE
 from sim.chain._pyevm_support import next_max_fee
 from sim.chain.abi import decode_revert_reason
 from sim.chain.base import (
@@ -309,11 +310,11 @@ class RpcChain(sup.PyEvmTxs, Chain):
     ) -> int:
         """pyevm's rule on the node's pending block: trial at the spendable cap; used + 25% + margin."""
         base_fee = calculate_expected_base_fee_per_gas(cast(BlockHeaderAPI, self._head_fees))
-        price = min(max_fee, sup.PRIORITY_FEE + base_fee)
+        price = min(max_fee, PRIORITY_FEE + base_fee)
         balance = _int(self._rpc("eth_getBalance", [_addr(sender), "pending"]))
         cap = min(self._gas_limit, max(0, balance - value) // max(price, 1))
         unsigned = sup.TX_BUILDER.new_unsigned_dynamic_fee_transaction(
-            CHAIN_ID, nonce, sup.PRIORITY_FEE, max_fee, cap, Address(to or b""), value, data, ()
+            CHAIN_ID, nonce, PRIORITY_FEE, max_fee, cap, Address(to or b""), value, data, ()
         )
         if cap < unsigned.intrinsic_gas:
             raise ChainError(
@@ -336,7 +337,7 @@ class RpcChain(sup.PyEvmTxs, Chain):
                 used = _int(self._rpc("eth_estimateGas", [request, "pending"]))
             except RpcError as inner:
                 raise ChainError(f"cannot estimate gas: {inner.message}") from inner
-        return min(self._gas_limit, used + used // 4 + sup.GAS_MARGIN)
+        return min(self._gas_limit, used + used // 4 + GAS_MARGIN)
 
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:
         """``eth_call`` at the head, gas-price free; TransactionReverted with the decoded reason."""

@@ -191,6 +191,26 @@ def test_signing_worker_failure_is_a_chain_error() -> None:
         signer.close()
 
 
+def test_signing_worker_that_dies_is_a_chain_error() -> None:
+    """A signing worker killed under the chain gives a ChainError naming it, not a hang."""
+    from sim.chain._revm_signer import Signer
+
+    chain = RevmChain(11, background_signing=True)
+    try:
+        counter = deploy_counter(chain)
+        signer = chain._signer
+        assert signer is not None
+        signer._process.kill()
+        signer._process.join()
+        with pytest.raises(ChainError, match="signing worker stopped"):
+            for _ in range(Signer.CHUNK):  # a whole chunk goes to the (dead) worker
+                chain.send(chain.account("alice"), counter.address, counter.calldata("bump"),
+                           later=True)
+            chain.mine()
+    finally:
+        chain.close()
+
+
 def test_bad_fee_transaction_is_dropped_not_fatal() -> None:
     """A queued transaction that can no longer pay is dropped at mining; the block still mines."""
     chain = RevmChain(1)

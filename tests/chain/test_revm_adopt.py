@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("pyrevm", reason="pyrevm is not installed (the revm backend needs it)")
 
 from sim.chain import Chain, Contract
-from sim.chain._pyevm_support import PRIORITY_FEE
+from sim.chain._mempool import PRIORITY_FEE
 from sim.chain._revm_exec import _canonical, _comparable, _match, _walk
 from sim.chain.pyevm import PyEVMChain
 from sim.chain.revm import RevmChain
