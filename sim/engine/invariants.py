@@ -181,6 +181,9 @@ def _file_chunks(path: Path, size: int = 8 << 20) -> Iterator[bytes]:
 
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+#: Up to this many bytes of needles, :func:`_find` builds a DFA (a table of at most a few
+#: tens of MB); a city's hundreds of thousands of values use the default automaton.
+DFA_NEEDLE_BYTES = 50_000
 
 
 def _find(blob: bytes | Iterable[bytes], needles: list[bytes], *, text: bool = False) -> list[bytes]:
@@ -198,9 +201,11 @@ def _find(blob: bytes | Iterable[bytes], needles: list[bytes], *, text: bool = F
     """
     if not needles:
         return []
-    from ahocorasick_rs import BytesAhoCorasick
+    from ahocorasick_rs import BytesAhoCorasick, Implementation
 
-    automaton = BytesAhoCorasick(needles)
+    # a DFA scans ~4x faster, but its table grows with the needles' bytes times the alphabet
+    small = sum(map(len, needles)) <= DFA_NEEDLE_BYTES
+    automaton = BytesAhoCorasick(needles, implementation=Implementation.DFA if small else None)
     hexlike = [text and all(c in _HEX for c in n) for n in needles]
     digits = [text and n.isdigit() for n in needles]
     keep = max(len(n) for n in needles) + 1  # a needle and the byte before it

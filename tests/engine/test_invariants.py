@@ -45,3 +45,20 @@ def test_a_timestamp_equal_to_a_phone_number_is_not_a_leak() -> None:
     """Ten digits that are a whole JSON number (a block timestamp) do not count; as a string they do."""
     assert _find(b'{"timestamp":1613439372,"t":1}', [b"1613439372"], text=True) == []
     assert _find(b'{"phone":"1613439372"}', [b"1613439372"], text=True) == [b"1613439372"]
+
+
+@given(st.binary(max_size=400), st.lists(st.binary(min_size=1, max_size=6), min_size=1,
+                                         max_size=8, unique=True), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_dfa_and_default_automaton_find_the_same(blob: bytes, needles: list[bytes],
+                                                 text: bool) -> None:
+    """Few needles are searched with a DFA, many with the default automaton: same findings."""
+    from sim.engine import invariants
+
+    small = _find(blob, needles, text=text)
+    saved = invariants.DFA_NEEDLE_BYTES
+    invariants.DFA_NEEDLE_BYTES = 0
+    try:
+        assert _find(blob, needles, text=text) == small
+    finally:
+        invariants.DFA_NEEDLE_BYTES = saved
