@@ -65,20 +65,9 @@ def _key(private_key: bytes) -> PrivateKey:
     return PrivateKey(private_key)
 
 
-def sign(
-    private_key: bytes,
-    sender: bytes,
-    nonce: int,
-    max_priority_fee_per_gas: int,
-    max_fee_per_gas: int,
-    gas: int,
-    to: bytes,
-    value: int,
-    data: bytes,
-) -> SignedTx:
-    """Sign an EIP-1559 (type 2) transaction on :data:`CHAIN_ID` with no access list."""
-    tx = unsigned(sender, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value, data,
-                  b"")
+def sign(private_key: bytes, tx: SignedTx) -> SignedTx:
+    """Sign an :func:`unsigned` transaction (EIP-1559, :data:`CHAIN_ID`, no access list):
+    give it its bytes and hash; return it."""
     tx.raw, tx.hash = signed_bytes(private_key, tx.raw)
     return tx
 
@@ -92,7 +81,7 @@ def unsigned(
     to: bytes,
     value: int,
     data: bytes,
-    handle: bytes,
+    handle: bytes = b"",
 ) -> SignedTx:
     """An EIP-1559 transaction to be signed: its ``hash`` is ``handle`` and its ``raw`` the
     RLP of its fields (the payload of the list signed) until :func:`signed_bytes` is applied."""

@@ -313,8 +313,8 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
     ) -> tuple[SignedTx, bytes]:
         """Sign with coincurve (:func:`sim.chain._revm_tx.sign`); return the transaction and its bytes."""
         _check_signable(value, gas)
-        tx = sign(sender.private_key, sender.address, nonce, PRIORITY_FEE, max_fee, gas,
-                  b"" if to is None else bytes(to), value, bytes(data))
+        tx = sign(sender.private_key, unsigned(sender.address, nonce, PRIORITY_FEE, max_fee, gas,
+                                               b"" if to is None else bytes(to), value, bytes(data)))
         return tx, tx.raw
 
     def _sign_later(

@@ -245,7 +245,7 @@ def test_signing_matches_py_evm() -> None:
     from eth_typing import Address
 
     from sim.chain import _pyevm_support as sup
-    from sim.chain._revm_tx import decode, intrinsic_gas, sign
+    from sim.chain._revm_tx import decode, intrinsic_gas, sign, unsigned
     from sim.chain.keys import derive_account, private_key_object
 
     acct = derive_account(1, "alice")
@@ -259,7 +259,8 @@ def test_signing_matches_py_evm() -> None:
         ref = sup.TX_BUILDER.new_unsigned_dynamic_fee_transaction(
             31337, nonce, tip, max_fee, gas, Address(to), value, data, ()
         ).as_signed_transaction(private_key_object(acct.private_key))
-        ours = sign(acct.private_key, acct.address, nonce, tip, max_fee, gas, to, value, data)
+        ours = sign(acct.private_key,
+                    unsigned(acct.address, nonce, tip, max_fee, gas, to, value, data))
         assert ours.raw == ref.encode() and ours.hash == bytes(ref.hash)
         assert ours.intrinsic_gas == ref.intrinsic_gas == intrinsic_gas(to, data)
         assert decode(ours.raw) == ours
@@ -298,13 +299,14 @@ def test_trie_matches_py_trie() -> None:
 
 def test_raw_decoding_matches_py_evm() -> None:
     """send_raw's decoder agrees with py-evm on good transactions and refuses bad ones."""
-    from sim.chain._revm_tx import _fast_decode, decode, sign
+    from sim.chain._revm_tx import _fast_decode, decode, sign, unsigned
     from sim.chain.keys import derive_account
 
     acct = derive_account(2, "bob")
-    tx = sign(acct.private_key, acct.address, 3, 10**9, 3 * 10**9, 90_000, b"\x33" * 20, 1, b"hi")
+    tx = sign(acct.private_key,
+              unsigned(acct.address, 3, 10**9, 3 * 10**9, 90_000, b"\x33" * 20, 1, b"hi"))
     assert _fast_decode(tx.raw) == tx == decode(tx.raw)
-    deploy = sign(acct.private_key, acct.address, 0, 1, 1, 60_000, b"", 0, b"\x60" * 100)
+    deploy = sign(acct.private_key, unsigned(acct.address, 0, 1, 1, 60_000, b"", 0, b"\x60" * 100))
     assert _fast_decode(deploy.raw) == deploy
     tampered = bytearray(tx.raw)
     tampered[-40] ^= 1  # inside r: another (or no) sender
