@@ -9,13 +9,14 @@ RFC 6979 nonces, so the bytes are those of signing at once, bit for bit)
 and :meth:`Signer.collect` returns the bytes and hashes, in order, when the
 chain mines.
 
-A transaction goes to the worker at once while the worker keeps up, else
-with the next ones (up to :attr:`Signer.CHUNK` at a time). What is not sent
-when the chain mines is signed in the main process meanwhile: waiting for
-one more round trip would cost more.
+Transactions go to the worker :attr:`Signer.CHUNK` at a time: waking the
+other process costs tens of microseconds, as much as a signature, so
+one at a time would gain nothing. What is not sent when the chain mines
+is signed in the main process while the worker finishes: waiting for one
+more round trip would cost more.
 
 Two plain pipes carry bytes, read and written with single system calls
-(``multiprocessing.Connection`` costs several, and a selector per poll).
+(``multiprocessing.Connection`` costs several).
 A request is a private key (32 bytes), a length (4 bytes) and that many
 bytes of fields, or a length of ``0xFFFFFFFF`` alone to stop. A reply is a
 status byte, a hash (32 bytes), a length and the raw transaction; status 1
@@ -29,7 +30,6 @@ import contextlib
 import fcntl
 import multiprocessing
 import os
-import select
 import traceback
 
 from sim.chain._revm_tx import signed_bytes
@@ -93,7 +93,7 @@ def _serve(requests: int, replies: int, theirs: tuple[int, int]) -> None:
 class Signer:
     """A forked process signing transactions (see the module docstring)."""
 
-    #: Most transactions sent at a time (sent at once while the worker is idle).
+    #: Transactions sent to the worker in one write.
     CHUNK = 12
 
     def __init__(self) -> None:
@@ -109,8 +109,7 @@ class Signer:
         self._process.start()
         os.close(req_r)
         os.close(rep_w)
-        os.set_blocking(self._replies, False)
-        self._outbox: list[bytes] = []  # requests not sent yet
+        self._outbox: list[tuple[bytes, bytes]] = []  # (private key, fields) not sent yet
         self._sent = 0  # transactions sent whose replies were not read
         self._inbox = b""  # reply bytes read, not yet parsed
         self._ready: list[tuple[bytes, bytes]] = []  # (raw, hash) read, not yet collected
@@ -118,19 +117,16 @@ class Signer:
 
     def add(self, private_key: bytes, fields: bytes) -> None:
         """Queue the signing of a transaction (``fields``: :func:`~sim.chain._revm_tx.unsigned`'s raw)."""
-        self._outbox.append(private_key + len(fields).to_bytes(4, "big") + fields)
+        self._outbox.append((private_key, fields))
         if len(self._outbox) >= self.CHUNK:
             self._flush()
 
     def collect(self) -> list[tuple[bytes, bytes]]:
         """(raw bytes, hash) of every transaction queued since the last call, in order."""
         outbox, self._outbox = self._outbox, []
-        rest = []
-        for request in outbox:
-            size = int.from_bytes(request[_KEY:_REQUEST_HEAD], "big")
-            rest.append(signed_bytes(request[:_KEY], request[_REQUEST_HEAD:_REQUEST_HEAD + size]))
+        rest = [signed_bytes(key, fields) for key, fields in outbox]
         while self._sent:
-            self._read(wait=True)
+            self._read()
         ready, self._ready = self._ready, []
         ready.extend(rest)
         return ready
@@ -152,25 +148,18 @@ class Signer:
     def _flush(self) -> None:
         """Send the queued requests."""
         try:
-            _write_all(self._requests, b"".join(self._outbox))
+            _write_all(self._requests, b"".join(key + len(fields).to_bytes(4, "big") + fields
+                                                for key, fields in self._outbox))
         except OSError:  # a broken pipe: the worker is gone
             raise ChainError("the signing worker stopped unexpectedly") from None
         self._sent += len(self._outbox)
         self._outbox = []
 
-    def _read(self, *, wait: bool) -> None:
-        """Read the replies that have come (with ``wait``, at least one more)."""
-        while True:
-            try:
-                chunk = os.read(self._replies, _READ)
-            except BlockingIOError:
-                if not wait:
-                    return
-                select.select([self._replies], [], [])
-                continue
-            if not chunk:
-                raise ChainError("the signing worker stopped unexpectedly")
-            break
+    def _read(self) -> None:
+        """Read the replies that have come (waiting for some)."""
+        chunk = os.read(self._replies, _READ)
+        if not chunk:
+            raise ChainError("the signing worker stopped unexpectedly")
         data = self._inbox + chunk if self._inbox else chunk
         ready = self._ready
         i, n = 0, len(data)
