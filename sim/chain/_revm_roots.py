@@ -18,6 +18,7 @@ so the roots are those of the in-process trie, bit for bit.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import multiprocessing.connection
 import traceback
@@ -44,6 +45,10 @@ class _Accounts:
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """The worker: apply updates and answer queries, in order, until told to stop."""
+    # a fork inherits the engine's paused collector (sim.engine.runner) and the parent's
+    # objects, which its collections should not touch (copy-on-write)
+    gc.freeze()
+    gc.enable()
     from sim.chain._revm_trie import StateTrie
 
     trie = StateTrie()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import multiprocessing
 import os
 import traceback
@@ -60,6 +61,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _serve(requests: int, replies: int, theirs: tuple[int, int]) -> None:
     """The worker: sign each request, in order, until told to stop."""
+    # a fork inherits the engine's paused collector (sim.engine.runner) and the parent's
+    # objects, which its collections should not touch (copy-on-write)
+    gc.freeze()
+    gc.enable()
     for fd in theirs:  # the main process's ends
         os.close(fd)
     buffer = b""

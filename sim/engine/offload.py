@@ -16,6 +16,7 @@ it, computing it there and then when inline.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -58,6 +59,10 @@ class Pending(Generic[T]):
 
 def _serve(jobs: Connection, results: Connection) -> None:
     """The worker: run each job it is sent, send back (job id, ok, value or error text)."""
+    # a fork inherits the engine's paused collector (sim.engine.runner) and the parent's
+    # objects, which its collections should not touch (copy-on-write)
+    gc.freeze()
+    gc.enable()
     while True:
         try:
             message = jobs.recv()

@@ -231,3 +231,33 @@ def test_report_prepared_aside_is_the_same_report(tmp_path: Path, big: bool,
     assert run.ok
     again = render_report(run.out_dir, tmp_path / "again.html")
     assert again.read_bytes() == (run.out_dir / "report.html").read_bytes()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_run_pauses_automatic_collection_and_restores_it(tmp_path: Path, enabled: bool,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a run the collector does only the young-generation collections it is asked for;
+    afterwards it is as the caller left it."""
+    import gc
+
+    import sim.engine.runner as runner
+
+    seen: list[bool] = []
+    asked: list[int] = []
+    simulate = runner._simulate
+
+    def watched(world: object, progress: bool | None) -> None:
+        seen.append(gc.isenabled())
+        simulate(world, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "_simulate", watched)
+    monkeypatch.setattr(runner, "YOUNG_OBJECTS", 0)  # every block's hook collects
+    monkeypatch.setattr(gc, "collect", lambda generation=2: asked.append(generation) or 0)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        run_scenario(load_scenario(SCENARIOS / "quickstart.yaml"), tmp_path)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert seen == [False]
+    assert asked and set(asked) == {1}
