@@ -252,7 +252,12 @@ def test_a_run_pauses_automatic_collection_and_restores_it(tmp_path: Path, enabl
 
     monkeypatch.setattr(runner, "_simulate", watched)
     monkeypatch.setattr(runner, "YOUNG_OBJECTS", 0)  # every block's hook collects
-    monkeypatch.setattr(gc, "collect", lambda generation=2: asked.append(generation) or 0)
+
+    def collect(generation: int = 2) -> int:
+        asked.append(generation)
+        return 0
+
+    monkeypatch.setattr(gc, "collect", collect)
     (gc.enable if enabled else gc.disable)()
     try:
         run_scenario(load_scenario(SCENARIOS / "quickstart.yaml"), tmp_path)
