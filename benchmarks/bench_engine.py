@@ -1,10 +1,15 @@
 """The whole engine on each chain backend: the same scenario and seed, transactions per second.
 
-Usage: ``python benchmarks/bench_engine.py [--quick] [--backends pyevm,revm,ethtester] [--json PATH]``
+Usage: ``python benchmarks/bench_engine.py [--quick] [--backends pyevm,revm,ethtester]
+[--repeat N] [--json PATH]``
 
 Runs each case (a shipped scenario with overrides) once per backend, one
 after the other in this process, and reports wall seconds, transactions per
-second and the ratio to pyevm. Everything the engine does is in the figure:
+second and the ratio to pyevm. With ``--repeat N`` the backends take turns N
+times (pyevm, revm, pyevm, revm, ...) and each figure is the median of its N
+runs, with the fastest and slowest beside it: a shared host's speed drifts
+by tens of percent within minutes, and taking turns spreads the drift over
+both sides. Everything the engine does is in the figure:
 actors, signing, the chain, storage, sharing, de-identification, the trace,
 the invariants and the report. The runs must agree on the state root and
 the transaction count (they do; the benchmark fails if not).
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -48,19 +54,30 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
 }
 
 
-def run_case(name: str, backends: list[str], *, quick: bool) -> dict[str, Any]:
-    """Run one case on every backend; return wall time, tx/s and ratios to pyevm."""
+def run_case(name: str, backends: list[str], *, quick: bool, repeat: int = 1) -> dict[str, Any]:
+    """Run one case on every backend ``repeat`` times, taking turns; return the median wall
+    time (and the fastest and slowest), tx/s and ratios to pyevm."""
     file, full, fast = CASES[name]
     scenario = load_scenario(SCENARIOS / f"{file}.yaml", fast if quick else full)
+    walls: dict[str, list[float]] = {backend: [] for backend in backends}
     rows: dict[str, Any] = {}
-    for backend in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            result = run_scenario(scenario, Path(tmp), backend=backend, progress=False)
-            wall = time.perf_counter() - start
-        txs = result.summary["txs"]["total"]
-        rows[backend] = {"wall_s": round(wall, 2), "txs": txs, "tx_per_s": round(txs / wall, 1),
-                         "state_root": result.summary["state_root"], "ok": result.ok}
+    for _ in range(repeat):
+        for backend in backends:
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                result = run_scenario(scenario, Path(tmp), backend=backend, progress=False)
+                walls[backend].append(time.perf_counter() - start)
+            txs = result.summary["txs"]["total"]
+            row = rows.setdefault(backend, {"txs": txs, "state_root": result.summary["state_root"],
+                                            "ok": True, "runs": 0})
+            row["ok"] = row["ok"] and result.ok and (txs, result.summary["state_root"]) == (
+                row["txs"], row["state_root"])
+            row["runs"] += 1
+    for backend, row in rows.items():
+        wall = statistics.median(walls[backend])
+        row.update(wall_s=round(wall, 2), tx_per_s=round(row["txs"] / wall, 1),
+                   wall_min_s=round(min(walls[backend]), 2),
+                   wall_max_s=round(max(walls[backend]), 2))
     base = rows.get("pyevm")
     if base:
         for row in rows.values():
@@ -78,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="pyevm,revm",
                         help="comma-separated backends, pyevm first (default pyevm,revm)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs per backend, taking turns; figures are medians (default 1)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        print(f"--repeat must be 1 or more, got {args.repeat}", file=sys.stderr)
+        return 2
     backends = [b for b in args.backends.split(",") if b]
     cases = [c for c in args.cases.split(",") if c]
     unknown = [c for c in cases if c not in CASES]
@@ -89,15 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.json and not args.json.parent.is_dir():
         print(f"--json {args.json}: no folder {args.json.parent}", file=sys.stderr)
         return 2
-    report: dict[str, Any] = {"quick": args.quick, "cases": {}}
-    print(f"{'case':18s} {'backend':10s} {'txs':>7s} {'wall s':>8s} {'tx/s':>8s} {'x pyevm':>8s}")
+    report: dict[str, Any] = {"quick": args.quick, "repeat": args.repeat, "cases": {}}
+    spread = f" {'fastest':>8s} {'slowest':>8s}" if args.repeat > 1 else ""
+    print(f"{'case':18s} {'backend':10s} {'txs':>7s} {'wall s':>8s} {'tx/s':>8s} {'x pyevm':>8s}"
+          + spread)
     bad = 0
     for name in cases:
-        res = run_case(name, backends, quick=args.quick)
+        res = run_case(name, backends, quick=args.quick, repeat=args.repeat)
         report["cases"][name] = res
         for backend, row in res["backends"].items():
+            extra = (f" {row['wall_min_s']:8.2f} {row['wall_max_s']:8.2f}" if args.repeat > 1
+                     else "")
             print(f"{name:18s} {backend:10s} {row['txs']:7d} {row['wall_s']:8.2f} "
-                  f"{row['tx_per_s']:8.1f} {row.get('x_pyevm', 0):8.2f}")
+                  f"{row['tx_per_s']:8.1f} {row.get('x_pyevm', 0):8.2f}" + extra)
         if not res["agree"] or not all(r["ok"] for r in res["backends"].values()):
             print(f"{name}: backends disagree or a run failed its checks", file=sys.stderr)
             bad += 1

@@ -430,16 +430,22 @@ class Swarm:
     def _repair(self, roots: list[Cid]) -> Proc:
         total = 0
         online = self.online_nodes()
-        for root in roots:
+        held: dict[Cid, list[str]] = {}
+        window_end = 0
+        for i, root in enumerate(roots):
+            if i == window_end:  # the holders of the next roots, found node by node
+                window_end = i + REPAIR_WINDOW
+                held = _holders_among(online, roots[i:window_end])
             bounds = self.pinset.get(root)
             if bounds is None:
                 continue  # unpinned meanwhile
             low, high = bounds
-            holders = [n.node_id for n in online if root in n.pins]
+            holders = held.get(root, [])
             if len(holders) < low:
                 self.counters.under_replicated += 1
                 placed = yield from self._top_up(root, high)
                 online = self.online_nodes()  # time passed: nodes may have come and gone
+                held = _holders_among(online, roots[i + 1 : window_end])
                 self.counters.repairs += len(placed)
                 total += len(placed)
                 if len(holders) + len(placed) < low:
@@ -546,3 +552,27 @@ class Swarm:
                 for root, (low, high) in self.pinset.items()
             },
         }
+
+
+#: Roots whose holders a repair pass finds at once (and again after a top-up lets time pass).
+REPAIR_WINDOW = 4096
+
+
+def _holders_among(nodes: list[Node], roots: list[Cid]) -> dict[Cid, list[str]]:
+    """For each of ``roots`` pinned on any of ``nodes``: those nodes' ids, in ``nodes`` order.
+
+    What ``[n.node_id for n in nodes if root in n.pins]`` gives for each
+    root, found with one set intersection per node instead of a look into
+    every node per root (a node coming back makes its ~10,000 pins suspects).
+    """
+    wanted = set(roots)
+    held: dict[Cid, list[str]] = {}
+    for node in nodes:
+        node_id = node.node_id
+        for root in node.pins.keys() & wanted:
+            found = held.get(root)
+            if found is None:
+                held[root] = [node_id]
+            else:
+                found.append(node_id)
+    return held

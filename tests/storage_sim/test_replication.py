@@ -6,6 +6,8 @@ import random
 
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storage_sim import ContentUnavailableError, ReplicationError, Swarm
 
@@ -120,3 +122,45 @@ def test_periodic_repair_of_suspects_equals_a_full_pass(seed: int) -> None:
     a, b = swarms
     assert [a.holders(r) for r in a.pinset] == [b.holders(r) for r in b.pinset]
     assert a.counters == b.counters
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 11), max_size=12), min_size=1, max_size=6),
+       st.lists(st.integers(0, 14), max_size=15))
+def test_holders_found_node_by_node_are_the_holders(pins: list[list[int]], asked: list[int]) -> None:
+    """``_holders_among`` gives each root the nodes pinning it, in node order, as a look per root."""
+    from storage_sim.cid import Cid
+    from storage_sim.swarm import _holders_among
+
+    roots = [Cid.of_block(bytes([i]), version=1) for i in range(15)]
+    swarm = _swarm(0, len(pins), 1)
+    nodes = list(swarm.nodes.values())
+    for node, held in zip(nodes, pins, strict=True):
+        for i in held:
+            node.pins[roots[i]] = None
+    wanted = [roots[i] for i in dict.fromkeys(asked)]
+    found = _holders_among(nodes, wanted)
+    for root in wanted:
+        assert found.get(root, []) == [n.node_id for n in nodes if root in n.pins]
+    assert set(found) <= set(wanted)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_repair_in_small_windows_is_the_same_repair(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding holders a few roots at a time (and again after each top-up) changes no decision."""
+    import storage_sim.swarm as swarm_module
+
+    results = []
+    for window in (2, 4096):
+        monkeypatch.setattr(swarm_module, "REPAIR_WINDOW", window)
+        swarm = _swarm(seed, 7, (2, 3))
+        rng = random.Random(seed)
+        roots = [swarm.add(f"n{i % 7}", rng.randbytes(rng.randrange(100, 2000))) for i in range(25)]
+        for root in roots:
+            _run(swarm, swarm.pin(root))
+        for node in ("n1", "n2", "n3"):
+            swarm.lose_node(node)
+            _run(swarm, swarm.repair_once())
+        results.append(([swarm.holders(r) for r in roots], swarm.counters))
+    assert results[0] == results[1]
+    assert results[0][1].repairs > 0  # top-ups happened mid-pass
