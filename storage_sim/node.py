@@ -58,6 +58,9 @@ class Node:
         self.lost = False
         self.corrupt_rate = 0.0
         self.pins: dict[Cid, None] = {}
+        #: The index of the swarm this node joined (root -> the nodes pinning it), kept
+        #: up to date by :meth:`pin` and :meth:`unpin`; None while the node is on its own.
+        self.pin_index: dict[Cid, list[Node]] | None = None
 
     def __repr__(self) -> str:
         state = "lost" if self.lost else ("online" if self.online else "offline")
@@ -106,13 +109,26 @@ class Node:
         missing = self.missing_blocks(root)
         if missing:
             raise BlockNotFoundError(f"{self.node_id}: cannot pin {root}: missing {missing[0]}")
+        if root in self.pins:
+            return
         self.pins[root] = None
+        if self.pin_index is not None:
+            pinned_on = self.pin_index.get(root)
+            if pinned_on is None:
+                self.pin_index[root] = [self]
+            else:
+                pinned_on.append(self)
 
     def unpin(self, root: Cid) -> bool:
         """Drop the pin on ``root``; return whether it was pinned. Blocks stay until GC."""
         if root not in self.pins:
             return False
         del self.pins[root]
+        if self.pin_index is not None:
+            pinned_on = self.pin_index[root]
+            pinned_on.remove(self)
+            if not pinned_on:
+                del self.pin_index[root]
         return True
 
     def dag_cids(self, root: Cid) -> set[Cid]:

@@ -92,6 +92,12 @@ class Swarm:
         self.network = Network(env)
         self.counters = SwarmCounters()
         self.nodes: dict[str, Node] = {}
+        #: Who pins what: root -> the nodes pinning it (online or not), kept by the
+        #: nodes' pin and unpin. A repair pass after a node returns asks it about
+        #: ~10,000 roots; looking into each node's pins for each would cost 40 times more.
+        self._pinned_on: dict[Cid, list[Node]] = {}
+        #: Join order, the order :meth:`holders` gives.
+        self._rank: dict[Node, int] = {}
         #: Provider records: the ids of the nodes announcing each block, sorted (a tuple:
         #: a city's swarm has millions of blocks, and a set costs 3-4 times as much).
         self.providers: dict[Cid, tuple[str, ...]] = {}
@@ -145,6 +151,10 @@ class Swarm:
         if node.node_id in self.nodes:
             raise ValueError(f"node id {node.node_id!r} is already in the swarm")
         self.nodes[node.node_id] = node
+        self._rank[node] = len(self._rank)
+        node.pin_index = self._pinned_on
+        for root in node.pins:
+            self._pinned_on.setdefault(root, []).append(node)
         self._membership_changed()
         self.network.attach(node)
         for cid in node.blockstore.cids():
@@ -196,7 +206,8 @@ class Swarm:
             node.blockstore.delete(cid)
             self._withdraw(node, cid)
         self._suspects.update(node.pins)
-        node.pins.clear()
+        for root in list(node.pins):
+            node.unpin(root)
         node.lost = True
         node.online = False
         self._membership_changed()
@@ -356,8 +367,14 @@ class Swarm:
     # -- pinning, repair, garbage collection ---------------------------------
 
     def holders(self, root: Cid) -> list[str]:
-        """Online nodes that pin ``root``."""
-        return [n.node_id for n in self.online_nodes() if root in n.pins]
+        """Online nodes that pin ``root``, in join order."""
+        pinned_on = self._pinned_on.get(root)
+        if not pinned_on:
+            return []
+        live = [n for n in pinned_on if n.online and not n.lost]
+        if len(live) > 1:
+            live.sort(key=self._rank.__getitem__)
+        return [n.node_id for n in live]
 
     def _replicate_to(self, node: Node, root: Cid) -> Proc:
         """Process body: copy ``root``'s DAG to ``node`` and pin it; return success."""
@@ -429,23 +446,15 @@ class Swarm:
 
     def _repair(self, roots: list[Cid]) -> Proc:
         total = 0
-        online = self.online_nodes()
-        held: dict[Cid, list[str]] = {}
-        window_end = 0
-        for i, root in enumerate(roots):
-            if i == window_end:  # the holders of the next roots, found node by node
-                window_end = i + REPAIR_WINDOW
-                held = _holders_among(online, roots[i:window_end])
+        for root in roots:
             bounds = self.pinset.get(root)
             if bounds is None:
                 continue  # unpinned meanwhile
             low, high = bounds
-            holders = held.get(root, [])
+            holders = self.holders(root)
             if len(holders) < low:
                 self.counters.under_replicated += 1
                 placed = yield from self._top_up(root, high)
-                online = self.online_nodes()  # time passed: nodes may have come and gone
-                held = _holders_among(online, roots[i + 1 : window_end])
                 self.counters.repairs += len(placed)
                 total += len(placed)
                 if len(holders) + len(placed) < low:
@@ -552,27 +561,3 @@ class Swarm:
                 for root, (low, high) in self.pinset.items()
             },
         }
-
-
-#: Roots whose holders a repair pass finds at once (and again after a top-up lets time pass).
-REPAIR_WINDOW = 4096
-
-
-def _holders_among(nodes: list[Node], roots: list[Cid]) -> dict[Cid, list[str]]:
-    """For each of ``roots`` pinned on any of ``nodes``: those nodes' ids, in ``nodes`` order.
-
-    What ``[n.node_id for n in nodes if root in n.pins]`` gives for each
-    root, found with one set intersection per node instead of a look into
-    every node per root (a node coming back makes its ~10,000 pins suspects).
-    """
-    wanted = set(roots)
-    held: dict[Cid, list[str]] = {}
-    for node in nodes:
-        node_id = node.node_id
-        for root in node.pins.keys() & wanted:
-            found = held.get(root)
-            if found is None:
-                held[root] = [node_id]
-            else:
-                found.append(node_id)
-    return held

@@ -124,43 +124,38 @@ def test_periodic_repair_of_suspects_equals_a_full_pass(seed: int) -> None:
     assert a.counters == b.counters
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.integers(0, 11), max_size=12), min_size=1, max_size=6),
-       st.lists(st.integers(0, 14), max_size=15))
-def test_holders_found_node_by_node_are_the_holders(pins: list[list[int]], asked: list[int]) -> None:
-    """``_holders_among`` gives each root the nodes pinning it, in node order, as a look per root."""
-    from storage_sim.cid import Cid
-    from storage_sim.swarm import _holders_among
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["pin", "unpin", "leave", "rejoin", "lose"]),
+                          st.integers(0, 5), st.integers(0, 7)), max_size=40),
+       st.lists(st.integers(0, 7), max_size=8))
+def test_the_pin_index_names_the_online_holders_in_join_order(
+        ops: list[tuple[str, int, int]], early: list[int]) -> None:
+    """``holders`` (read from the index) is the online nodes whose pins hold the root, in join order,
+    whatever pins, unpins, departures, returns and losses came before (and pins made before joining)."""
+    from storage_sim.node import Node
 
-    roots = [Cid.of_block(bytes([i]), version=1) for i in range(15)]
-    swarm = _swarm(0, len(pins), 1)
+    swarm = _swarm(0, 5, 1)
+    rng = random.Random(0)
+    roots = [swarm.add("n0", rng.randbytes(50)) for _ in range(8)]
+    blocks = {root: swarm.nodes["n0"].blockstore.get(root) for root in roots}  # one block each
+    late = Node("late", swarm.key)
+    for i in early:  # a node that pinned before it joined
+        late.blockstore.put(roots[i], blocks[roots[i]])
+        late.pin(roots[i])
+    swarm.join(late)
     nodes = list(swarm.nodes.values())
-    for node, held in zip(nodes, pins, strict=True):
-        for i in held:
-            node.pins[roots[i]] = None
-    wanted = [roots[i] for i in dict.fromkeys(asked)]
-    found = _holders_among(nodes, wanted)
-    for root in wanted:
-        assert found.get(root, []) == [n.node_id for n in nodes if root in n.pins]
-    assert set(found) <= set(wanted)
-
-
-@pytest.mark.parametrize("seed", [4, 5])
-def test_repair_in_small_windows_is_the_same_repair(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Finding holders a few roots at a time (and again after each top-up) changes no decision."""
-    import storage_sim.swarm as swarm_module
-
-    results = []
-    for window in (2, 4096):
-        monkeypatch.setattr(swarm_module, "REPAIR_WINDOW", window)
-        swarm = _swarm(seed, 7, (2, 3))
-        rng = random.Random(seed)
-        roots = [swarm.add(f"n{i % 7}", rng.randbytes(rng.randrange(100, 2000))) for i in range(25)]
-        for root in roots:
-            _run(swarm, swarm.pin(root))
-        for node in ("n1", "n2", "n3"):
-            swarm.lose_node(node)
-            _run(swarm, swarm.repair_once())
-        results.append(([swarm.holders(r) for r in roots], swarm.counters))
-    assert results[0] == results[1]
-    assert results[0][1].repairs > 0  # top-ups happened mid-pass
+    for op, n, r in ops:
+        node, root = nodes[n], roots[r]
+        if op == "pin" and not node.lost:
+            node.blockstore.put(root, blocks[root])
+            node.pin(root)
+        elif op == "unpin":
+            node.unpin(root)
+        elif op == "leave":
+            swarm.leave(node.node_id)
+        elif op == "rejoin":
+            swarm.rejoin(node.node_id)
+        elif op == "lose":
+            swarm.lose_node(node.node_id)
+    for root in roots:
+        assert swarm.holders(root) == [n.node_id for n in swarm.online_nodes() if root in n.pins]
