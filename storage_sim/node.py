@@ -60,7 +60,8 @@ class Node:
         self.pins: dict[Cid, None] = {}
         #: The index of the swarm this node joined (root -> the nodes pinning it), kept
         #: up to date by :meth:`pin` and :meth:`unpin`; None while the node is on its own.
-        self.pin_index: dict[Cid, list[Node]] | None = None
+        #: Tuples: a city pins a million roots, most on one node.
+        self.pin_index: dict[Cid, tuple[Node, ...]] | None = None
 
     def __repr__(self) -> str:
         state = "lost" if self.lost else ("online" if self.online else "offline")
@@ -113,11 +114,7 @@ class Node:
             return
         self.pins[root] = None
         if self.pin_index is not None:
-            pinned_on = self.pin_index.get(root)
-            if pinned_on is None:
-                self.pin_index[root] = [self]
-            else:
-                pinned_on.append(self)
+            self.pin_index[root] = (*self.pin_index.get(root, ()), self)
 
     def unpin(self, root: Cid) -> bool:
         """Drop the pin on ``root``; return whether it was pinned. Blocks stay until GC."""
@@ -125,9 +122,10 @@ class Node:
             return False
         del self.pins[root]
         if self.pin_index is not None:
-            pinned_on = self.pin_index[root]
-            pinned_on.remove(self)
-            if not pinned_on:
+            rest = tuple(n for n in self.pin_index[root] if n is not self)
+            if rest:
+                self.pin_index[root] = rest
+            else:
                 del self.pin_index[root]
         return True
 

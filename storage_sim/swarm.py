@@ -95,7 +95,7 @@ class Swarm:
         #: Who pins what: root -> the nodes pinning it (online or not), kept by the
         #: nodes' pin and unpin. A repair pass after a node returns asks it about
         #: ~10,000 roots; looking into each node's pins for each would cost 40 times more.
-        self._pinned_on: dict[Cid, list[Node]] = {}
+        self._pinned_on: dict[Cid, tuple[Node, ...]] = {}
         #: Join order, the order :meth:`holders` gives.
         self._rank: dict[Node, int] = {}
         #: Provider records: the ids of the nodes announcing each block, sorted (a tuple:
@@ -154,7 +154,7 @@ class Swarm:
         self._rank[node] = len(self._rank)
         node.pin_index = self._pinned_on
         for root in node.pins:
-            self._pinned_on.setdefault(root, []).append(node)
+            self._pinned_on[root] = (*self._pinned_on.get(root, ()), node)
         self._membership_changed()
         self.network.attach(node)
         for cid in node.blockstore.cids():
