@@ -110,6 +110,10 @@ class World:
         self.ledger = Ledger()
         self.counts: Counter[str] = Counter()
         self.studies: list[StoredStudy] = []
+        #: Each hospital's onboarded doctors, once setup is over (no doctor joins later),
+        #: and for each hospital the other hospitals' (a second opinion's pool: ~2,000).
+        self._onboarded: list[list[Doctor]] | None = None
+        self._others: dict[int, list[Doctor]] = {}
         self.vault = CustodianVault()
         self._packs: list[Any] = []
         # started first, while this process is small (the worker is a fork of it)
@@ -314,7 +318,8 @@ class World:
         yield self.env.all_of([self.env.process(self._hospital(h)) for h in
                                range(len(self.hospitals))])
         self.counts["hospitals"] = sum(1 for h in self.hospitals if h.hospital_id)
-        self.counts["doctors"] = sum(1 for ds in self.doctors for d in ds if d.doctor_id)
+        self._onboarded = [[d for d in ds if d.doctor_id] for ds in self.doctors]
+        self.counts["doctors"] = sum(map(len, self._onboarded))
         self.setup_done = self.env.now
         self._start_patients()
         self._start_adversaries()
@@ -425,7 +430,9 @@ class World:
         return patient
 
     def _visit(self, patient: Patient, h: int, rng: random.Random) -> Proc:
-        doctor = rng.choice([d for d in self.doctors[h] if d.doctor_id] or self.doctors[h])
+        onboarded = (self._onboarded[h] if self._onboarded is not None
+                     else [d for d in self.doctors[h] if d.doctor_id])
+        doctor = rng.choice(onboarded or self.doctors[h])
         record = visit_record(rng)
         self.ledger.remember(record.present_illness, record.provisional_diagnosis,
                              record.treatment_summary, record.past_illness)
@@ -519,9 +526,13 @@ class World:
 
     # -- second opinion -------------------------------------------------------
     def _other_doctor(self, h: int, rng: random.Random) -> Doctor | None:
-        others = [d for k, ds in enumerate(self.doctors) if k != h for d in ds if d.doctor_id]
-        if not others:
-            others = [d for d in self.doctors[h] if d.doctor_id]
+        others = self._others.get(h)
+        if others is None:
+            others = [d for k, ds in enumerate(self.doctors) if k != h for d in ds if d.doctor_id]
+            if not others:
+                others = [d for d in self.doctors[h] if d.doctor_id]
+            if self._onboarded is not None:  # setup is over: the pool stays as it is
+                self._others[h] = others
         return rng.choice(others) if others else None
 
     def _second_opinion(self, patient: Patient, h: int, study: StoredStudy) -> Proc:
