@@ -114,7 +114,17 @@ class Node:
             return
         self.pins[root] = None
         if self.pin_index is not None:
-            self.pin_index[root] = (*self.pin_index.get(root, ()), self)
+            self._index(root)
+
+    def keep_index(self, index: dict[Cid, tuple[Node, ...]]) -> None:
+        """Record this node's pins, now and from now on, in ``index`` (its swarm's)."""
+        self.pin_index = index
+        for root in self.pins:
+            self._index(root)
+
+    def _index(self, root: Cid) -> None:
+        assert self.pin_index is not None
+        self.pin_index[root] = (*self.pin_index.get(root, ()), self)
 
     def unpin(self, root: Cid) -> bool:
         """Drop the pin on ``root``; return whether it was pinned. Blocks stay until GC."""

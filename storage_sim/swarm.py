@@ -152,9 +152,7 @@ class Swarm:
             raise ValueError(f"node id {node.node_id!r} is already in the swarm")
         self.nodes[node.node_id] = node
         self._rank[node] = len(self._rank)
-        node.pin_index = self._pinned_on
-        for root in node.pins:
-            self._pinned_on[root] = (*self._pinned_on.get(root, ()), node)
+        node.keep_index(self._pinned_on)
         self._membership_changed()
         self.network.attach(node)
         for cid in node.blockstore.cids():

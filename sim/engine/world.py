@@ -110,9 +110,10 @@ class World:
         self.ledger = Ledger()
         self.counts: Counter[str] = Counter()
         self.studies: list[StoredStudy] = []
-        #: Each hospital's onboarded doctors, once setup is over (no doctor joins later),
-        #: and for each hospital the other hospitals' (a second opinion's pool: ~2,000).
-        self._onboarded: list[list[Doctor]] | None = None
+        #: Each hospital's onboarded doctors, listed when setup is over (no doctor joins
+        #: later: patients come after it), and for each hospital the other hospitals'
+        #: (a second opinion's pool: ~2,000).
+        self._onboarded: list[list[Doctor]] = []
         self._others: dict[int, list[Doctor]] = {}
         self.vault = CustodianVault()
         self._packs: list[Any] = []
@@ -430,9 +431,7 @@ class World:
         return patient
 
     def _visit(self, patient: Patient, h: int, rng: random.Random) -> Proc:
-        onboarded = (self._onboarded[h] if self._onboarded is not None
-                     else [d for d in self.doctors[h] if d.doctor_id])
-        doctor = rng.choice(onboarded or self.doctors[h])
+        doctor = rng.choice(self._onboarded[h] or self.doctors[h])
         record = visit_record(rng)
         self.ledger.remember(record.present_illness, record.provisional_diagnosis,
                              record.treatment_summary, record.past_illness)
@@ -528,11 +527,8 @@ class World:
     def _other_doctor(self, h: int, rng: random.Random) -> Doctor | None:
         others = self._others.get(h)
         if others is None:
-            others = [d for k, ds in enumerate(self.doctors) if k != h for d in ds if d.doctor_id]
-            if not others:
-                others = [d for d in self.doctors[h] if d.doctor_id]
-            if self._onboarded is not None:  # setup is over: the pool stays as it is
-                self._others[h] = others
+            others = self._others[h] = ([d for k, ds in enumerate(self._onboarded) if k != h
+                                         for d in ds] or self._onboarded[h])
         return rng.choice(others) if others else None
 
     def _second_opinion(self, patient: Patient, h: int, study: StoredStudy) -> Proc:
