@@ -271,6 +271,7 @@ class RevmChain(MinedRecords, Mempool[SignedTx], Chain):
             self._roots.close()
         if self._signer is not None:
             self._signer.close()
+        super().close()
 
     def forget_history(self, before: int) -> None:
         """Drop old receipts and transactions (:class:`MinedRecords`) and the old headers."""

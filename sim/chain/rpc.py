@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
@@ -188,6 +188,13 @@ class RpcChain(sup.PyEvmTxs, Chain):
         self._init_mempool()
         self._node_snaps: dict[int, str] = {}  # live snapshots: our token -> the node's id
         self._snap_counter = 0
+
+    def close(self) -> None:
+        """Let go of the blocks, receipts and raw transactions read or sent (the node runs on)."""
+        self._blocks = {}
+        self._receipts = {}
+        self._raw = {}
+        self._head = replace(self._head, receipts=())
 
     def set_automine(self, on: bool) -> bool:
         """Turn the node's own mining on or off (on again when handing the node back).

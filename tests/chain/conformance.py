@@ -6,6 +6,7 @@ A backend's test module subclasses :class:`ChainConformance` and provides the
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -82,6 +83,15 @@ class ChainConformance:
                 chain.receipt(first.tx_hash)
         assert chain.block(head).number == head
         assert c.transact(alice, "set", 3).ok and c.call("x") == 3
+
+    def test_close_lets_go_of_the_mined_records(self, chain: Chain) -> None:
+        """Once closed, a chain holds none of its receipts (freed without a cyclic collection)."""
+        c = deploy_counter(chain)
+        receipt = c.transact(chain.account("alice"), "set", 1)
+        held = weakref.ref(chain.receipt(receipt.tx_hash))
+        del receipt
+        chain.close()
+        assert held() is None
 
     def test_accounts_are_deterministic(self, chain_factory: ChainFactory) -> None:
         """The same seed and label give the same key; another label or seed another."""
