@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.errors import CheckFailed, InputError
-from sim.protocol.story import Step, run_story
+
+if TYPE_CHECKING:  # the story (the whole protocol layer) is imported when it is played
+    from sim.protocol.story import Step
 
 #: OpenZeppelin ERC721Enumerable `_mint` to a fresh owner, excluding the 21,000 base.
 OZ_ENUMERABLE_MINT = 146_258
@@ -36,6 +39,8 @@ class GasRow:
 def measure(layouts: tuple[str, ...] = ("private", "paper"), *, token: str = "erc721",
             seed: int = 0) -> list[GasRow]:
     """Run the story once per layout and return one row per operation and layout."""
+    from sim.protocol.story import run_story
+
     rows: list[GasRow] = []
     for layout in layouts:
         last: dict[str, Step] = {}

@@ -33,17 +33,13 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.errors import InputError
-from sim.privacy.deid import (
-    DeidConfig,
-    DeidRefused,
-    Region,
-    TreeResult,
-    deidentify_file,
-    deidentify_tree,
-)
 from sim.privacy.deid_table import OPTION_ALIASES, OPTION_CODES, canonical_option
+
+if TYPE_CHECKING:  # the module itself (pydicom) is imported when the command runs
+    from sim.privacy.deid import DeidConfig, TreeResult
 
 #: File names written into OUT in directory mode.
 LOG_NAME = "deid-log.json"
@@ -107,6 +103,8 @@ def _write_key(path: Path, key: bytes) -> None:
 
 def _config(args: argparse.Namespace, key: bytes) -> DeidConfig:
     """Build the configuration from the command line (bad options are input errors)."""
+    from sim.privacy.deid import DeidConfig, Region
+
     options = set()
     for name in args.option:
         try:
@@ -141,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_file(src: Path, dst: Path, config: DeidConfig, *, new_key: bool) -> int:
     """File mode: one output file and its log, or nothing at all."""
+    from sim.privacy.deid import DeidRefused, deidentify_file
+
     target = dst / src.name if dst.is_dir() else dst
     if target.resolve() == src.resolve():
         raise InputError(f"{dst}: output would overwrite the input")
@@ -171,6 +171,8 @@ def _run_file(src: Path, dst: Path, config: DeidConfig, *, new_key: bool) -> int
 
 def _run_tree(src: Path, dst: Path, config: DeidConfig, *, new_key: bool) -> int:
     """Directory mode: mirror IN under OUT, log everything, exit 1 on any refusal."""
+    from sim.privacy.deid import deidentify_tree
+
     src_abs, dst_abs = src.resolve(), dst.resolve()
     if dst_abs == src_abs or dst_abs.is_relative_to(src_abs):
         raise InputError(f"{dst}: OUT must not be IN or inside IN")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.errors import CheckFailed
-from sim.protocol.story import PAPER_PATIENT_ID, Step, run_story
+
+if TYPE_CHECKING:
+    from sim.protocol.story import Step
 
 
 def register(sub: Any) -> None:
@@ -27,6 +29,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Play the story, printing each step as it is mined."""
     from rich.console import Console
+
+    from sim.protocol.story import PAPER_PATIENT_ID, run_story
 
     console = Console(highlight=False, soft_wrap=False, width=110 if not sys.stdout.isatty() else None)
     console.print(

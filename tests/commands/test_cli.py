@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,13 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit) as exc:
         main(["gas", "--layout", "nonsense"])
     assert exc.value.code == 2
+
+
+def test_the_parser_is_built_without_the_heavy_layers() -> None:
+    """Building the parser (`pmrsim --help`) imports neither the protocol layer nor pydicom."""
+    probe = ("import sys; from sim.cli import build_parser; build_parser(); "
+             "print(sorted(m for m in ('sim.protocol', 'pydicom', 'sim.engine', 'eth')"
+             " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    assert out.strip() == "[]"
