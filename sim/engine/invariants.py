@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,19 +48,20 @@ class Violation:
 
 def check_all(world: World, trace_path: Path) -> tuple[list[str], list[Violation]]:
     """Run every invariant; return (names checked, violations)."""
-    checks = [
+    finder = _Finder(_needles(world))  # the chain's and the trace's scans share it
+    checks: list[tuple[str, Callable[[World], list[str]]]] = [
         ("tokens_valid", _tokens_valid),
         ("access_had_valid_grant", _access_had_valid_grant),
         ("denials", _denials),
         ("record_rebuilds", _record_rebuilds),
-        ("pii_on_chain", _pii_on_chain),
+        ("pii_on_chain", lambda w: _pii_on_chain(w, finder)),
         ("gas_matches_table", _gas_matches_table),
     ]
     violations: list[Violation] = []
     for name, check in checks:
         for detail in check(world):
             violations.append(Violation(name, detail))
-    for detail in _pii_in_trace(world, trace_path):
+    for detail in _pii_in_trace(finder, trace_path):
         violations.append(Violation("pii_in_trace", detail))
     return [name for name, _ in checks] + ["pii_in_trace"], violations
 
@@ -186,51 +187,71 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 DFA_NEEDLE_BYTES = 50_000
 
 
+class _Finder:
+    """One Aho-Corasick automaton over ``needles``, built once for every scan of a run."""
+
+    def __init__(self, needles: list[bytes]) -> None:
+        self.needles = needles
+        self._automaton: Any = None
+        if needles:
+            from ahocorasick_rs import BytesAhoCorasick, Implementation
+
+            # a DFA scans ~4x faster, but its table grows with the needles' bytes times the
+            # alphabet
+            small = sum(map(len, needles)) <= DFA_NEEDLE_BYTES
+            self._automaton = BytesAhoCorasick(
+                needles, implementation=Implementation.DFA if small else None)
+            self._hexlike = [all(c in _HEX for c in n) for n in needles]
+            self._digits = [n.isdigit() for n in needles]
+            self._keep = max(len(n) for n in needles) + 1  # a needle and the byte before it
+
+    def find(self, blob: bytes | Iterable[bytes], *, text: bool = False) -> list[bytes]:
+        """The needles that occur in ``blob`` (bytes, or pieces of one stream): one pass.
+
+        With ``text`` (a hex-heavy text such as the trace), a needle made only
+        of hex digits (a phone number, a registration number) counts only
+        where it is not part of a longer hex run: ten decimal digits occur by
+        chance in a few megabytes of hex. Such a value written out as a value
+        of its own is still found, and its bytes inside a hex-encoded
+        transaction are found by the on-chain check, which reads the raw
+        bytes. Likewise a needle of decimal digits only does not count where
+        it is a whole JSON number (a block timestamp that happens to equal a
+        generated phone number): the engine writes personal values only as
+        strings.
+        """
+        if self._automaton is None:
+            return []
+        hexlike = self._hexlike if text else [False] * len(self.needles)
+        digits = self._digits
+        keep = self._keep
+        pieces = [blob] if isinstance(blob, bytes | bytearray) else blob
+        found: set[int] = set()
+        tail = b""
+        pending = iter(pieces)
+        piece = next(pending, None)
+        while piece is not None:
+            following = next(pending, None)
+            window = tail + piece
+            last = following is None
+            for index, start, end in self._automaton.find_matches_as_indexes(window,
+                                                                             overlapping=True):
+                if hexlike[index]:
+                    if end == len(window) and not last:
+                        continue  # the next byte is in the next piece: seen again from the tail
+                    if (start > 0 and window[start - 1] in _HEX) or (end < len(window)
+                                                                     and window[end] in _HEX):
+                        continue
+                    if digits[index] and _bare_number(window, start, end):
+                        continue
+                found.add(index)
+            tail = window[-keep:]
+            piece = following
+        return [self.needles[i] for i in sorted(found)]
+
+
 def _find(blob: bytes | Iterable[bytes], needles: list[bytes], *, text: bool = False) -> list[bytes]:
-    """The needles that occur in ``blob`` (bytes, or pieces of one stream): one Aho-Corasick pass.
-
-    With ``text`` (a hex-heavy text such as the trace), a needle made only of
-    hex digits (a phone number, a registration number) counts only where it
-    is not part of a longer hex run: ten decimal digits occur by chance in a
-    few megabytes of hex. Such a value written out as a value of its own is
-    still found, and its bytes inside a hex-encoded transaction are found by
-    the on-chain check, which reads the raw bytes. Likewise a needle of
-    decimal digits only does not count where it is a whole JSON number (a
-    block timestamp that happens to equal a generated phone number): the
-    engine writes personal values only as strings.
-    """
-    if not needles:
-        return []
-    from ahocorasick_rs import BytesAhoCorasick, Implementation
-
-    # a DFA scans ~4x faster, but its table grows with the needles' bytes times the alphabet
-    small = sum(map(len, needles)) <= DFA_NEEDLE_BYTES
-    automaton = BytesAhoCorasick(needles, implementation=Implementation.DFA if small else None)
-    hexlike = [text and all(c in _HEX for c in n) for n in needles]
-    digits = [text and n.isdigit() for n in needles]
-    keep = max(len(n) for n in needles) + 1  # a needle and the byte before it
-    pieces = [blob] if isinstance(blob, bytes | bytearray) else blob
-    found: set[int] = set()
-    tail = b""
-    pending = iter(pieces)
-    piece = next(pending, None)
-    while piece is not None:
-        following = next(pending, None)
-        window = tail + piece
-        last = following is None
-        for index, start, end in automaton.find_matches_as_indexes(window, overlapping=True):
-            if hexlike[index]:
-                if end == len(window) and not last:
-                    continue  # the next byte is in the next piece: seen again from the tail
-                if (start > 0 and window[start - 1] in _HEX) or (end < len(window)
-                                                                 and window[end] in _HEX):
-                    continue
-                if digits[index] and _bare_number(window, start, end):
-                    continue
-            found.add(index)
-        tail = window[-keep:]
-        piece = following
-    return [needles[i] for i in sorted(found)]
+    """The needles that occur in ``blob`` (see :meth:`_Finder.find`)."""
+    return _Finder(needles).find(blob, text=text)
 
 
 def _bare_number(window: bytes, start: int, end: int) -> bool:
@@ -240,16 +261,16 @@ def _bare_number(window: bytes, start: int, end: int) -> bool:
     return before in (b":", b",", b"[") and after in (b",", b"}", b"]", b".", b"\n")
 
 
-def _pii_on_chain(world: World) -> list[str]:
-    found = _find(_chain_chunks(world), _needles(world))
+def _pii_on_chain(world: World, finder: _Finder) -> list[str]:
+    found = finder.find(_chain_chunks(world))
     if not found:
         return []
     return [f"{len(found)} generated personal/clinical values found on chain "
             f"(e.g. a value of {len(found[0])} bytes in transaction input or state)"]
 
 
-def _pii_in_trace(world: World, trace_path: Path) -> list[str]:
-    found = _find(_file_chunks(trace_path), _needles(world), text=True)
+def _pii_in_trace(finder: _Finder, trace_path: Path) -> list[str]:
+    found = finder.find(_file_chunks(trace_path), text=True)
     return [f"{len(found)} generated personal/clinical values found in the trace"] if found else []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.engine.invariants import _find
+from sim.engine.invariants import _find, _Finder
 
 
 def test_value_inside_a_hex_run_is_chance_not_a_leak_in_text() -> None:
@@ -28,6 +28,17 @@ def test_names_are_found_wherever_they_occur() -> None:
 def test_binary_blobs_match_without_boundaries() -> None:
     """On-chain bytes are searched as raw bytes: any occurrence counts."""
     assert _find(b"\x01ab3151498945cd", [b"3151498945"]) == [b"3151498945"]
+
+
+def test_one_finder_serves_the_chain_and_the_trace_each_with_its_rule() -> None:
+    """A finder built once applies the text rule only to text scans, in either order."""
+    finder = _Finder([b"3151498945", b"Jane Doe"])
+    hex_run, raw = b'{"raw":"0x8a3151498945ea81"}', b"\x01ab3151498945cd"
+    for _ in range(2):
+        assert finder.find(hex_run, text=True) == []
+        assert finder.find(raw) == [b"3151498945"]
+        assert finder.find([b'{"who":"Jane', b' Doe"}'], text=True) == [b"Jane Doe"]
+    assert _Finder([]).find(raw) == []
 
 
 @given(st.binary(max_size=300), st.lists(st.integers(0, 300), max_size=6),
