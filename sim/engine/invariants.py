@@ -221,8 +221,7 @@ class _Finder:
         """
         if self._automaton is None:
             return []
-        hexlike = self._hexlike if text else [False] * len(self.needles)
-        digits = self._digits
+        hexlike, digits = self._hexlike, self._digits
         keep = self._keep
         pieces = [blob] if isinstance(blob, bytes | bytearray) else blob
         found: set[int] = set()
@@ -235,7 +234,7 @@ class _Finder:
             last = following is None
             for index, start, end in self._automaton.find_matches_as_indexes(window,
                                                                              overlapping=True):
-                if hexlike[index]:
+                if text and hexlike[index]:
                     if end == len(window) and not last:
                         continue  # the next byte is in the next piece: seen again from the tail
                     if (start > 0 and window[start - 1] in _HEX) or (end < len(window)
