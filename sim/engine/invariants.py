@@ -56,14 +56,13 @@ def check_all(world: World, trace_path: Path) -> tuple[list[str], list[Violation
         ("record_rebuilds", _record_rebuilds),
         ("pii_on_chain", lambda w: _pii_on_chain(w, finder)),
         ("gas_matches_table", _gas_matches_table),
+        ("pii_in_trace", lambda _: _pii_in_trace(finder, trace_path)),
     ]
     violations: list[Violation] = []
     for name, check in checks:
         for detail in check(world):
             violations.append(Violation(name, detail))
-    for detail in _pii_in_trace(finder, trace_path):
-        violations.append(Violation("pii_in_trace", detail))
-    return [name for name, _ in checks] + ["pii_in_trace"], violations
+    return [name for name, _ in checks], violations
 
 
 def _sample(items: list[Any], world: World, name: str) -> list[Any]:
@@ -182,7 +181,7 @@ def _file_chunks(path: Path, size: int = 8 << 20) -> Iterator[bytes]:
 
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-#: Up to this many bytes of needles, :func:`_find` builds a DFA (a table of at most a few
+#: Up to this many bytes of needles, :class:`_Finder` builds a DFA (a table of at most a few
 #: tens of MB); a city's hundreds of thousands of values use the default automaton.
 DFA_NEEDLE_BYTES = 50_000
 
@@ -246,11 +245,6 @@ class _Finder:
             tail = window[-keep:]
             piece = following
         return [self.needles[i] for i in sorted(found)]
-
-
-def _find(blob: bytes | Iterable[bytes], needles: list[bytes], *, text: bool = False) -> list[bytes]:
-    """The needles that occur in ``blob`` (see :meth:`_Finder.find`)."""
-    return _Finder(needles).find(blob, text=text)
 
 
 def _bare_number(window: bytes, start: int, end: int) -> bool:
