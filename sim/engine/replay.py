@@ -647,6 +647,10 @@ def _verify_rerun(run_dir: Path, folders: list[Path], verdict: Verdict, backend:
                                       "`pmrsim report` draws it again"})
     verdict.not_checked.append({"what": ", ".join(WALL_FIELDS) + " of summary.json",
                                 "why": "wall-clock figures; no rerun can re-derive them"})
+    if rpc_url is not None:
+        verdict.not_checked.append({
+            "what": "block hashes (and the end record's digest over them), the node's URL",
+            "why": "an rpc node chooses its blocks' mix hash; the rerun ran on another node"})
 
 
 @contextlib.contextmanager
@@ -695,11 +699,13 @@ def _compare_trace(path: Path, made: Path, *, rpc: bool) -> None:
 
 
 def _same_but_node(mine: dict[str, Any], other: dict[str, Any]) -> bool:
-    """Whether two records differ only in what an rpc node chooses (block hash) or its URL."""
+    """Whether two records differ only in what an rpc node chooses (block hashes, and so the
+    end record's digest over them) or its URL."""
     a, b = dict(mine), dict(other)
-    if a.get("kind") == "block":
-        a.pop("hash", None)
-        b.pop("hash", None)
+    ignored = {"block": "hash", "end": "sha256"}.get(str(a.get("kind")))
+    if ignored:
+        a.pop(ignored, None)
+        b.pop(ignored, None)
     if a.get("kind") == "run":
         for rec in (a, b):
             rec["scenario"] = {**rec["scenario"],
