@@ -49,11 +49,12 @@ from pydantic_core import PydanticCustomError
 from sim.engine.scenario import (
     Scenario,
     _dotted,
-    _Loader,
     _show,
     _yaml_problem,
     apply_override,
     load_scenario,
+    load_yaml,
+    read_yaml_text,
 )
 from sim.errors import InputError
 
@@ -388,20 +389,13 @@ def _check_backend(scenario: Scenario, where: str) -> None:
 
 def _read_spec(path: Path) -> SweepFile:
     """The validated :class:`SweepFile` at ``path``."""
+    text = read_yaml_text(path, "a sweep YAML file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a sweep YAML file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass refusing duplicate keys
+        data = load_yaml(text)  # refuses duplicate keys and alias bombs
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: {_yaml_problem(exc)}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise InputError(f"{path}: invalid value: {exc}") from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else _show(data)
         raise InputError(f"{path}: expected a mapping of sweep keys at the top level, got {got}")

@@ -354,7 +354,7 @@ def test_seed_argument_wins(tmp_path: Path) -> None:
 # Leaf paths with valid values, for the round-trip property below.
 LEAVES: dict[str, st.SearchStrategy[Any]] = {
     "seed": st.integers(0, 2**63),
-    "duration_days": st.floats(0.01, 1e4),
+    "duration_days": st.floats(0.05, 1e4),  # at least one block of chain.block_time <= 3600
     "token": st.sampled_from(["erc721", "erc1155"]),
     "layouts": st.sampled_from([["private"], ["paper"], ["private", "paper"], ["paper", "private"]]),
     "chain.backend": st.sampled_from(["pyevm", "ethtester", "revm", "rpc"]),
@@ -364,7 +364,7 @@ LEAVES: dict[str, st.SearchStrategy[Any]] = {
     "storage.latency_ms": st.floats(0, 1e3),
     "storage.churn.mean_downtime_hours": st.floats(0.01, 100),
     "sharing.t": st.integers(1, 3),
-    "sharing.segment_size": st.integers(1, 2**30),
+    "sharing.segment_size": st.integers(2**10, 2**30),
     "population.patients": st.integers(1, 10**6),
     "workload.lab_order_probability": st.floats(0, 1),
     "workload.lab_mix.mammography": st.floats(0.01, 100),
