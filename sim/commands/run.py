@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario value, e.g. --set storage.nodes=8 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="refuse a run whose estimated peak memory passes SIZE, e.g. 4G (default: 80%% "
+                        "of the available memory; none lifts it; docs/scenarios.md)")
+    p.add_argument("--max-work", default=None, metavar="N",
+                   help="refuse a run of more than N estimated transactions (default 10,000,000; "
+                        "none lifts it)")
     p.set_defaults(func=run)
     r = sub.add_parser("replay", help="re-execute a run's trace and verify every receipt")
     r.add_argument("run_dir", type=Path)
@@ -37,6 +43,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, simulate, write outputs; exit 1 when the run breaks its expectations."""
+    from sim.engine.bounds import check, limits_from
     from sim.engine.runner import run_scenario
     from sim.engine.scenario import load_scenario
 
@@ -46,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rpc_url:
         overrides.append(f"chain.rpc_url={json.dumps(args.rpc_url)}")  # quoted: a URL is not YAML
     scenario = load_scenario(args.scenario, overrides, seed=args.seed)
+    check(scenario, limits_from(args.max_memory, args.max_work), source=str(args.scenario))
     out: Path = args.out or Path("runs") / f"{scenario.name}-{scenario.seed}"
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder")

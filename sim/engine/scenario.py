@@ -50,7 +50,9 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from sim.errors import InputError
-from sim.protocol.records import TestType
+
+if typing.TYPE_CHECKING:
+    from sim.protocol.records import TestType
 
 #: The ``schema`` value of scenario files (and of ``Scenario.to_public_dict()``).
 SCHEMA: Literal["pmrsim.scenario/1"] = "pmrsim.scenario/1"
@@ -367,6 +369,10 @@ class WorkloadConfig(Strict):
         """Keys are test type names (normalised to lower case); weights are positive."""
         if not mix:
             raise _custom("", "expected at least one test type", mix)
+        # imported here: sim.protocol loads the chain's ABI codecs (~1 s), which loading a
+        # scenario (and refusing a bad one) does not need
+        from sim.protocol.records import TestType
+
         names = ", ".join(t.name.lower() for t in TestType)
         normalised: dict[str, float] = {}
         for key, weight in mix.items():
@@ -413,6 +419,8 @@ class WorkloadConfig(Strict):
 
     def lab_weights(self) -> dict[TestType, float]:
         """The lab mix keyed by :class:`~sim.protocol.records.TestType`."""
+        from sim.protocol.records import TestType
+
         return {TestType[name.upper()]: weight for name, weight in self.lab_mix.items()}
 
 
