@@ -43,7 +43,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, simulate, write outputs; exit 1 when the run breaks its expectations."""
-    from sim.engine.bounds import check, limits_from
+    from sim.engine.bounds import check_run
+
+    check_run(args)  # before the engine is even imported: a refusal costs a fraction of a second
     from sim.engine.runner import run_scenario
     from sim.engine.scenario import load_scenario
 
@@ -53,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     if args.rpc_url:
         overrides.append(f"chain.rpc_url={json.dumps(args.rpc_url)}")  # quoted: a URL is not YAML
     scenario = load_scenario(args.scenario, overrides, seed=args.seed)
-    check(scenario, limits_from(args.max_memory, args.max_work), source=str(args.scenario))
     out: Path = args.out or Path("runs") / f"{scenario.name}-{scenario.seed}"
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder")

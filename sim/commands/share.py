@@ -185,8 +185,8 @@ def _check_fragment_sizes(directory: Path, manifest: Manifest, manifest_path: Pa
     if sizes and len(fitting) < manifest.t:
         seen = ", ".join(f"{size:,}" for size in sorted(set(sizes.values()))[:3])
         raise InputError(
-            f"{manifest_path}: record_size: {manifest.record_size:,} bytes in segments of "
-            f"{manifest.segment_size:,} (t={manifest.t}) needs fragments of {expected:,} bytes, "
+            f"{manifest_path}: record_size, segment_size, t: {manifest.record_size:,} bytes in segments "
+            f"of {manifest.segment_size:,} with t={manifest.t} need fragments of {expected:,} bytes, "
             f"but only {len(fitting)} of the {len(sizes)} present have that size (sizes seen: {seen}); "
             f"{manifest.t} are needed")
 

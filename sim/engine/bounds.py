@@ -417,13 +417,19 @@ def limits_from(max_memory: str | None, max_work: str | None, *, parallel: int =
     return Limits(max_memory=memory, max_work=work)
 
 
-def add_arguments(parser: Any) -> None:
-    """Add ``--max-memory SIZE`` and ``--max-work N`` to an argparse ``parser``."""
-    parser.add_argument(
-        "--max-memory", default=None, metavar="SIZE",
-        help="refuse a run whose estimated peak memory passes SIZE (e.g. 4G; default "
-             f"{MEMORY_FRACTION:.0%} of the available memory; none lifts it)")
-    parser.add_argument(
-        "--max-work", default=None, metavar="N",
-        help=f"refuse a run of more than N estimated transactions (default {DEFAULT_MAX_WORK:,}, "
-             f"and {EVENTS_PER_WORK} simulated events per transaction; none lifts it)")
+def check_run(args: Any) -> Estimate:
+    """The check of ``pmrsim run``: load the scenario as ``run`` does (file, ``--set``,
+    ``--backend``, ``--rpc-url``, ``--seed``) and :func:`check` it against ``--max-memory``
+    and ``--max-work``; InputError (exit 2) for a bad scenario or a run past a limit.
+    """
+    import json
+
+    from sim.engine.scenario import load_scenario
+
+    overrides = list(args.overrides)
+    if args.backend:
+        overrides.append(f"chain.backend={args.backend}")
+    if args.rpc_url:
+        overrides.append(f"chain.rpc_url={json.dumps(args.rpc_url)}")
+    scenario = load_scenario(args.scenario, overrides, seed=args.seed)
+    return check(scenario, limits_from(args.max_memory, args.max_work), source=str(args.scenario))
