@@ -62,30 +62,37 @@ GIB = 1 << 30
 # --- the model's coefficients (fitted in docs/scenarios.md, "How big a run may be") ---------------
 
 #: SimPy events per transaction (submission, block slot, the actor waiting and resuming).
-EVENTS_PER_TX = 4.0
+EVENTS_PER_TX = 3.0
+#: Events per transaction of an IoMT burst (one reading each, sent together: no actor resumes).
+EVENTS_PER_READING_TX = 1.2
+#: Events per lab order besides its transactions (the study's storage: adds, pins, fetches).
+EVENTS_PER_LAB = 20.0
 #: Events per repair round with nothing to repair (a timeout).
 EVENTS_PER_REPAIR = 1.0
 #: Events per node departure or return under churn (the repair traffic it sets off).
-EVENTS_PER_CHURN = 50.0
+EVENTS_PER_CHURN = 25.0
 #: Events per arriving patient besides its transactions (arrival, process start, waits).
-EVENTS_PER_PATIENT = 4.0
+EVENTS_PER_PATIENT = 3.0
 #: Events per device window besides its transactions.
 EVENTS_PER_WINDOW = 2.0
 
 #: Memory of a run before its workload: the interpreter, the libraries, the compiled contracts
 #: and a deployed chain, by chain backend family and run size ("small" or "big"). Big runs add
 #: the worker processes (people and studies ahead; revm's state roots and signatures).
-BASE_MEMORY = {("pyevm", "small"): 150 * MIB, ("pyevm", "big"): 420 * MIB,
-               ("revm", "small"): 300 * MIB, ("revm", "big"): 380 * MIB}
+BASE_MEMORY = {("pyevm", "small"): 140 * MIB, ("pyevm", "big"): 420 * MIB,
+               ("revm", "small"): 250 * MIB, ("revm", "big"): 380 * MIB}
 #: Memory per transaction, by backend family and run size: below the big-run size the chain keeps
 #: every block, receipt and transaction (py-evm also every trie node it wrote).
-TX_MEMORY = {("pyevm", "small"): 21 * KIB, ("pyevm", "big"): 12 * KIB,
-             ("revm", "small"): 18 * KIB, ("revm", "big"): 3 * KIB}
-#: Memory per stored lab study in a small run (its encrypted fragments in the swarm's memory):
-#: a pathology result is ~200 bytes, an imaging study the DICOM file times n/t and replication.
-STUDY_MEMORY = {"small": 64 * KIB, "big": 2 * KIB}
-#: Memory per patient of the scenario (arrival time, home hospital, actor, PII kept to check).
-PATIENT_MEMORY = 2 * KIB
+TX_MEMORY = {("pyevm", "small"): 20 * KIB, ("pyevm", "big"): 20 * KIB,
+             ("revm", "small"): 23 * KIB, ("revm", "big"): 2560}
+#: Memory per stored lab study (in a small run its encrypted fragments sit in the swarm's
+#: memory: a pathology result is ~200 bytes, an imaging study the DICOM file times n/t).
+STUDY_MEMORY = {"small": 16 * KIB, "big": 1 * KIB}
+#: Memory per patient of the scenario (arrival time, home hospital, actor, PII kept to check);
+#: on py-evm each patient's accounts, registration and tokens also grow the state trie, whose
+#: replaced nodes py-evm's in-memory database keeps.
+PATIENT_MEMORY = {("pyevm", "small"): 272 * KIB, ("pyevm", "big"): 272 * KIB,
+                  ("revm", "small"): 2 * KIB, ("revm", "big"): 2 * KIB}
 #: Memory per doctor, desk and lab (an actor with its account and key).
 ACTOR_MEMORY = 8 * KIB
 #: Memory per storage node (its stores, pins and processes).
@@ -234,10 +241,15 @@ class _Workload:
 
     def event_terms(self) -> list[Term]:
         """Simulated events of one layout, by what makes them."""
-        st = self.sc.storage
+        st, wl = self.sc.storage, self.sc.workload
         txs = sum(t.amount for t in self.transaction_terms())
+        bursts = self.windows * self.readings if wl.iomt_mode == "per_reading" else 0.0
         terms = [
-            Term(txs * EVENTS_PER_TX, self.drivers(self.transaction_terms())),
+            Term((txs - bursts) * EVENTS_PER_TX, self.drivers(self.transaction_terms())),
+            Term(bursts * EVENTS_PER_READING_TX, ("population.devices", "workload.iomt_reading_interval_s",
+                                                  "duration_days")),
+            Term(self.labs * EVENTS_PER_LAB, ("population.patients", "workload.visits_per_patient_year",
+                                              "duration_days", "workload.lab_order_probability")),
             Term(self.span / (st.repair_interval_minutes * 60) * EVENTS_PER_REPAIR,
                  ("storage.repair_interval_minutes", "duration_days")),
             Term(self.arrived * EVENTS_PER_PATIENT, ("population.patients",)),
@@ -265,7 +277,7 @@ class _Workload:
             Term(txs * TX_MEMORY[family, size] * paper, self.drivers(self.transaction_terms())),
             Term(self.labs * STUDY_MEMORY[size], ("population.patients", "workload.visits_per_patient_year",
                                                   "duration_days", "workload.lab_order_probability")),
-            Term(pop.patients * PATIENT_MEMORY, ("population.patients",)),
+            Term(pop.patients * PATIENT_MEMORY[family, size], ("population.patients",)),
             Term((self.doctors + 2 * pop.hospitals + pop.regulators) * ACTOR_MEMORY,
                  ("population.hospitals", "population.doctors_per_hospital")),
             Term(st.nodes * NODE_MEMORY, ("storage.nodes",)),
