@@ -8,10 +8,11 @@ process that runs the scenario as ``pmrsim run`` would (with SimPy's
 and the workers it forks) every 50 ms, summing their resident sets. It
 prints, per case, the model's estimate beside what was measured:
 
-* peak memory: the largest sum of the tree's proportional set sizes seen
-  (PSS: a page shared copy-on-write between a run and a worker it forked
-  counts half in each, so the sum is the memory the machine has to find;
-  the sum of resident sets, which counts such pages twice, is printed too);
+* peak memory: the largest sum of the tree's resident sets seen (RSS: a
+  page shared copy-on-write between a run and a worker it forked counts in
+  each, so this is what the machine has to find at worst, and what the
+  model is fitted to); the largest sum of proportional set sizes (PSS,
+  where such a page counts half in each) is printed beside it;
 * transactions: ``txs.total`` of every layout's summary, setup included;
 * simulated events: SimPy events processed.
 
@@ -57,7 +58,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "small-revm-nolab": ("scenarios/quickstart.yaml", ["chain.backend=revm", "population.patients=3000",
                                                        "population.devices=0", "duration_days=3",
                                                        "workload.lab_order_probability=0"]),
-    "small-pyevm": ("scenarios/quickstart.yaml", ["population.patients=300", "population.devices=0",
+    "small-pyevm": ("scenarios/quickstart.yaml", ["population.patients=1000", "population.devices=0",
                                                   "duration_days=3"]),
     "city-200k-30d": ("scenarios/city.yaml", ["duration_days=30"]),
     "quickstart-revm": ("scenarios/quickstart.yaml", ["chain.backend=revm"]),
@@ -123,7 +124,7 @@ def measure(case: str) -> dict[str, Any]:
         raise SystemExit(f"{case}: the run failed (exit {child.returncode})")
     got = json.loads(out.strip().splitlines()[-1])
     return {"case": case, "estimate_memory_mib": round(est.memory / 2**20),
-            "measured_peak_mib": round(peak / 2**20), "measured_peak_rss_mib": round(peak_rss / 2**20),
+            "measured_peak_mib": round(peak_rss / 2**20), "measured_peak_pss_mib": round(peak / 2**20),
             "estimate_txs": round(est.transactions), "measured_txs": got["txs"],
             "estimate_events": round(est.events), "measured_events": got["events"],
             "wall_seconds": got["wall"]}
@@ -136,13 +137,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     rows = []
-    print(f"{'case':18} {'mem est':>8} {'mem got':>8} {'rss':>6} {'txs est':>9} {'txs got':>9} "
+    print(f"{'case':18} {'mem est':>8} {'mem got':>8} {'pss':>6} {'txs est':>9} {'txs got':>9} "
           f"{'ev est':>10} {'ev got':>10} {'wall s':>7}")
     for case in args.cases:
         row = measure(case)
         rows.append(row)
         print(f"{case:18} {row['estimate_memory_mib']:>8} {row['measured_peak_mib']:>8} "
-              f"{row['measured_peak_rss_mib']:>6} "
+              f"{row['measured_peak_pss_mib']:>6} "
               f"{row['estimate_txs']:>9} {row['measured_txs']:>9} {row['estimate_events']:>10} "
               f"{row['measured_events']:>10} {row['wall_seconds']:>7}", flush=True)
     if args.json:
