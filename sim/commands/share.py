@@ -162,33 +162,34 @@ def _load_custodians(
 
 
 def _read_small(path: Path, limit: int, kind: str) -> bytes:
-    """The bytes of ``path``, refused unread when the file is larger than ``limit``."""
-    size = path.stat().st_size
-    if size > limit:
-        raise InputError(f"{path}: {size:,} bytes; {kind} has at most {limit:,}")
-    return path.read_bytes()
+    """The bytes of ``path``, refused when there are more than ``limit`` (only ``limit + 1`` are read)."""
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{path}: more than {limit:,} bytes; {kind} has at most {limit:,}")
+    return data
 
 
 def _check_fragment_sizes(directory: Path, manifest: Manifest, manifest_path: Path) -> None:
     """Refuse a manifest whose layout does not fit the fragments present, before reading them.
 
     Every fragment is ``manifest.fragment_size`` bytes; a fragment of another
-    size is set aside as tampered later, but when fewer than ``t`` fit, the
-    manifest's own figures (``record_size``, ``segment_size``, ``t``) are what
-    is wrong, and nothing is read or allocated from them.
+    size is set aside as tampered later, but when none of those present fits,
+    the manifest's own figures (``record_size``, ``segment_size``, ``t``) are
+    what is wrong, and nothing is read or allocated from them. (Too few
+    fragments that fit is a custodian shortage, reported by the rebuild.)
     """
     root = directory / CUSTODIANS
     folders = [p for p in root.iterdir() if p.is_dir() and p.name.isdigit()] if root.is_dir() else []
     sizes = {int(p.name): (p / FRAGMENT).stat().st_size for p in folders if (p / FRAGMENT).is_file()}
     expected = manifest.fragment_size
     fitting = [i for i, size in sizes.items() if size == expected]
-    if sizes and len(fitting) < manifest.t:
+    if sizes and not fitting:
         seen = ", ".join(f"{size:,}" for size in sorted(set(sizes.values()))[:3])
         raise InputError(
             f"{manifest_path}: record_size, segment_size, t: {manifest.record_size:,} bytes in segments "
             f"of {manifest.segment_size:,} with t={manifest.t} need fragments of {expected:,} bytes, "
-            f"but only {len(fitting)} of the {len(sizes)} present have that size (sizes seen: {seen}); "
-            f"{manifest.t} are needed")
+            f"but none of the {len(sizes)} present has that size (sizes seen: {seen})")
 
 
 def _combine(args: argparse.Namespace) -> int:

@@ -688,16 +688,17 @@ def load_scenario(path: Path, overrides: Sequence[str] = (), *, seed: int | None
 def read_yaml_text(path: Path, kind: str) -> str:
     """The text of the YAML file at ``path`` (``kind`` says what it should be, for messages).
 
-    Its size is checked before it is read: past :data:`MAX_YAML_BYTES` it is refused.
+    At most :data:`MAX_YAML_BYTES` are read (a file, or a device or pipe that
+    never ends): a longer one is refused.
     """
     try:
-        size = path.stat().st_size
         if path.is_dir():
             raise IsADirectoryError
-        if size > MAX_YAML_BYTES:
-            raise _input_error(f"{path}: {size:,} bytes; expected {kind} of at most "
-                               f"{MAX_YAML_BYTES:,} bytes")
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise _input_error(f"{path}: expected {kind} of at most {MAX_YAML_BYTES:,} bytes")
+        return raw.decode("utf-8")
     except FileNotFoundError:
         raise _input_error(f"{path}: no such file") from None
     except IsADirectoryError:
