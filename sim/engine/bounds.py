@@ -172,7 +172,7 @@ def estimate(scenario: Any) -> Estimate:
     """The :class:`Estimate` of ``scenario`` (a validated :class:`~sim.engine.scenario.Scenario`).
 
     Pure arithmetic on the scenario's values: nothing is allocated that grows
-    with them, so it is as cheap for a absurd scenario as for a small one.
+    with them, so it is as cheap for an absurd scenario as for a small one.
     """
     w = _Workload(scenario)
     layouts = len(scenario.layouts)
