@@ -56,6 +56,7 @@ from sim.engine.scenario import (
     load_scenario,
 )
 from sim.errors import InputError
+from sim.outputs import staged_output
 
 #: The ``schema`` value of sweep files.
 SCHEMA: Literal["pmrsim.sweep/1"] = "pmrsim.sweep/1"
@@ -542,7 +543,8 @@ def run_point(task: PointTask) -> dict[str, Any]:
                            "wall_seconds": 0.0, "out_dir": task.out_dir}
     try:
         scenario = load_scenario(Path(task.scenario), task.overrides, seed=task.seed)
-        result = run_scenario(scenario, Path(task.out_dir), progress=False)
+        with staged_output(Path(task.out_dir), command="run", option=None) as stage:
+            result = run_scenario(scenario, stage.path, progress=False)  # whole or absent
     except Exception as exc:  # a failing point is a row, not the end of the sweep
         row["error"] = _one_line(exc)
     else:
@@ -597,7 +599,7 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None,
     out_dir = Path(out_dir)
     tasks = sweep.tasks(out_dir)
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "points").mkdir(parents=True, exist_ok=True)  # before the points stage their folders
     rows: list[dict[str, Any]] = []
     with _Cluster(Client, LocalCluster, scheduler, workers or sweep.spec.workers, len(tasks)) as client, \
             _Progress(sweep, len(tasks), progress) as bar:
