@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from sim.errors import CheckFailed, InputError, PmrsimError
-from sim.outputs import Interrupted, interrupts
+from sim.interrupts import Interrupted, interrupts
 
 #: Modules of :mod:`sim.commands` that contribute sub-commands, in help order.
 COMMAND_MODULES = (

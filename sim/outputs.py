@@ -28,9 +28,10 @@ Every pmrsim command that writes an output (``run``, ``sweep``, ``compile``,
    ``RENAME_EXCHANGE``) when it exists, or, where the exchange is not
    supported, by two renames through ``.old``. SIGINT, SIGTERM and SIGHUP
    are held during the move; one that arrived meanwhile undoes it.
-6. If the body raises, or the command is interrupted (:func:`interrupts`
-   turns SIGINT, SIGTERM and SIGHUP into :class:`Interrupted`), the sibling
-   is removed and the target is left exactly as it was.
+6. If the body raises, or the command is interrupted
+   (:func:`sim.interrupts.interrupts` turns SIGINT, SIGTERM and SIGHUP into
+   :class:`~sim.interrupts.Interrupted`), the sibling is removed and the
+   target is left exactly as it was.
 
 OS errors on the output path (a parent that is a file, a read-only or
 unwritable folder, a full disk, ...) become :class:`~sim.errors.InputError`
@@ -41,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import enum
 import errno
 import fcntl
@@ -49,26 +49,19 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
 from sim.errors import InputError
+from sim.interrupts import Interrupted, held, interrupts, libc_function, signal_arrived
 
 #: The marker file a command writes at the top of a complete output folder.
 MARKER = ".pmrsim-output.json"
 #: The ``schema`` value of :data:`MARKER`.
 MARKER_SCHEMA = "pmrsim.output/1"
-#: The signals that interrupt a command (exit 128 + the signal number).
-SIGNALS: tuple[signal.Signals, ...] = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 #: OS errors that, raised with no file name while an output is written, are the output's.
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO,
                            errno.EACCES, errno.EPERM})
@@ -78,190 +71,18 @@ _HOLDER_WAIT = 1.0
 Kind = Literal["folder", "file"]
 
 
-class Interrupted(KeyboardInterrupt):
-    """Raised in the main thread when SIGINT, SIGTERM or SIGHUP arrives during a command.
-
-    ``signum`` is the signal; ``outcome`` says what became of the output
-    (set by :func:`staged_output`), for the command's one line on stderr.
-    A subclass of :class:`KeyboardInterrupt`, so ``except Exception`` never
-    swallows it.
-    """
-
-    def __init__(self, signum: int, outcome: str = "") -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.outcome = outcome
-
-    @property
-    def name(self) -> str:
-        """The signal's name, e.g. ``SIGTERM``."""
-        try:
-            return signal.Signals(self.signum).name
-        except ValueError:
-            return f"signal {self.signum}"
-
-
-# --- signals ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class _SignalState:
-    """Who installed the handlers, what they replaced, and what has arrived."""
-
-    owner: int | None = None  # PID of the process whose handlers these are
-    depth: int = 0
-    previous: dict[int, Any] = field(default_factory=dict)
-    held: int = 0  # > 0 while an output is moved into place or removed: signals wait
-    received: int | None = None  # the first signal of this command (the one acted upon)
-    old_hook: Callable[[Any], None] | None = None
-    forker: int = 0  # PID that forked last, and whether from its main thread (for the child)
-    forked_from_main: bool = False
-
-
-_state = _SignalState()
-
-
-def _on_signal(signum: int, frame: FrameType | None) -> None:
-    """Raise :class:`Interrupted` for the first signal (later ones: the command is stopping)."""
-    if os.getpid() != _state.owner:  # a fork that kept the handler: never the parent's cleanup
-        os._exit(128 + signum)
-    if _state.received is not None:
-        return
-    _state.received = signum
-    if _state.held:
-        return  # acted upon once the move is over (see StagedOutput._commit)
-    raise Interrupted(signum)
-
-
-def _on_unraisable(args: Any) -> None:
-    """Re-send a signal whose :class:`Interrupted` was swallowed (raised inside a ``__del__``)."""
-    exc = getattr(args, "exc_value", None)
-    if isinstance(exc, Interrupted) and os.getpid() == _state.owner:
-        _state.received = None
-        signal.raise_signal(exc.signum)  # handled again at the next bytecode boundary
-        return
-    hook = _state.old_hook or sys.__unraisablehook__
-    hook(args)
-
-
-@contextlib.contextmanager
-def interrupts() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread meanwhile.
-
-    Re-entrant; the previous handlers come back at the end. Outside the main
-    thread (a Dask worker's task) nothing is installed: signals are then the
-    business of the process that owns the thread.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    if _state.depth == 0:
-        _state.previous = {int(s): signal.getsignal(s) for s in SIGNALS}
-        _state.owner = os.getpid()
-        _state.received = None
-        _state.held = 0
-        for s in SIGNALS:
-            signal.signal(s, _on_signal)
-        _state.old_hook = sys.unraisablehook
-        sys.unraisablehook = _on_unraisable
-    _state.depth += 1
-    try:
-        yield
-    finally:
-        _state.depth -= 1
-        if _state.depth == 0:
-            for number, handler in _state.previous.items():
-                signal.signal(number, handler)
-            sys.unraisablehook = _state.old_hook or sys.__unraisablehook__
-            _state.owner = None
-            _state.received = None
-
-
-def _ours() -> bool:
-    """Whether this thread is the one whose signals :func:`interrupts` handles."""
-    return (_state.owner == os.getpid()
-            and threading.current_thread() is threading.main_thread())
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP (blocked, and deferred by the handler) meanwhile."""
-    if not _ours():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-    _state.held += 1
-    try:
-        yield
-    finally:
-        _state.held -= 1
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _signal_arrived() -> int | None:
-    """The signal that arrived while held (noted by the handler, or still pending), if any."""
-    if not _ours():
-        return None
-    if _state.received is None:
-        pending = signal.sigpending() & set(SIGNALS)
-        if pending:
-            _state.received = int(min(pending))  # the handler, once unblocked, lets it be
-    return _state.received
-
-
-def _before_fork() -> None:
-    _state.forker = os.getpid()
-    _state.forked_from_main = threading.current_thread() is threading.main_thread()
-
-
-def _after_fork_in_child() -> None:
-    """In a process forked during a command: default signal actions, and die with the parent.
-
-    A worker (:mod:`sim.engine.offload`, the revm signer and roots) must
-    never run the parent's cleanup, and must not outlive it.
-    """
-    if _state.owner is None or _state.owner != _state.forker:
-        return
-    for s in SIGNALS:
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(s, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-    if _state.forked_from_main and _PRCTL is not None:  # the death signal follows the forking thread
-        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != _state.forker:  # the parent died before the line above
-            os._exit(128 + int(signal.SIGKILL))
-
-
 # --- the Linux calls -------------------------------------------------------------------------------
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
-_PR_SET_PDEATHSIG = 1
 
 
-def _libc_function(name: str) -> Any:
-    """A libc function by name, or None (not Linux, or an old C library)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        return getattr(libc, name)
-    except (OSError, AttributeError):
-        return None
-
-
-_RENAMEAT2 = _libc_function("renameat2")
+_RENAMEAT2 = libc_function("renameat2")
 if _RENAMEAT2 is not None:
     _RENAMEAT2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
                            ctypes.c_uint]
     _RENAMEAT2.restype = ctypes.c_int
-_PRCTL = _libc_function("prctl")
-if _PRCTL is not None:
-    _PRCTL.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                       ctypes.c_ulong]
-    _PRCTL.restype = ctypes.c_int
-os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def _renameat2(source: Path, target: Path, flags: int) -> bool:
@@ -611,7 +432,7 @@ class StagedOutput:
         if self.mark:
             write_marker(self.path, self.command)
         leftover: Path | None = None
-        with _signals_held():
+        with held():
             if not os.path.lexists(self.target):
                 _rename_new(self.path, self.target)
 
@@ -634,7 +455,7 @@ class StagedOutput:
                 def undo() -> None:
                     os.rename(self.target, self.path)
                     os.rename(self._old, self.target)
-            arrived = _signal_arrived()
+            arrived = signal_arrived()
             if arrived is not None:
                 undo()
                 raise Interrupted(arrived)
@@ -646,7 +467,7 @@ class StagedOutput:
         """Remove the staging copy, the lock and the parents made for it; signals held."""
         if os.getpid() != self._owner_pid:
             return  # never in a forked child
-        with _signals_held():
+        with held():
             if not self.committed:
                 _remove(self.path)
             self._lock.release()
@@ -759,6 +580,5 @@ def staged_output(target: Path | str, *, command: str, kind: Kind = "folder",
             stage.finish()  # after an interrupted removal of the old output
 
 
-__all__ = ["MARKER", "MARKER_SCHEMA", "SIGNALS", "Interrupted", "OutputLock", "Replace",
-           "StagedOutput", "exchange", "interrupts", "read_marker", "reading", "staged_output",
-           "write_marker", "written_by"]
+__all__ = ["MARKER", "MARKER_SCHEMA", "OutputLock", "Replace", "StagedOutput", "exchange",
+           "read_marker", "reading", "staged_output", "write_marker", "written_by"]

@@ -7,8 +7,6 @@ import json
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,11 +15,12 @@ from typing import Any
 
 import pytest
 
+import sim.interrupts as interrupts
 import sim.outputs as outputs
 from sim.errors import InputError
+from sim.interrupts import Interrupted
 from sim.outputs import (
     MARKER,
-    Interrupted,
     OutputLock,
     Replace,
     read_marker,
@@ -30,7 +29,6 @@ from sim.outputs import (
     write_marker,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 FORK = multiprocessing.get_context("fork")
 
 
@@ -144,7 +142,7 @@ def test_an_interrupt_in_the_body_leaves_the_target_as_it_was(tmp_path: Path, ma
     assert caught.value.signum == signal.SIGTERM and caught.value.name == "SIGTERM"
     assert caught.value.outcome.endswith("left as it was")
     assert _tree(target) == before and os.listdir(tmp_path) == ["out"]
-    assert signal.getsignal(signal.SIGTERM) is not outputs._on_signal  # handlers restored
+    assert signal.getsignal(signal.SIGTERM) is not interrupts._on_signal  # handlers restored
 
 
 @pytest.mark.parametrize("case", ["absent", "exchange", "two-renames"])
@@ -178,69 +176,6 @@ def test_a_signal_during_the_move_undoes_it(tmp_path: Path, case: str, main_thre
         assert os.listdir(tmp_path) == []
     else:
         assert _tree(target) == before and os.listdir(tmp_path) == ["out"]
-
-
-def _wait_then_exit(ready: Any) -> None:
-    ready.set()
-    time.sleep(30)
-
-
-def test_a_forked_worker_never_runs_the_parents_cleanup(tmp_path: Path, main_thread: None) -> None:
-    """A worker forked during a command dies of SIGTERM by default; the command goes on."""
-    target = tmp_path / "out"
-    with staged_output(target, command="run") as stage:
-        assert signal.getsignal(signal.SIGTERM) is outputs._on_signal
-        (stage.path / "a").write_text("a")
-        ready = FORK.Event()
-        worker = FORK.Process(target=_wait_then_exit, args=(ready,), daemon=True)
-        worker.start()
-        assert ready.wait(30)
-        os.kill(worker.pid, signal.SIGTERM)  # type: ignore[arg-type]
-        worker.join(10)
-        assert worker.exitcode == -signal.SIGTERM
-        assert (stage.path / "a").is_file()
-    assert (target / "a").read_text() == "a"
-
-
-_ORPHAN = """
-import multiprocessing, sys, time
-from sim.outputs import interrupts
-
-def wait():
-    time.sleep(60)
-
-with interrupts():
-    worker = multiprocessing.get_context("fork").Process(target=wait)
-    worker.start()
-    print(worker.pid, flush=True)
-    time.sleep(60)
-"""
-
-
-def test_a_forked_worker_dies_with_its_parent_even_on_sigkill(tmp_path: Path) -> None:
-    """A worker forked during a command (not a daemon, even) does not outlive a SIGKILLed parent."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the parent-death signal is Linux's")
-    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN], cwd=ROOT, stdout=subprocess.PIPE,
-                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert parent.stdout is not None
-    worker = int(parent.stdout.readline())
-    assert Path(f"/proc/{worker}").exists()
-    parent.kill()
-    parent.wait()
-    deadline = time.monotonic() + 10
-    while not _gone(worker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _gone(worker)
-
-
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` has ended (a zombie not yet reaped counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
 
 
 # --- the lock --------------------------------------------------------------------------------------
