@@ -12,10 +12,16 @@ next command removes what a killed one leaves).
 output into place, so a move is never cut in half; :func:`signal_arrived`
 then says whether one came meanwhile (the move is undone).
 
+An error raised while an interrupted command unwinds (a worker gone, a
+trace that cannot be finished without it) is reported as the interruption.
+
 A process forked during a command (the engine's workers: :mod:`sim.engine.offload`,
-the revm signer and state-root workers) gets the default signal actions, so
-it never runs the parent's handler or cleanup, and on Linux the
-parent-death signal SIGKILL, so it never outlives the parent, whatever ends it.
+the revm signer and state-root workers) ignores SIGINT and SIGHUP, keeps the
+default action of SIGTERM (which ends it, and which multiprocessing uses to
+stop a daemonic child at exit), and on Linux gets the parent-death signal
+SIGKILL. So it never runs the parent's handler or cleanup; a Ctrl-C or a
+hangup sent to the whole process group reaches the parent alone, which stops
+its workers on its way out; and it never outlives the parent, whatever ends it.
 """
 
 from __future__ import annotations
@@ -127,6 +133,13 @@ def interrupts() -> Iterator[None]:
     _state.depth += 1
     try:
         yield
+    except Interrupted:
+        raise
+    except BaseException as exc:
+        arrived = received()
+        if arrived is not None:  # an error on the way out of an interrupted command
+            raise Interrupted(arrived) from exc
+        raise
     finally:
         _state.depth -= 1
         if _state.depth == 0:
@@ -135,6 +148,17 @@ def interrupts() -> Iterator[None]:
             sys.unraisablehook = _state.old_hook or sys.__unraisablehook__
             _state.owner = None
             _state.received = None
+
+
+def received() -> int | None:
+    """The signal that interrupted the running command, if one did (main thread only).
+
+    An exception that ends a command after its signal (a worker that died of
+    the same Ctrl-C, a trace that cannot be finished) is a consequence of the
+    interruption: :func:`interrupts` and :func:`sim.outputs.staged_output`
+    report the interruption instead.
+    """
+    return _state.received if _ours() else None
 
 
 def _ours() -> bool:
@@ -176,16 +200,16 @@ def _before_fork() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """In a process forked during a command: default signal actions, and die with the parent.
+    """In a process forked during a command: ignore SIGINT and SIGHUP, die with the parent.
 
     A worker (:mod:`sim.engine.offload`, the revm signer and roots) must
-    never run the parent's cleanup, and must not outlive it.
+    never run the parent's cleanup, and must not outlive it (see the module docstring).
     """
     if _state.owner is None or _state.owner != _state.forker:
         return
     for s in SIGNALS:
         with contextlib.suppress(ValueError, OSError):
-            signal.signal(s, signal.SIG_DFL)
+            signal.signal(s, signal.SIG_DFL if s == signal.SIGTERM else signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     if _state.forked_from_main and _PRCTL is not None:  # the death signal follows the forking thread
         _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
@@ -212,4 +236,5 @@ if _PRCTL is not None:
 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
-__all__ = ["SIGNALS", "Interrupted", "held", "interrupts", "libc_function", "signal_arrived"]
+__all__ = ["SIGNALS", "Interrupted", "held", "interrupts", "libc_function", "received",
+           "signal_arrived"]

@@ -56,7 +56,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sim.errors import InputError
-from sim.interrupts import Interrupted, held, interrupts, libc_function, signal_arrived
+from sim.interrupts import (
+    Interrupted,
+    held,
+    interrupts,
+    libc_function,
+    received,
+    signal_arrived,
+)
 
 #: The marker file a command writes at the top of a complete output folder.
 MARKER = ".pmrsim-output.json"
@@ -502,6 +509,10 @@ class StagedOutput:
             return any(where == base or base in where.parents for base in (self.path, self.target))
         return exc.errno in _WRITE_ERRNOS
 
+    def outcome(self) -> str:
+        """What became of the target, for the line of an interrupted command."""
+        return f"{self.label} was complete" if self.committed else f"{self.label} left as it was"
+
     def relabel(self, message: str) -> str:
         """``message`` with the staging path replaced by the target's path (as given)."""
         return message.replace(str(self.path), self._given)
@@ -567,15 +578,17 @@ def staged_output(target: Path | str, *, command: str, kind: Kind = "folder",
                 raise
             stage.finish()
         except Interrupted as exc:
-            exc.outcome = exc.outcome or (f"{stage.label} was complete" if stage.committed
-                                          else f"{stage.label} left as it was")
+            exc.outcome = exc.outcome or stage.outcome()
             raise
-        except InputError as exc:
-            raise InputError(stage.relabel(str(exc))) from None
-        except OSError as exc:
-            if not stage.owns_error(exc):
-                raise
-            raise stage.os_error(exc) from None
+        except BaseException as exc:
+            arrived = received()
+            if arrived is not None:  # a consequence of the interruption (see sim.interrupts)
+                raise Interrupted(arrived, stage.outcome()) from exc
+            if isinstance(exc, InputError):
+                raise InputError(stage.relabel(str(exc))) from None
+            if isinstance(exc, OSError) and stage.owns_error(exc):
+                raise stage.os_error(exc) from None
+            raise
         finally:
             stage.finish()  # after an interrupted removal of the old output
 

@@ -76,7 +76,8 @@ def _wait_then_exit(ready: Any) -> None:
 
 
 def test_a_forked_worker_never_runs_the_parents_cleanup(tmp_path: Path, main_thread: None) -> None:
-    """A worker forked during a command dies of SIGTERM by default; the command goes on."""
+    """A worker forked during a command ignores SIGINT and SIGHUP and dies of SIGTERM by default
+    (no handler, no cleanup of the parent's); the command goes on and completes."""
     target = tmp_path / "out"
     with staged_output(target, command="run") as stage:
         assert signal.getsignal(signal.SIGTERM) is interrupts._on_signal
@@ -85,11 +86,32 @@ def test_a_forked_worker_never_runs_the_parents_cleanup(tmp_path: Path, main_thr
         worker = FORK.Process(target=_wait_then_exit, args=(ready,), daemon=True)
         worker.start()
         assert ready.wait(30)
+        for signum in (signal.SIGINT, signal.SIGHUP):
+            os.kill(worker.pid, signum)  # type: ignore[arg-type]
+        worker.join(0.5)
+        assert worker.is_alive()
         os.kill(worker.pid, signal.SIGTERM)  # type: ignore[arg-type]
         worker.join(10)
         assert worker.exitcode == -signal.SIGTERM
         assert (stage.path / "a").is_file()
     assert (target / "a").read_text() == "a"
+
+
+def test_an_error_after_the_signal_is_reported_as_the_interruption(
+        tmp_path: Path, main_thread: None) -> None:
+    """An error raised while an interrupted command unwinds (a worker gone with the same signal)
+    does not hide the interruption."""
+    target = tmp_path / "out"
+    with pytest.raises(Interrupted) as caught, staged_output(target, command="run"):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        finally:
+            raise RuntimeError("the state-root worker stopped unexpectedly")
+    assert caught.value.signum == signal.SIGTERM
+    assert caught.value.outcome == f"--out {target} left as it was"
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert os.listdir(tmp_path) == []
 
 
 _ORPHAN = """

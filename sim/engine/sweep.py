@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -656,11 +657,17 @@ class _Cluster:
             return self._client
         self._cluster = self._cluster_cls(
             n_workers=max(1, min(self._workers, self._tasks)), threads_per_worker=1, processes=True,
-            dashboard_address=None, host="127.0.0.1", scheduler_port=0)
+            dashboard_address=None, host="127.0.0.1", scheduler_port=0,
+            # a failed point is a row; a worker's own report of a Ctrl-C (sent to the whole
+            # process group) is noise beside the command's one line
+            silence_logs=logging.CRITICAL)
         self._client = self._client_cls(self._cluster)
         return self._client
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # stopped by a signal: the tasks it cuts short are expected (one line says so)
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:

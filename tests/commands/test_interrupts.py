@@ -84,13 +84,19 @@ def complete_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield out
 
 
-def _signal_mid_run(out: Path, signum: int, *extra: str) -> tuple[int, str, list[int]]:
-    """Start a run into ``out``, signal it once running; (exit code, stderr, its workers)."""
+def _signal_mid_run(out: Path, signum: int, *extra: str, group: bool = False
+                    ) -> tuple[int, str, list[int]]:
+    """Start a run into ``out``, signal it once running (``group``: its whole process group, as
+    a terminal's Ctrl-C or hangup does); (exit code, stderr, its workers)."""
     proc = _start(out, *extra)
     try:
         _wait_running(proc, out)
         workers = _children(proc.pid)
-        proc.send_signal(signum)
+        if group:
+            time.sleep(0.3)  # well into the run: its workers hold state the run still needs
+            os.killpg(proc.pid, signum)  # the run leads a session of its own (see _start)
+        else:
+            proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -98,15 +104,17 @@ def _signal_mid_run(out: Path, signum: int, *extra: str) -> tuple[int, str, list
     return proc.returncode, err, workers
 
 
-@pytest.mark.parametrize(("signum", "backend"), [
-    (signal.SIGTERM, "revm"), (signal.SIGHUP, "pyevm"), (signal.SIGINT, "pyevm")],
-    ids=["SIGTERM-revm", "SIGHUP", "SIGINT"])
-def test_a_signal_mid_run_leaves_no_target(tmp_path: Path, signum: int, backend: str) -> None:
-    """SIGTERM/SIGHUP/SIGINT mid-run: exit 128+N, one line, no folder, no worker left alive."""
+@pytest.mark.parametrize(("signum", "backend", "group"), [
+    (signal.SIGTERM, "revm", True), (signal.SIGHUP, "pyevm", False), (signal.SIGINT, "revm", True)],
+    ids=["SIGTERM-group-revm", "SIGHUP", "SIGINT-group-revm"])
+def test_a_signal_mid_run_leaves_no_target(tmp_path: Path, signum: int, backend: str,
+                                           group: bool) -> None:
+    """SIGTERM/SIGHUP/SIGINT mid-run (to the run, or to its group and workers): exit 128+N, one
+    line, no folder, no worker left alive."""
     if backend == "revm":
         pytest.importorskip("pyrevm")
     out = tmp_path / "run"
-    code, err, workers = _signal_mid_run(out, signum, "--backend", backend)
+    code, err, workers = _signal_mid_run(out, signum, "--backend", backend, group=group)
     name = signal.Signals(signum).name
     assert code == 128 + signum
     assert err == f"pmrsim: interrupted by {name}; --out {out} left as it was\n"
