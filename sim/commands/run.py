@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import CheckFailed, InputError
-from sim.outputs import staged_output, write_marker
+from sim.outputs import reading, staged_output, write_marker
 
 
 def register(sub: Any) -> None:
@@ -96,8 +96,9 @@ def replay(args: argparse.Namespace) -> int:
 
     verdict = Verdict(args.run_dir, "chain-only" if args.chain_only else "rerun")
     try:
-        verify(args.run_dir, chain_only=args.chain_only, backend=args.backend,
-               rpc_url=args.rpc_url, verdict=verdict)
+        with reading(args.run_dir, "replay"):  # no command replaces the folder meanwhile
+            verify(args.run_dir, chain_only=args.chain_only, backend=args.backend,
+                   rpc_url=args.rpc_url, verdict=verdict)
     except (CheckFailed, InputError) as exc:
         if args.format == "json":
             sys.stdout.write(verdict_json(verdict, exc))
@@ -126,7 +127,8 @@ def audit(args: argparse.Namespace) -> int:
 
     from sim.engine.audit import audit as build
 
-    replayed, entries = build(args.run_dir, args.patient)
+    with reading(args.run_dir, "audit"):
+        replayed, entries = build(args.run_dir, args.patient)
     table = Table(title=f"Patient {args.patient}: access history (from chain events, "
                         f"{replayed.blocks} blocks replayed and verified)", title_justify="left")
     for col in ("time (UTC)", "block", "event", "who", "PMR-ID", "detail"):
