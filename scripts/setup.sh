@@ -24,3 +24,7 @@ fi
 # anvil (for the rpc backend and its tests) from the npm registry into .tools/;
 # without npm this only warns, and those tests skip.
 bash scripts/install-anvil.sh >/dev/null || true
+# dcmtk and dicom3tools (the validators of the de-identification tests) from
+# Debian's packages; without root this only warns, and those tests skip
+# (in CI, where .ci/run sets PMRSIM_REQUIRE_DICOM_TOOLS=1, they fail).
+bash scripts/install-dicom-tools.sh || true

@@ -63,6 +63,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from sim.privacy.deid_actions import UidMap, date_offset_days
+from sim.privacy.deid_iod import iod_types
 from sim.privacy.deid_model import (
     REFUSAL_REASONS,
     ActionEntry,
@@ -130,7 +131,8 @@ def deidentify_dataset(
     with _quiet():
         needs_cleaning = _check_refusals(ds, config, name)
         log = ActionLog(options=tuple(sorted(config.options)))
-        profile = ProfileRun(config, uid_map, log)
+        types = iod_types(str(ds.get("SOPClassUID", "") or ""))
+        profile = ProfileRun(config, uid_map, log, types)
         profile.patient_id = str(ds.get("PatientID", "") or "").strip()
         profile.day_offset = date_offset_days(config.key, profile.patient_id,
                                               config.date_shift_days)
