@@ -75,7 +75,11 @@ from sim.privacy.deid_pixels import PixelCleanError, Region, clean_regions
 from sim.privacy.deid_profile import ProfileRun
 from sim.privacy.deid_table import BASIC_PROFILE_CODE
 
+#: Refusal reasons that mean "not a DICOM instance" (skipped in folder mode, not refused).
+NOT_INSTANCE = frozenset({"not-dicom", "no-sop-instance-uid"})
+
 __all__ = [
+    "NOT_INSTANCE",
     "REFUSAL_REASONS",
     "ActionEntry",
     "ActionLog",
@@ -180,7 +184,8 @@ class FileResult:
 
         out: dict[str, Any] = {"input": rel(self.in_path), "output": None}
         if self.refused is not None:
-            out["status"] = "refused"
+            out["status"] = ("skipped" if self.refused.reason in NOT_INSTANCE else
+                             "failed" if self.refused.reason == "unwritable" else "refused")
             out["reason"] = self.refused.reason
             out["message"] = REFUSAL_REASONS[self.refused.reason]
         else:
@@ -276,9 +281,20 @@ class TreeResult:
         return [f for f in self.files if f.ok]
 
     @property
+    def skipped(self) -> list[FileResult]:
+        """Files that are not DICOM instances (README, .icc, DICOMDIR, ...): left out."""
+        return [f for f in self.files if f.refused is not None and f.refused.reason in NOT_INSTANCE]
+
+    @property
     def refused(self) -> list[FileResult]:
-        """Files refused (nothing written for them)."""
-        return [f for f in self.files if not f.ok]
+        """Instances refused because they cannot be de-identified safely (nothing written)."""
+        return [f for f in self.files if f.refused is not None
+                and f.refused.reason not in NOT_INSTANCE and f.refused.reason != "unwritable"]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Instances whose output could not be written."""
+        return [f for f in self.files if f.refused is not None and f.refused.reason == "unwritable"]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: counts and one entry per file (paths relative to the roots)."""
@@ -292,7 +308,9 @@ class TreeResult:
             "schema": "pmrsim.deid-log/1",
             "profile": BASIC_PROFILE_CODE[1],
             "processed": len(self.processed),
+            "skipped": len(self.skipped),
             "refused": len(self.refused),
+            "failed": len(self.failed),
             "files": files,
         }
 

@@ -167,8 +167,10 @@ def test_refused_files_reported_rest_processed(
     for path in planted.files[:2]:
         (tmp_path / "in" / path.name).write_bytes(path.read_bytes())
     result = deidentify_tree(tmp_path / "in", tmp_path / "out", CONFIG)
-    reasons = {f.in_path.name: f.refused.reason for f in result.refused if f.refused}
+    reasons = {f.in_path.name: f.refused.reason for f in result.files if f.refused}
     assert reasons == {"burned.dcm": "burned-in-annotation", "nosop.dcm": "no-sop-instance-uid"}
+    assert [f.in_path.name for f in result.refused] == ["burned.dcm"]
+    assert [f.in_path.name for f in result.skipped] == ["nosop.dcm"]
     assert len(result.processed) == 2
     assert not (tmp_path / "out" / "burned.dcm").exists()
     with pytest.raises(DeidRefused, match=r"burned\.dcm"):
