@@ -18,7 +18,8 @@ stamp=.venv/.pmrsim-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    # dev: the test tools; bench: the de-identifiers benchmarks/bench_deid.py measures
+    .venv/bin/python -m pip install --quiet -e ".[dev,bench]"
     echo "$want" > "$stamp"
 fi
 # anvil (for the rpc backend and its tests) from the npm registry into .tools/;
