@@ -72,6 +72,9 @@ def _deid(data: dict[str, Any]) -> list[Figure]:
                               f"unavailable: {res.get('error', 'not installed')}", None))
             continue
         out.append(Figure("deid", f"{name} files/s", res["files_per_s"], "", None))
+        if "files_per_s_common" in res:
+            out.append(Figure("deid", f"{name} files/s on the {res['common_files']} files "
+                              "pmrsim writes", res["files_per_s_common"], "", None))
         leaks = res.get("outputs_with_original_identifiers", 0)
         out.append(Figure("deid", f"{name} outputs with original identifiers", leaks,
                           "= 0" if name == "pmrsim" else "", (leaks == 0) if name == "pmrsim"
