@@ -137,7 +137,7 @@ def _check_key_place(flag: str, key_path: Path, out: Path, *, folder: bool) -> N
             f"(by default new keys go to {key_store()})")
 
 
-def _new_key_path(args: argparse.Namespace, out: Path, key: bytes) -> Path:
+def _new_key_path(args: argparse.Namespace, key: bytes) -> Path:
     """Where a new key goes: ``--key-out`` or the per-user key store (owner-only)."""
     if args.key_out:
         return Path(args.key_out)
@@ -147,7 +147,8 @@ def _new_key_path(args: argparse.Namespace, out: Path, key: bytes) -> Path:
         store.chmod(0o700)
     except OSError as exc:
         raise InputError(f"{store}: cannot make the key store ({exc.strerror})") from None
-    return store / f"{out.name}-{key_id(key)}.key"
+    # named by the key id only: an output's name may itself carry a patient's name
+    return store / f"{key_id(key)}.key"
 
 
 def _write_key(path: Path, key: bytes) -> None:
@@ -193,7 +194,7 @@ def _key(args: argparse.Namespace, out: Path, *, folder: bool) -> _Key:
         _check_key_place("--key-file", Path(args.key_file), out, folder=folder)
         return _Key(_read_key(args.key_file))
     key = secrets.token_bytes(32)
-    path = _new_key_path(args, out, key)
+    path = _new_key_path(args, key)
     _check_key_place("--key-out", path, out, folder=folder)
     return _Key(key, path)
 
@@ -234,8 +235,7 @@ def run(args: argparse.Namespace) -> int:
                 return _run_tree(src, dst, args)
             return _run_file(src, dst, args)
     except Interrupted as exc:
-        print(f"pmrsim deid: interrupted by signal {exc.signum}; nothing was written",
-              file=sys.stderr)
+        print(f"pmrsim deid: interrupted by signal {exc.signum}", file=sys.stderr)
         return 128 + exc.signum
 
 

@@ -68,7 +68,7 @@ def test_new_key_goes_to_the_key_store(tmp_path: Path, key_store: Path,
     assert sorted(p.name for p in out.parent.iterdir()) == ["o.dcm", "o.dcm.deid.json"]
     (key_path,) = key_store.iterdir()
     key = bytes.fromhex(key_path.read_text().strip())
-    assert len(key) == 32
+    assert len(key) == 32 and key_path.name == f"{key_id(key)}.key"  # no output name in it
     assert key_path.stat().st_mode & 0o077 == 0 and key_store.stat().st_mode & 0o077 == 0
     err = capsys.readouterr().err
     assert str(key_path) in err and "undo" in err and "link the pseudonyms" in err
