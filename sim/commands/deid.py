@@ -17,7 +17,7 @@
 **Overwriting.** ``deid`` writes users' data: an existing output is never
 replaced without ``--force``, and the output is built in a hidden sibling
 and moved into place only when complete, so an error or SIGINT, SIGTERM or
-SIGHUP leaves the target as it was (:mod:`sim.commands.deid_output`).
+SIGHUP leaves the target as it was (:mod:`sim.outputs`).
 
 **Key.** UIDs, the Patient ID pseudonym and date shifts are keyed, so the same
 key gives the same results across runs. ``--key-file FILE`` reads the key
@@ -47,10 +47,10 @@ import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-from sim.commands.deid_output import Interrupted, check_target, interrupts, staged
 from sim.errors import InputError
+from sim.outputs import Replace, staged_output
 from sim.privacy.deid_table import OPTION_ALIASES, OPTION_CODES, canonical_option
 
 if TYPE_CHECKING:  # the module itself (pydicom) is imported when the command runs
@@ -229,14 +229,18 @@ def run(args: argparse.Namespace) -> int:
     if not src.exists():
         raise InputError(f"{src}: no such file or directory")
     _config(args, b"\x00" * 32)  # bad options are reported before anything is written
-    try:
-        with interrupts():
-            if src.is_dir():
-                return _run_tree(src, dst, args)
-            return _run_file(src, dst, args)
-    except Interrupted as exc:
-        print(f"pmrsim deid: interrupted by signal {exc.signum}", file=sys.stderr)
-        return 128 + exc.signum
+    if src.is_dir():
+        return _run_tree(src, dst, args)
+    return _run_file(src, dst, args)
+
+
+def _staged(target: Path, args: argparse.Namespace, kind: Literal["file", "folder"]) -> Any:
+    """deid's outputs are users' data: whole or absent, and never replaced without --force
+    (:mod:`sim.outputs`); a folder is recognised as deid's own by its log, so the data
+    handed over carries no marker file."""
+    return staged_output(target, command="deid", kind=kind, replace=Replace.FORCE,
+                         force=args.force, option=None, mark=False,  # handed over as is
+                         legacy=lambda folder: (folder / LOG_NAME).is_file())
 
 
 def _run_file(src: Path, dst: Path, args: argparse.Namespace) -> int:
@@ -249,17 +253,14 @@ def _run_file(src: Path, dst: Path, args: argparse.Namespace) -> int:
     if not target.parent.is_dir():
         raise InputError(f"{target.parent}: no such directory for the output file")
     log_path = Path(f"{target}.deid.json")
-    check_target(target, force=args.force, kind="file")
-    check_target(log_path, force=args.force, kind="file")
     key = _key(args, target, folder=False)
     config = _config(args, key.key)
-    if key.new_path is not None:
-        _write_key(key.new_path, key.key)
-    try:
-        with staged(log_path, force=args.force, kind="file") as log_tmp, \
-                staged(target, force=args.force, kind="file") as out_tmp:
+    with _staged(log_path, args, "file") as log_stage, _staged(target, args, "file") as out_stage:
+        if key.new_path is not None:
+            _write_key(key.new_path, key.key)
+        try:
             try:
-                result = deidentify_file(src, out_tmp, config)
+                result = deidentify_file(src, out_stage.path, config)
             except DeidRefused as exc:
                 if exc.reason in NOT_INSTANCE:
                     raise InputError(f"{src}: {REFUSAL_REASONS[exc.reason]}") from None
@@ -267,10 +268,10 @@ def _run_file(src: Path, dst: Path, args: argparse.Namespace) -> int:
             result.out_path = target
             entry = result.to_json()
             entry["key_id"] = key_id(key.key)
-            log_tmp.write_text(json.dumps(entry, indent=1) + "\n", encoding="utf-8")
-    except BaseException:
-        key.discard()
-        raise
+            log_stage.path.write_text(json.dumps(entry, indent=1) + "\n", encoding="utf-8")
+        except BaseException:
+            key.discard()
+            raise
     if key.new_path is not None:
         _announce_key(key.new_path)
     print(f"de-identified {src} -> {target}")
@@ -284,22 +285,21 @@ def _run_tree(src: Path, dst: Path, args: argparse.Namespace) -> int:
     src_abs, dst_abs = src.resolve(), dst.resolve()
     if dst_abs == src_abs or dst_abs.is_relative_to(src_abs):
         raise InputError(f"{dst}: OUT must not be IN or inside IN")
-    check_target(dst, force=args.force, kind="folder")
     if not dst.parent.is_dir():
         raise InputError(f"{dst.parent}: no such folder for OUT")
     key = _key(args, dst, folder=True)
     config = _config(args, key.key)
-    if key.new_path is not None:
-        _write_key(key.new_path, key.key)
-    try:
-        with staged(dst, force=args.force, kind="folder") as tmp:
-            result = deidentify_tree(src, tmp, config)
+    with _staged(dst, args, "folder") as stage:
+        if key.new_path is not None:
+            _write_key(key.new_path, key.key)
+        try:
+            result = deidentify_tree(src, stage.path, config)
             log = result.to_json()
             log["key_id"] = key_id(key.key)
-            (tmp / LOG_NAME).write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
-    except BaseException:
-        key.discard()
-        raise
+            (stage.path / LOG_NAME).write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
+        except BaseException:
+            key.discard()
+            raise
     if key.new_path is not None:
         _announce_key(key.new_path)
     _report(result, dst)

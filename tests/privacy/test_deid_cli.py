@@ -119,7 +119,8 @@ def test_key_inside_out_refused(tmp_path: Path, flag: str,
 
 def test_existing_output_needs_force(tmp_path: Path, key_file: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    """An existing output (file or folder) is never replaced without --force."""
+    """An existing output (file or folder) is never replaced without --force; a folder that is
+    not a deid output is not replaced even with it."""
     src = _file(tmp_path / "in" / "in.dcm")
     out_file = tmp_path / "o.dcm"
     out_file.write_bytes(b"precious")
@@ -133,6 +134,13 @@ def test_existing_output_needs_force(tmp_path: Path, key_file: Path,
     (out_dir / "old" / "keep.txt").write_text("precious")
     assert main(["deid", str(src.parent), str(out_dir), "--key-file", str(key_file)]) == 2
     assert (out_dir / "old" / "keep.txt").read_text() == "precious"
+    assert main(["deid", str(src.parent), str(out_dir), "--key-file", str(key_file),
+                 "--force"]) == 2
+    assert "not an output of pmrsim deid" in capsys.readouterr().err
+    assert (out_dir / "old" / "keep.txt").read_text() == "precious"
+    shutil.rmtree(out_dir)
+    assert main(["deid", str(src.parent), str(out_dir), "--key-file", str(key_file)]) == 0
+    assert main(["deid", str(src.parent), str(out_dir), "--key-file", str(key_file)]) == 2
     assert main(["deid", str(src.parent), str(out_dir), "--key-file", str(key_file),
                  "--force"]) == 0
     assert sorted(p.name for p in out_dir.iterdir()) == ["deid-log.json", "in.dcm"]
@@ -198,8 +206,9 @@ def test_interrupt_leaves_the_target_as_it_was(tmp_path: Path, key_file: Path) -
     for i in range(1, 150):
         shutil.copyfile(first, tmp_path / "in" / f"f{i:03d}.dcm")
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("previous output")
+    shutil.copytree(tmp_path / "in", tmp_path / "small", ignore=lambda d, names: names[1:])
+    assert main(["deid", str(tmp_path / "small"), str(out), "--key-file", str(key_file)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         proc = subprocess.Popen(
             [sys.executable, "-m", "sim.cli", "deid", str(tmp_path / "in"), str(out),
@@ -218,7 +227,7 @@ def test_interrupt_leaves_the_target_as_it_was(tmp_path: Path, key_file: Path) -
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 128 + sig, err
         assert "interrupted" in err
-        assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
