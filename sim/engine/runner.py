@@ -117,7 +117,7 @@ def _run_layout_body(scenario: Any, layout: str, folder: Path, *, backend: str |
                          state_root="0x" + world.chain.state_root().hex())
         finally:
             trace.close()
-        with _prepare_aside(world, trace_path) as prepared:  # drawn while the run is checked
+        with _prepare_aside(world, trace_path, render) as prepared:  # drawn while checked
             checked, violations = check_all(world, trace_path)
             expected = list(scenario.expect_violations.get(layout, []))
             unexpected = _unexpected(layout, violations, expected)
@@ -125,8 +125,8 @@ def _run_layout_body(scenario: Any, layout: str, folder: Path, *, backend: str |
                                time.perf_counter() - wall)
             big = scenario.population.patients >= BIG_RUN_PATIENTS
             # while the trace is prepared; a big run's world goes first, for the memory peak
-            figures = None if big else _summary_figures(summary)
-            report_trace = prepared.result()
+            figures = None if big or not render else _summary_figures(summary)
+            report_trace = prepared.result() if prepared is not None else None
     finally:
         if world is not None:
             world.close()  # the worker and the scratch stores go once the checks are done
@@ -147,10 +147,15 @@ PREPARE_ASIDE_BYTES = 2 << 20
 
 
 @contextlib.contextmanager
-def _prepare_aside(world: World, trace_path: Path) -> Iterator[Pending[PreparedTrace]]:
+def _prepare_aside(world: World, trace_path: Path,
+                   render: bool = True) -> Iterator[Pending[PreparedTrace] | None]:
     """:func:`reports.render.prepare_trace` of ``trace_path``: on the second core when there
     is one and the trace is big enough (the world's own worker, or one started for it),
-    else inline when asked for. Either way the report is the same (tested)."""
+    else inline when asked for. Either way the report is the same (tested). Nothing when
+    no report is drawn (``render`` false)."""
+    if not render:
+        yield None
+        return
     from reports.render import prepare_trace
 
     if world.offload.workers:
