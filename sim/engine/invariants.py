@@ -349,20 +349,25 @@ def _forms(value: str) -> list[tuple[bytes, int]]:
 
 
 def _chain_state(world: World) -> Iterator[bytes]:
-    """The chain's state in pieces, each value after a 0 byte (a city's state is millions).
+    """The chain's state in pieces (a city's state is millions of values), each value after
+    the bytes 0x00 0xa0.
 
-    A 32-byte value (a storage word of revm or of a state dump) is given after
-    0xa0, its RLP prefix, as a py-evm trie node holds it: so a short value
-    stored as a word is found the same way on every backend.
+    0xa0 is the RLP prefix of a 32-byte string, before which a py-evm trie
+    node holds a storage word: given so before every value (a storage word of
+    revm or of a state dump among them), a short value stored as a word is
+    found the same way on every backend. Before anything else it is inert.
     """
     batch: list[bytes] = []
     for blob in world.chain.state_blobs():
-        batch.append(b"\xa0" + blob if len(blob) == 32 else blob)
+        batch.append(blob)
         if len(batch) == _STATE_BATCH:
-            yield b"\x00" + b"\x00".join(batch)
+            yield _SEPARATOR + _SEPARATOR.join(batch)
             batch = []
     if batch:
-        yield b"\x00" + b"\x00".join(batch)
+        yield _SEPARATOR + _SEPARATOR.join(batch)
+
+
+_SEPARATOR = b"\x00\xa0"
 
 
 _STATE_BATCH = 1 << 16
