@@ -15,7 +15,8 @@ limit is the outside world's (a node that does not expose its state).
 * ``tokens_valid`` - every PMR version was minted for a registered patient
   (whose Patient-ID starts its PMR-ID) by a doctor affiliated with a
   verified hospital it minted for, all from the engine's own records; and
-  each token's on-chain owner (``ownerOf``) is that patient's account.
+  each token's on-chain owner (``ownerOf``) is that patient's account (a
+  violation too when ``ownerOf`` fails: the token is not on chain).
   Skips: no PMR minted; past :data:`SAMPLE` tokens the owners are read for a
   seeded sample, and the skip says how many were not read.
 * ``access_had_valid_grant`` - every record the custodians released was
@@ -44,21 +45,25 @@ limit is the outside world's (a node that does not expose its state).
   and logs, and as a whole left-aligned storage word in the state (the
   value then zeros, as the trie stores it after its 0xa0 prefix). A value
   of one character cannot be told from chance and is not searched: counted
-  in a skip. Violation: the backend cannot reach its state database
-  (:class:`~sim.errors.ChainError`), or the state gives nothing. Skips: the
+  in a skip. Violations: the backend cannot reach its state database
+  (:class:`~sim.errors.ChainError`); the state, or the transactions and
+  logs, give nothing to search (a run always deploys). Skips: the
   node does not expose its state (:class:`~sim.errors.StateUnavailable`,
   an RPC node without ``anvil_dumpState``; transactions and logs are still
   searched); no personal value was generated.
 * ``pii_in_trace`` - none appears in ``trace.jsonl`` either: a value of 6
   characters or more anywhere (with the hex-run and bare-number rules of
   :meth:`_Finder.find`), one of 2 to 5 characters as a whole JSON string
-  (``"Li Wu"``). Skips as ``pii_on_chain`` for one-character values and an
-  empty search.
+  (``"Li Wu"``). Violation: the trace is empty. Skips as ``pii_on_chain``
+  for one-character values and an empty search.
 * ``gas_matches_table`` - for every operation that succeeded, every distinct
   gas above its floor (the part that does not depend on data sizes: the
   floor counts calldata, logs and each slot written, including a counter
   written from zero the first time and a grant slot rewritten) matches the
   committed gas table (``reports/baseline/gas.json``) within 10% + 500 gas.
+  The paper layout's string-storing calls are compared too: their strings'
+  calldata and slots are in the floor, and what their lengths still move
+  (memory, copying) stays within a few percent on the shipped scenarios.
   Violations: the table is missing or unreadable; it has no row for an
   operation the run made (the table is stale). Skips: no operation
   succeeded.
@@ -340,9 +345,9 @@ def _forms(value: str) -> list[tuple[bytes, int]]:
     if len(value) >= RAW_SEARCH_CHARS:
         # the first 31 bytes: a string stored on chain keeps at least them in one word
         return [(raw[:31], CHAIN | TEXT)]
-    if len(value) < SHORT_SEARCH_CHARS or len(raw) > 32:
+    if len(value) < SHORT_SEARCH_CHARS:
         return []
-    word = raw.ljust(32, b"\x00")
+    word = raw.ljust(32, b"\x00")  # at most 5 characters: at most 20 bytes
     return [(len(raw).to_bytes(32, "big") + word, CHAIN),  # an ABI-encoded string
             (b"\xa0" + word, CHAIN),  # a storage word (see _chain_state)
             (json.dumps(value, ensure_ascii=False).encode(), TEXT)]  # the trace's encoding
@@ -465,13 +470,14 @@ def _pii_on_chain(world: World, search: _Search) -> Found:
     skips = search.skips()
     if not search.owners:
         return Found([], skips)
-    problems = []
-    in_txs = search.values_in(world.driver.chain_bytes())
+    problems: list[str] = []
+    in_txs = search.values_in(_counted(world.driver.chain_bytes(), problems,
+                                       "the transactions and logs"))
     if in_txs:
         problems.append(f"{len(in_txs)} generated personal/clinical values found in "
                         "transaction input or logs")
     try:
-        in_state = search.values_in(_counted(_chain_state(world), problems))
+        in_state = search.values_in(_counted(_chain_state(world), problems, "the chain's state"))
     except StateUnavailable as exc:
         skips.append(f"the chain's state was not searched, transactions and logs were: {exc}")
     except ChainError as exc:
@@ -483,23 +489,25 @@ def _pii_on_chain(world: World, search: _Search) -> Found:
     return Found(problems, skips)
 
 
-def _counted(pieces: Iterator[bytes], problems: list[str]) -> Iterator[bytes]:
-    """``pieces``, noting a problem when there are none (a state that lists nothing)."""
+def _counted(pieces: Iterable[bytes], problems: list[str], what: str) -> Iterator[bytes]:
+    """``pieces``, noting a problem when they hold no byte at all (``what`` gave nothing)."""
     empty = True
     for piece in pieces:
-        empty = False
+        empty = empty and not piece
         yield piece
     if empty:
-        problems.append("the chain's state listed no values to search")
+        problems.append(f"{what} gave nothing to search")
 
 
 def _pii_in_trace(search: _Search, trace_path: Path) -> Found:
     skips = search.skips()
     if not search.owners:
         return Found([], skips)
-    found = search.values_in(_file_chunks(trace_path), text=True)
-    return Found([f"{len(found)} generated personal/clinical values found in the trace"]
-                 if found else [], skips)
+    problems: list[str] = []
+    found = search.values_in(_counted(_file_chunks(trace_path), problems, "the trace"), text=True)
+    if found:
+        problems.append(f"{len(found)} generated personal/clinical values found in the trace")
+    return Found(problems, skips)
 
 
 def _gas_matches_table(world: World) -> Found:

@@ -265,8 +265,14 @@ def test_state_that_lists_nothing_is_a_violation(quickstart: Simulated,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A state that yields no values at all is not taken as a clean state."""
     monkeypatch.setattr(quickstart.world.chain, "state_blobs", lambda: [])
-    assert _details(_check(quickstart), "pii_on_chain") == [
-        "the chain's state listed no values to search"]
+    assert _details(_check(quickstart), "pii_on_chain") == ["the chain's state gave nothing to search"]
+
+
+def test_empty_trace_is_a_violation(quickstart: Simulated, tmp_path: Path) -> None:
+    """An empty trace is not a clean trace: pii_in_trace reports it."""
+    empty = tmp_path / "trace.jsonl"
+    empty.write_bytes(b"")
+    assert _details(_check(quickstart, empty), "pii_in_trace") == ["the trace gave nothing to search"]
 
 
 def test_node_without_a_state_dump_is_a_stated_skip_and_transactions_are_still_searched(
