@@ -18,7 +18,17 @@ from typing import Any
 from sim.errors import InputError
 
 from . import plots
-from .html import counter_table, figure, fmt, invariants_section, no_data, page, section, table
+from .html import (
+    accounts_section,
+    counter_table,
+    figure,
+    fmt,
+    invariants_section,
+    no_data,
+    page,
+    section,
+    table,
+)
 from .load import load_summary
 from .trace import TraceDigest, read_trace
 
@@ -145,6 +155,7 @@ def render_html(summary: Mapping[str, Any], digest: TraceDigest | None, *,
     body = "".join((
         section("counts", counts_body(summary)),
         section("invariants", invariants_section(summary, digest)),
+        section("accounts", accounts_section(summary)),
         section("gas", gas_body(summary, drawn)),
         section("latency", latency_body(summary, d, trace_note, drawn["latency"])),
         section("blocks", blocks_body(summary, d, trace_note, drawn["blocks"])),

@@ -24,10 +24,21 @@ def register(sub: Any) -> None:
                    help="override a scenario value, e.g. --set storage.nodes=8 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-    r = sub.add_parser("replay", help="re-execute a run's trace and verify every receipt")
+    r = sub.add_parser(
+        "replay", help="verify a run folder: rerun it and compare every byte (or --chain-only)",
+        description="By default, make the run again from the scenario, seed and backend its trace "
+                    "embeds and compare trace.jsonl, summary.json and gas.csv byte for byte (the "
+                    "wall-clock figures aside). --chain-only re-executes the signed transactions "
+                    "on a fresh chain of any backend instead. Exit 0 verified, 1 a difference "
+                    "(named by file, line and field), 2 bad input.")
     r.add_argument("run_dir", type=Path)
-    r.add_argument("--backend", choices=["pyevm", "ethtester", "revm", "rpc"], default=None)
+    r.add_argument("--chain-only", action="store_true",
+                   help="re-execute the transactions only (any backend, any pmrsim build)")
+    r.add_argument("--backend", choices=["pyevm", "ethtester", "revm", "rpc"], default=None,
+                   help="backend to re-execute on (--chain-only; a rerun uses the run's own)")
     r.add_argument("--rpc-url", default=None, help="node to replay on (rpc backend)")
+    r.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: a machine-readable verdict on stdout")
     r.set_defaults(func=replay)
     a = sub.add_parser("audit", help="who accessed a patient's records, from the chain's events")
     a.add_argument("run_dir", type=Path)
@@ -82,14 +93,31 @@ def invariants_line(summary: dict[str, Any]) -> str:
 
 
 def replay(args: argparse.Namespace) -> int:
-    """Replay every trace of a run folder."""
-    from sim.engine.replay import check_final_root, replay_folder, run_folders
+    """Verify a run folder (see ``pmrsim replay --help``)."""
+    from sim.engine.replay import Verdict, verdict_json, verify
 
-    for folder in run_folders(args.run_dir):
-        replayed = replay_folder(folder, backend=args.backend, rpc_url=args.rpc_url)
-        check_final_root(folder, replayed)
-        print(f"{replayed.trace}: {replayed.blocks} blocks, {replayed.txs} transactions, "
-              f"every receipt and state root verified; state root {replayed.state_root}")
+    verdict = Verdict(args.run_dir, "chain-only" if args.chain_only else "rerun")
+    try:
+        verify(args.run_dir, chain_only=args.chain_only, backend=args.backend,
+               rpc_url=args.rpc_url, verdict=verdict)
+    except (CheckFailed, InputError) as exc:
+        if args.format == "json":
+            sys.stdout.write(verdict_json(verdict, exc))
+            return 1 if isinstance(exc, CheckFailed) else 2
+        raise
+    if args.format == "json":
+        sys.stdout.write(verdict_json(verdict, None))
+        return 0
+    how = ("rerun and compared byte for byte" if verdict.mode == "rerun"
+           else "re-executed on a fresh chain")
+    for item in verdict.checked:
+        if item["file"].endswith("trace.jsonl"):
+            extra = (f": {item['blocks']} blocks, {item['transactions']} transactions"
+                     if "blocks" in item else "")
+            print(f"{item['file']}{extra}")
+    print(f"verified ({how}): {len(verdict.checked)} files; state root {verdict.state_root}")
+    for item in verdict.not_checked:
+        print(f"not checked: {item['what']} ({item['why']})")
     return 0
 
 

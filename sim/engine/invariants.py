@@ -12,6 +12,16 @@ the run must not hide; a stated skip when the run simply offers nothing of
 that kind to check (no record was released, no adversary configured) or the
 limit is the outside world's (a node that does not expose its state).
 
+* ``operations`` - every ordinary operation, on chain or off, that was
+  attempted completed (a revert or an off-chain failure that no configured
+  fault explains is a violation named ``operations:<operation>``; see
+  :mod:`sim.engine.accounting`). Skips: no operation was accounted.
+* ``attacks`` - every configured attack was attempted as many times as
+  configured (else ``attacks:<kind>``, saying why it could not be). Skips:
+  no attack configured.
+* ``denials`` - every attempted attack, and every access the workload tried
+  after its grant ended, was denied, and for an expected reason (else
+  ``denials:<kind>``). Skips: no forbidden attempt was made.
 * ``tokens_valid`` - every PMR version was minted for a registered patient
   (whose Patient-ID starts its PMR-ID) by a doctor affiliated with a
   verified hospital it minted for, all from the engine's own records; and
@@ -23,10 +33,6 @@ limit is the outside world's (a node that does not expose its state).
   covered, at that head block time, by a grant or emergency window rebuilt
   from the mined grant, revoke and break-glass outcomes (independently of
   ``AccessGrants.is_valid``). Skips: no record was released.
-* ``denials`` - every forbidden attempt failed, and for the expected reason.
-  Skips: no forbidden attempt was made; an adversary of the scenario made
-  fewer attempts than configured (it found nothing to attack, e.g. no stored
-  study), with the counts.
 * ``record_rebuilds`` - every rebuild during the run returned the exact
   de-identified bytes; and at the end every stored study still rebuilds
   from its custodians while at most n - t of them are down (node lost or
@@ -73,7 +79,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -122,19 +128,23 @@ class Checks:
 
 
 class Found(NamedTuple):
-    """One check's result: violation details and skip reasons."""
+    """One check's result: violation details (named after the check, or ``named`` already:
+    ``operations:LabReports.post``) and skip reasons."""
 
     problems: list[str]
     skips: list[str]
+    named: Sequence[Violation] = ()
 
 
 def check_all(world: World, trace_path: Path) -> Checks:
     """Run every invariant (see the module docstring)."""
     search = _Search.of(world.ledger.personal)  # the chain's and the trace's scans share it
     checks: list[tuple[str, Callable[[World], Found]]] = [
+        ("operations", _operations),
+        ("attacks", _attacks),
+        ("denials", _denials),
         ("tokens_valid", _tokens_valid),
         ("access_had_valid_grant", _access_had_valid_grant),
-        ("denials", _denials),
         ("record_rebuilds", _record_rebuilds),
         ("pii_on_chain", lambda w: _pii_on_chain(w, search)),
         ("gas_matches_table", _gas_matches_table),
@@ -144,6 +154,7 @@ def check_all(world: World, trace_path: Path) -> Checks:
     for name, check in checks:
         found = check(world)
         result.violations += [Violation(name, detail) for detail in found.problems]
+        result.violations += found.named
         result.skipped += [Skip(name, reason) for reason in found.skips]
     return result
 
@@ -198,20 +209,33 @@ def _access_had_valid_grant(world: World) -> Found:
                   if not world.ledger.grants.valid_at(s.grantee, s.pmr_id, s.block_time)], [])
 
 
+#: The checks whose violations are named per operation or attack kind (``family:kind``).
+ACCOUNTED = ("operations", "attacks", "denials")
+
+
+def _accounted(world: World, family: str, nothing: str | None) -> Found:
+    """The accounts' violations of ``family`` (named ``family:kind``); ``nothing`` is the skip
+    when the accounts hold nothing of that family (None: they do)."""
+    named = [Violation(name, detail) for name, detail in world.accounts.violations()
+             if name.startswith(family + ":")]
+    return Found([], [nothing] if nothing else [], named)
+
+
+def _operations(world: World) -> Found:
+    return _accounted(world, "operations", None if world.accounts.ops else
+                      "no operation was accounted: nothing to check")
+
+
+def _attacks(world: World) -> Found:
+    configured = any(a.configured for a in world.accounts.attacks.values())
+    return _accounted(world, "attacks", None if configured else
+                      "no attack configured: nothing to check")
+
+
 def _denials(world: World) -> Found:
-    attempts = world.ledger.attempts
-    problems = [f"{a.kind} at t={a.t:.0f}: expected {' or '.join(a.expected)}, got {a.actual}"
-                for a in attempts if not a.right_reason]
-    made = Counter(a.kind for a in attempts)
-    configured = world.sc.adversaries.model_dump()
-    short = [f"{kind}: {made[kind]} of {count} attempts made"
-             for kind, count in sorted(configured.items()) if made[kind] < count]
-    skips = []
-    if not attempts:
-        skips.append("no forbidden attempt was made: nothing to check")
-    if short:
-        skips.append("adversaries found nothing to attack (" + "; ".join(short) + ")")
-    return Found(problems, skips)
+    attempted = sum(a.attempted for a in world.accounts.attacks.values())
+    return _accounted(world, "denials", None if attempted else
+                      "no forbidden attempt was made: nothing to check")
 
 
 def _stored(world: World, cid: Any) -> bytes | None:

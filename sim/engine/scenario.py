@@ -65,7 +65,9 @@ SYNTHETIC_MODALITIES = ("CR", "DX", "CT", "MR", "US", "MG", "ECG")
 Layout = Literal["private", "paper"]
 
 _PYDICOM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-InvariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+#: An invariant (``pii_on_chain``), or one kind of an accounted family
+#: (``operations:LabReports.post``, ``attacks:replayed_transaction``, ``denials:late_access``).
+InvariantName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(:[A-Za-z0-9_.() -]+)?$")]
 
 
 def _custom(path: str, expected: str, got: Any) -> PydanticCustomError:
@@ -391,6 +393,26 @@ class Scenario(Strict):
         if self.sharing.n > self.storage.nodes:
             raise _custom("sharing.n", f"expected an integer <= storage.nodes ({self.storage.nodes})",
                           self.sharing.n)
+        return self
+
+    @model_validator(mode="after")
+    def _attacks_have_targets(self) -> Scenario:
+        """An attack the population cannot give a target is refused before the run.
+
+        A doctor of one hospital writing at another needs two hospitals; a
+        grant by someone other than the record's owner needs two patients.
+        (Targets the workload may or may not produce, such as a stored lab
+        report, are looked for during the run; an attack that finds none is
+        reported by the ``attacks`` check.)
+        """
+        if self.adversaries.foreign_doctor and self.population.hospitals < 2:
+            raise _custom("adversaries.foreign_doctor",
+                          "expected 0 with a single hospital (population.hospitals: the attack "
+                          "needs a second hospital)", self.adversaries.foreign_doctor)
+        if self.adversaries.non_owner_grant and self.population.patients < 2:
+            raise _custom("adversaries.non_owner_grant",
+                          "expected 0 with a single patient (population.patients: the attack "
+                          "needs a second patient)", self.adversaries.non_owner_grant)
         return self
 
     def to_public_dict(self) -> dict[str, Any]:

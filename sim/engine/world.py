@@ -28,8 +28,9 @@ import numpy as np
 import simpy
 
 from sim.chain import make_chain
+from sim.engine.accounting import Accounts, Step
 from sim.engine.driver import ChainDriver, table_gas_limits
-from sim.engine.ledger import Attempt, Ledger, Served
+from sim.engine.ledger import Ledger, Served
 from sim.engine.offload import (
     BIG_RUN_PATIENTS,
     CHUNK,
@@ -90,6 +91,8 @@ Proc = Generator[simpy.Event, Any, Any]
 HISTORY_BLOCKS = 2048
 HOUR = 3600.0
 DAY = 86400.0
+#: What :meth:`World._rebuild` returns when the record was handed out.
+SERVED = ("ok", "tampered-detected", "mismatch")
 IMAGING = {TestType.XRAY: "XRAY", TestType.CT: "CT", TestType.MRI: "MR",
            TestType.ULTRASOUND: "US", TestType.MAMMOGRAPHY: "MG"}
 
@@ -108,6 +111,7 @@ class World:
                                                 tzinfo=dt.UTC).timestamp())
         self.backend = backend or scenario.chain.backend
         self.ledger = Ledger()
+        self.accounts = Accounts(scenario.adversaries.model_dump())
         self.counts: Counter[str] = Counter()
         self.studies: list[StoredStudy] = []
         #: Each hospital's onboarded doctors, listed when setup is over (no doctor joins
@@ -155,7 +159,8 @@ class World:
                                   history=HISTORY_BLOCKS if self._scratch is not None else None,
                                   gas_limits=(table_gas_limits(self.layout, scenario.token,
                                                                scenario.chain.block_gas_limit)
-                                              if scenario.chain.gas_limits == "table" else None))
+                                              if scenario.chain.gas_limits == "table" else None),
+                                  accounts=self.accounts)
         self.driver.record_setup_blocks()
         for source in scenario.workload.dicom_sources:
             if not source.startswith("synthetic:"):
@@ -232,9 +237,13 @@ class World:
         """True while the scenario's duration lasts."""
         return self.env.now < self.duration
 
-    def tx(self, call: Call) -> Generator[simpy.Event, Any, Outcome]:
-        """Submit a call and wait for its block."""
-        outcome: Outcome = yield from self.driver.transact(call)
+    def tx(self, call: Call, *, attack: str | None = None) -> Generator[simpy.Event, Any, Outcome]:
+        """Submit a call and wait for its block.
+
+        An ordinary call is accounted by the driver (a revert is a failed operation);
+        with ``attack``, the call is that attack's forbidden step, judged by the attack.
+        """
+        outcome: Outcome = yield from self.driver.transact(call, attack=attack)
         if outcome.ok:
             self._note(outcome)
         return outcome
@@ -337,8 +346,7 @@ class World:
         regulator = rng.choice(self.regulators)
         out = yield from self.tx(regulator.verify_call(hospital))
         if not out.ok:
-            self.counts["errors"] += 1
-            return
+            return  # accounted as a failed operation
         yield self.env.all_of([self.driver.submit(hospital.add_operator_call(self.desks[h])),
                                self.driver.submit(hospital.add_operator_call(self.labs[h]))])
         events = []
@@ -423,8 +431,7 @@ class World:
                              person.attendant.name, person.attendant.phone)
         out = yield from self.tx(self.desks[h].register_call(patient, details))
         if not out.ok:
-            self.counts["errors"] += 1
-            return None
+            return None  # accounted as a failed operation
         self.counts["patients"] += 1
         self.pmrs[patient.patient_id] = []
         self.names[patient.patient_id] = person.name
@@ -438,8 +445,7 @@ class World:
         out = yield from self.tx(doctor.create_pmr_call(patient.patient_id, self.today(), record,
                                                         hospital_id=self.hospitals[h].hospital_id))
         if not out.ok:
-            self.counts["errors"] += 1
-            return
+            return  # accounted as a failed operation
         self.counts["visits"] += 1
         pmr_id = out.issued
         assert pmr_id is not None
@@ -489,6 +495,9 @@ class World:
         online = [n for n in self.custodian_nodes if self.swarm.node(n).online]
         if len(online) < sc.n:
             self.counts["storage_deferred"] += 1
+            self.accounts.offchain("storage.store", False,
+                                   f"{record_id} at t={self.env.now:.0f}: {len(online)} custodians "
+                                   f"online, {sc.n} needed", fault=self.storage_fault())
             self.trace.write("storage", self.env.now, event="failure", node="",
                              cid="", bytes=len(data), reason="fewer than n custodians online")
             return None
@@ -506,17 +515,20 @@ class World:
         yield self.env.timeout(len(data) * 8 / (self.sc.storage.bandwidth_mbps * 1e6))
         manifest = study_manifest(sharing, named, modality)
         mcid = self.swarm.add("gateway", manifest, cid_version=1)
+        self.accounts.offchain("storage.store", True)
         try:
             yield from self.swarm.pin(mcid)
-        except ReplicationError:
+            self.accounts.offchain("storage.pin", True)
+        except ReplicationError as exc:
             self.counts["replication_shortfalls"] += 1
+            self.accounts.offchain("storage.pin", False, f"{record_id} at t={self.env.now:.0f}: "
+                                   f"{exc}", fault=self.storage_fault())
         findings = lab_findings(rng, test, self.today())
         self.ledger.remember(findings.reason, findings.observations)
         out = yield from self.tx(self.labs[h].post_report_call(pmr_id, findings, mcid.digest,
                                                               codec=mcid.codec))
         if not out.ok:
-            self.counts["errors"] += 1
-            return None
+            return None  # accounted as a failed operation
         study = StoredStudy(record_id, pmr_id, patient.patient_id, mcid, fragments,
                             sha256(data), len(data), essential)
         self.studies.append(study)
@@ -541,15 +553,12 @@ class World:
         until = self.driver.next_slot() + int(w.grant_duration_days * DAY)
         out = yield from self.tx(patient.grant_call(doctor, until, pmr_id=study.pmr_id))
         if not out.ok:
-            self.counts["errors"] += 1
-            return
+            return  # accounted as a failed operation
         sealed = self._send_essential(study, doctor, patient)
         yield self.env.timeout(rng.uniform(0.5, 6) * HOUR)
         got = yield from self._fetch(doctor, study, sealed)
-        if got:
-            use = yield from self.tx(doctor.access_call(study.pmr_id))
-            if not use.ok:
-                self.counts["errors"] += 1
+        if got == "ok":
+            yield from self.tx(doctor.access_call(study.pmr_id))
             opinion = visit_record(rng)
             self.ledger.remember(opinion.present_illness, opinion.provisional_diagnosis)
             yield from self.tx(doctor.create_pmr_call(patient.patient_id, self.today(), opinion,
@@ -564,7 +573,9 @@ class World:
             if self.env.now + wait >= self.duration:
                 return
             yield self.env.timeout(wait)
-            yield from self._forbidden_access(doctor, study, sealed, "late_access")
+            steps = yield from self._forbidden_access(doctor, study, sealed, "late_access")
+            if steps is not None:
+                self.accounts.attempted("late_access", steps, f"t={self.env.now:.0f}")
 
     def _send_essential(self, study: StoredStudy, doctor: Doctor, patient: Patient) -> bytes:
         """The patient seals the essential share to the doctor's key (ECIES on secp256k1)."""
@@ -575,21 +586,52 @@ class World:
                          record=study.record_id, to=doctor.label, bytes=len(blob))
         return blob
 
-    def _fetch(self, doctor: Doctor, study: StoredStudy,
-               sealed: bytes) -> Generator[simpy.Event, Any, bool]:
-        """The doctor rebuilds the study: manifest, fragments, custodian key shares."""
+    def _fetch(self, doctor: Doctor, study: StoredStudy, sealed: bytes, *,
+               attack: str | None = None) -> Generator[simpy.Event, Any, str]:
+        """The doctor rebuilds the study: manifest, fragments, custodian key shares.
+
+        Returns :meth:`_rebuild`'s result ("ok" when the exact bytes came back).
+        """
         essential = EssentialShare.from_json(
             open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
-        result = yield from self._rebuild(doctor, study, essential)
-        return result == "ok"
+        result: str = yield from self._rebuild(doctor, study, essential, attack=attack)
+        return result
+
+    def storage_fault(self) -> str | None:
+        """The configured storage fault that can explain a failure now, or None.
+
+        Nodes go down only by the scenario's churn, and serve tampered blocks
+        only when it configures byzantine nodes; a failure with neither is no
+        fault's doing.
+        """
+        s = self.sc.storage
+        down = sum(1 for n in self.custodian_nodes if not self.swarm.node(n).online)
+        if down and s.churn is not None:
+            return f"{down} of {len(self.custodian_nodes)} storage nodes down (churn)"
+        if s.byzantine:
+            return f"{s.byzantine} byzantine storage nodes"
+        return None
 
     def _rebuild(self, doctor: Doctor, study: StoredStudy, essential: EssentialShare, *,
-                 tamper: bool = False) -> Generator[simpy.Event, Any, str]:
+                 tamper: bool = False, attack: str | None = None
+                 ) -> Generator[simpy.Event, Any, str]:
+        """Rebuild ``study`` for ``doctor``: "ok", "tampered-detected", "denied" (a custodian
+        refused), "unavailable" (the manifest or too few fragments could be fetched), or the
+        name of the error the sharing scheme raised.
+
+        An ordinary rebuild (no ``attack``) is accounted: each custodian's release and the
+        rebuild itself; one done as an attack's step is judged by the attack.
+        """
+        ordinary = attack is None
+        where = f"{study.record_id} for {doctor.label} at t={self.env.now:.0f}"
         try:
             raw = yield from self.swarm.retrieve("gateway", study.manifest_cid, store=False)
         except StorageError:
             self.counts["retrieval_failures"] += 1
-            return "manifest unavailable"
+            if ordinary:
+                self.accounts.offchain("record.rebuild", False, f"{where}: manifest unavailable",
+                                       fault=self.storage_fault())
+            return "unavailable"
         doc = json.loads(raw)
         manifest = Manifest.from_json(json.dumps(doc["sharing"]))
         grantee = "0x" + doctor.address.hex()
@@ -610,10 +652,16 @@ class World:
                 released = release_share(share, grant_is_valid=valid_now, requester=doctor.label,
                                          custodian=entry["index"], record_id=study.record_id)
             except AccessDenied:
+                if ordinary:
+                    self.accounts.offchain("custodian.release", False,
+                                           f"{where}: custodian {entry['index']} refused")
+                    self.accounts.offchain("record.rebuild", False, f"{where}: a custodian refused")
                 self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
                                  pmr=study.pmr_id, grantee=doctor.label, reason="no valid grant",
                                  mode="custodian")
                 return "denied"
+            if ordinary:
+                self.accounts.offchain("custodian.release", True)
             try:
                 fragment = yield from self.swarm.retrieve("gateway", Cid.parse(entry["cid"]),
                                                           store=False)
@@ -622,9 +670,19 @@ class World:
             if tamper and not custodians:
                 fragment = bytes([fragment[0] ^ 0xFF]) + fragment[1:]
             custodians.append(Custodian(entry["index"], fragment, released))
+        if len(custodians) < need:
+            if ordinary:
+                self.accounts.offchain("record.rebuild", False,
+                                       f"{where}: {len(custodians)} fragments fetched, {need} needed",
+                                       fault=self.storage_fault())
+            self.trace.write("storage", self.env.now, event="failure", node="", cid="", bytes=0,
+                             reason=f"{len(custodians)} of {need} fragments available")
+            return "unavailable"
         try:
             rebuilt = combine_report(manifest, essential, custodians)
         except PrivacyError as exc:
+            if ordinary:
+                self.accounts.offchain("record.rebuild", False, f"{where}: {type(exc).__name__}")
             self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
                              pmr=study.pmr_id, grantee=doctor.label, reason=type(exc).__name__,
                              mode="rebuild")
@@ -633,38 +691,45 @@ class World:
         self.ledger.rebuilds["ok" if ok else "mismatch"] += 1
         if not ok:
             self.ledger.rebuild_failures.append(study.record_id)
+        if ordinary:
+            self.accounts.offchain("record.rebuild", ok, f"{where}: rebuilt bytes differ")
         if rebuilt.rejected_fragments:
             self.counts["tampered_fragments_detected"] += len(rebuilt.rejected_fragments)
         self.ledger.served.append(Served(grantee, study.pmr_id, self.now_ts(), study.record_id))
         self.trace.write("access", self.env.now, event="released", patient=study.patient_id,
                          pmr=study.pmr_id, grantee=doctor.label, reason="", mode="grant")
+        if not ok:
+            return "mismatch"
         return "ok" if not rebuilt.rejected_fragments else "tampered-detected"
 
     def _forbidden_access(self, doctor: Doctor, study: StoredStudy, sealed: bytes,
-                          kind: str) -> Proc:
+                          kind: str) -> Generator[simpy.Event, Any, list[Step] | None]:
         """An access after the grant ended: custodians and AccessGrants.use must both refuse.
 
         What must happen is the engine's own reading of the grant history
-        (another grant may since have opened a window; then it is no attack).
+        (another grant may since have opened a window; then it is no attack,
+        and None is returned). Otherwise the steps tried: the custodians'
+        answer, then the chain's.
         """
         self.driver.ensure_fresh_head()
         grantee = "0x" + doctor.address.hex()
         if self.ledger.grants.denial_at(grantee, study.pmr_id, self.now_ts()) is None:
-            return
-        got = yield from self._fetch(doctor, study, sealed)
-        self.ledger.attempts.append(Attempt(kind + ":custodians", ("denied",),
-                                            "served" if got else "denied", self.env.now))
+            return None
+        result = yield from self._fetch(doctor, study, sealed, attack=kind)
+        # the custodians are asked once the manifest and fragments are within reach
+        steps: list[Step] = ([] if result == "unavailable" else
+                             [(("denied",), "served" if result in SERVED else result)])
         expected = self.ledger.grants.denial_at(grantee, study.pmr_id, self.driver.next_slot())
-        out = yield from self.tx(doctor.access_call(study.pmr_id))
-        if expected is None:
-            return
-        self.ledger.attempts.append(Attempt(kind, (expected,), out.reason or "succeeded",
-                                            self.env.now))
-        self.counts["denied"] += 0 if out.ok else 1
+        if expected is None:  # a window opens in the block the use would land in
+            yield from self.tx(doctor.access_call(study.pmr_id))
+            return steps
+        out = yield from self.tx(doctor.access_call(study.pmr_id), attack=kind)
+        steps.append(((expected,), out.reason or "succeeded"))
         if not out.ok:
             self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
                              pmr=study.pmr_id, grantee=doctor.label, reason=out.reason,
                              mode="chain")
+        return steps
 
     # -- break glass, IoMT ----------------------------------------------------
     def _glass_arrivals(self, patient: Patient, h: int) -> Proc:

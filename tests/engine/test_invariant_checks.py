@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import shutil
@@ -13,6 +14,7 @@ import pytest
 
 import sim.gas
 from sim.engine import invariants
+from sim.engine.accounting import Accounts
 from sim.engine.invariants import Checks, check_all
 from sim.errors import ChainError, StateUnavailable
 from tests.engine.conftest import SHORT_NAME, Simulated, simulated
@@ -46,9 +48,9 @@ def test_quickstart_holds_and_skips_nothing(quickstart: Simulated) -> None:
     """The untouched quickstart (short name included) violates nothing and has nothing unchecked."""
     assert SHORT_NAME in quickstart.world.ledger.personal
     checks = _check(quickstart)
-    assert checks.checked == ["tokens_valid", "access_had_valid_grant", "denials",
-                              "record_rebuilds", "pii_on_chain", "gas_matches_table",
-                              "pii_in_trace"]
+    assert checks.checked == ["operations", "attacks", "denials", "tokens_valid",
+                              "access_had_valid_grant", "record_rebuilds", "pii_on_chain",
+                              "gas_matches_table", "pii_in_trace"]
     assert (checks.violations, checks.skipped) == ([], [])
 
 
@@ -119,35 +121,55 @@ def test_no_record_released_is_a_stated_skip(quickstart: Simulated,
         "no record was released to a doctor: nothing to check"]
 
 
-# -- denials --------------------------------------------------------------------------------------
+# -- operations, attacks, denials (the engine's accounts) ------------------------------------------
 
-def test_attempt_that_failed_for_the_wrong_reason_is_reported(
+def _accounts_with(run: Simulated, monkeypatch: pytest.MonkeyPatch) -> Accounts:
+    """A copy of the run's accounts, put in their place, to record a planted fault in."""
+    planted = copy.deepcopy(run.world.accounts)
+    monkeypatch.setattr(run.world, "accounts", planted)
+    return planted
+
+
+def test_ordinary_operation_that_reverted_is_reported(quickstart: Simulated,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lab report that reverted for no configured reason is an operations violation of its kind."""
+    _accounts_with(quickstart, monkeypatch).tx("LabReports.post", False, "lab_reports: not a lab")
+    checks = _check(quickstart)
+    [found] = [v for v in checks.violations if v.name == "operations:LabReports.post"]
+    assert found.detail.endswith("reverted (first: lab_reports: not a lab)")
+
+
+def test_configured_attack_not_made_is_reported(quickstart: Simulated,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attack the scenario configured twice but made once is an attacks violation saying why."""
+    accounts = Accounts({"expired_grant": 2})
+    accounts.attempted("expired_grant", [(("denied",), "denied")], "custodians")
+    accounts.missed("expired_grant", "no stored study to attack")
+    monkeypatch.setattr(quickstart.world, "accounts", accounts)
+    assert [(v.name, v.detail) for v in _check(quickstart).violations] == [
+        ("attacks:expired_grant", "1 of 2 configured attempts made (no stored study to attack)")]
+
+
+def test_attempt_denied_for_the_wrong_reason_is_reported(quickstart: Simulated,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forbidden access refused for another reason than the grant's expiry is a denials violation."""
+    _accounts_with(quickstart, monkeypatch).attempted(
+        "expired_grant", [(("access_grants: grant expired",), "out of gas")], "chain")
+    [found] = [v for v in _check(quickstart).violations if v.name == "denials:expired_grant"]
+    assert found.detail == ("0 succeeded, 1 denied for another reason (first: chain: expected "
+                            "access_grants: grant expired, got out of gas)")
+
+
+def test_run_without_attacks_or_forbidden_attempts_states_the_skips(
         quickstart: Simulated, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A forbidden attempt rejected for another reason than the expected one is a violation."""
-    ledger = quickstart.world.ledger
-    wrong = dataclasses.replace(ledger.attempts[0], actual="out of gas")
-    monkeypatch.setattr(ledger, "attempts", [wrong, *ledger.attempts[1:]])
-    assert _details(_check(quickstart), "denials") == [
-        f"{wrong.kind} at t={wrong.t:.0f}: expected {' or '.join(wrong.expected)}, got out of gas"]
-
-
-def test_adversary_that_made_no_attempt_is_a_stated_skip(
-        quickstart: Simulated, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An adversary of the scenario that never attacked is named with its counts in a skip."""
-    ledger = quickstart.world.ledger
-    monkeypatch.setattr(ledger, "attempts",
-                        [a for a in ledger.attempts if a.kind != "replayed_transaction"])
-    assert _skips(_check(quickstart), "denials") == [
-        "adversaries found nothing to attack (replayed_transaction: 0 of 1 attempts made)"]
-
-
-def test_run_without_forbidden_attempts_states_the_skip(
-        quickstart: Simulated, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With no attempt at all, denials says so (and names every configured adversary)."""
-    monkeypatch.setattr(quickstart.world.ledger, "attempts", [])
-    skips = _skips(_check(quickstart), "denials")
-    assert skips[0] == "no forbidden attempt was made: nothing to check"
-    assert "unregistered_hospital: 0 of 1 attempts made" in skips[1]
+    """With no attack configured and no forbidden attempt, attacks and denials say so."""
+    accounts = Accounts({})
+    accounts.ops = quickstart.world.accounts.ops
+    monkeypatch.setattr(quickstart.world, "accounts", accounts)
+    checks = _check(quickstart)
+    assert _skips(checks, "attacks") == ["no attack configured: nothing to check"]
+    assert _skips(checks, "denials") == ["no forbidden attempt was made: nothing to check"]
+    assert checks.violations == []
 
 
 # -- record_rebuilds ------------------------------------------------------------------------------
