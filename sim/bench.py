@@ -107,6 +107,16 @@ def _engine(data: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _replay(data: dict[str, Any]) -> list[Figure]:
+    out = []
+    for name, res in data["cases"].items():
+        out.append(_at_most("replay", f"{name}: replay / run wall s", res["replay"]["x_run"],
+                            res["replay"]["target"] + 1e-9))
+        out.append(_at_most("replay", f"{name}: replay --chain-only / run wall s",
+                            res["chain_only"]["x_run"], res["chain_only"]["target"] + 1e-9))
+    return out
+
+
 def _trie(data: dict[str, Any]) -> list[Figure]:
     return [Figure("trie", "roots agree with py-trie", float(data["roots_agree"]), "= 1",
                    bool(data["roots_agree"])),
@@ -125,6 +135,7 @@ SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Fig
     "bench_deid.py": (["--quick"], [], _deid),
     "bench_scenarios.py": (["--quick"], ["--seeds", "20"], _scenarios),
     "bench_engine.py": (["--quick"], [], _engine),
+    "bench_replay.py": (["--quick"], [], _replay),
 }
 
 

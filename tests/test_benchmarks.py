@@ -38,3 +38,11 @@ def test_engine_bench_refuses_bad_arguments(argv: list[str], capsys: pytest.Capt
     """A bad ``--repeat`` or case is exit 2 with a one-line message."""
     assert _load("bench_engine").main(argv) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["--repeat", "0"], ["--cases", "nope"]])
+def test_replay_bench_refuses_bad_arguments(argv: list[str],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad ``--repeat`` or case is exit 2 with a one-line message, before anything runs."""
+    assert _load("bench_replay").main(argv) == 2
+    assert capsys.readouterr().err.count("\n") == 1

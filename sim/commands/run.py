@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario value, e.g. --set storage.nodes=8 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="refuse a run whose estimated peak memory passes SIZE, e.g. 4G (default: 80%% "
+                        "of the available memory; none lifts it; docs/scenarios.md)")
+    p.add_argument("--max-work", default=None, metavar="N",
+                   help="refuse a run of more than N estimated transactions (default 10,000,000; "
+                        "none lifts it)")
     p.set_defaults(func=run)
     r = sub.add_parser(
         "replay", help="verify a run folder: rerun it and compare every byte (or --chain-only)",
@@ -48,6 +54,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, simulate, write outputs; exit 1 when the run breaks its expectations."""
+    from sim.engine.bounds import check_run
+
+    check_run(args)  # before the engine is even imported: a refusal costs a fraction of a second
     from sim.engine.runner import run_scenario
     from sim.engine.scenario import load_scenario
 

@@ -21,8 +21,8 @@ from typing import Any, BinaryIO
 
 from sim.errors import InputError, PrivacyError
 from sim.privacy import sharing
-from sim.privacy.manifest import Manifest
-from sim.privacy.material import EssentialShare, KeyShare
+from sim.privacy.manifest import MAX_MANIFEST_BYTES, MAX_SEGMENT_SIZE, Manifest
+from sim.privacy.material import MAX_SHARE_BYTES, EssentialShare, KeyShare
 from sim.privacy.randomness import SYSTEM_RANDOM, RandomBytes, seeded_random_bytes
 from sim.privacy.shamir import check_threshold
 
@@ -84,6 +84,8 @@ def _split(args: argparse.Namespace) -> int:
         check_threshold(args.t, args.n, what="custodians")
     except InputError as exc:
         raise InputError(f"--t/--n: {exc}") from None
+    if not 1 <= args.segment_size <= MAX_SEGMENT_SIZE:
+        raise InputError(f"--segment-size {args.segment_size}: expected 1 to {MAX_SEGMENT_SIZE:,} bytes")
     out: Path = args.out
     _refuse_non_empty(out)
     random_bytes: RandomBytes = (
@@ -159,15 +161,49 @@ def _load_custodians(
     return fragments, shares, problems
 
 
+def _read_small(path: Path, limit: int, kind: str) -> bytes:
+    """The bytes of ``path``, refused when there are more than ``limit`` (only ``limit + 1`` are read)."""
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{path}: more than {limit:,} bytes; {kind} has at most {limit:,}")
+    return data
+
+
+def _check_fragment_sizes(directory: Path, manifest: Manifest, manifest_path: Path) -> None:
+    """Refuse a manifest whose layout does not fit the fragments present, before reading them.
+
+    Every fragment is ``manifest.fragment_size`` bytes; a fragment of another
+    size is set aside as tampered later, but when none of those present fits,
+    the manifest's own figures (``record_size``, ``segment_size``, ``t``) are
+    what is wrong, and nothing is read or allocated from them. (Too few
+    fragments that fit is a custodian shortage, reported by the rebuild.)
+    """
+    root = directory / CUSTODIANS
+    folders = [p for p in root.iterdir() if p.is_dir() and p.name.isdigit()] if root.is_dir() else []
+    sizes = {int(p.name): (p / FRAGMENT).stat().st_size for p in folders if (p / FRAGMENT).is_file()}
+    expected = manifest.fragment_size
+    fitting = [i for i, size in sizes.items() if size == expected]
+    if sizes and not fitting:
+        seen = ", ".join(f"{size:,}" for size in sorted(set(sizes.values()))[:3])
+        raise InputError(
+            f"{manifest_path}: record_size, segment_size, t: {manifest.record_size:,} bytes in segments "
+            f"of {manifest.segment_size:,} with t={manifest.t} need fragments of {expected:,} bytes, "
+            f"but none of the {len(sizes)} present has that size (sizes seen: {seen})")
+
+
 def _combine(args: argparse.Namespace) -> int:
     directory: Path = args.dir
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         raise InputError(f"{manifest_path}: no such file")
-    manifest = Manifest.from_json(manifest_path.read_bytes(), what=str(manifest_path))
+    manifest = Manifest.from_json(_read_small(manifest_path, MAX_MANIFEST_BYTES, "a manifest"),
+                                  what=str(manifest_path))
+    _check_fragment_sizes(directory, manifest, manifest_path)
     if not args.essential.is_file():
         raise InputError(f"--essential {args.essential}: no such file")
-    essential = EssentialShare.from_json(args.essential.read_bytes(), what=str(args.essential))
+    essential = EssentialShare.from_json(
+        _read_small(args.essential, MAX_SHARE_BYTES, "a share file"), what=str(args.essential))
     out: Path = args.out
     _refuse_non_empty(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,16 +21,26 @@ def register(sub: Any) -> None:
                    help="local cluster workers (default: the file's `workers`, else the cores)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/sweep-<name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="a point whose estimated peak memory passes SIZE (e.g. 4G) fails without "
+                        "running (default: 80%% of the available memory, shared by the local "
+                        "workers; none lifts it)")
+    p.add_argument("--max-work", default=None, metavar="N",
+                   help="a point of more than N estimated transactions fails without running "
+                        "(default 10,000,000; none lifts it)")
     p.set_defaults(func=sweep)
 
 
 def sweep(args: argparse.Namespace) -> int:
     """Validate the sweep, run every (point, seed), write the table; exit 1 if a run failed."""
-    from sim.engine.sweep import load_sweep, run_sweep
+    from sim.engine.bounds import limits_from
+    from sim.engine.sweep import load_sweep, local_workers, run_sweep
 
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected an integer >= 1")
     loaded = load_sweep(args.sweep)
+    parallel = 1 if args.scheduler else local_workers(args.workers or loaded.spec.workers, loaded.runs)
+    limits = limits_from(args.max_memory, args.max_work, parallel=parallel)
     out: Path = args.out or Path("runs") / f"sweep-{loaded.spec.name}"
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder")
@@ -39,7 +49,7 @@ def sweep(args: argparse.Namespace) -> int:
           f"{loaded.runs} runs of {loaded.scenario_path}", flush=True)
     try:
         result = run_sweep(loaded, out, scheduler=args.scheduler, workers=args.workers,
-                           progress=False if args.no_progress else None)
+                           progress=False if args.no_progress else None, limits=limits)
     except BaseException:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)  # nothing partial left behind

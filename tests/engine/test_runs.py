@@ -56,7 +56,8 @@ def test_shipped_scenario_attempts_every_configured_attack(runs: dict[str, Path]
 def test_shipped_scenario_holds_on_other_seeds_on_revm(name: str, seed: int,
                                                        tmp_path: Path) -> None:
     """On other seeds (revm), each shipped scenario still meets its expectations, every
-    configured attack attempted (`scripts/check-seeds.py` runs ten seeds of each)."""
+    configured attack attempted (`benchmarks/bench_scenarios.py --backend revm
+    --seeds 10` runs ten seeds of each)."""
     scenario = load_scenario(SCENARIOS / f"{name}.yaml", ["chain.backend=revm"], seed=seed)
     result = run_scenario(scenario, tmp_path, progress=False, render=False)
     assert result.ok, result.unexpected
