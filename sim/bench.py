@@ -63,13 +63,24 @@ def _sharing(data: dict[str, Any]) -> list[Figure]:
 
 
 def _deid(data: dict[str, Any]) -> list[Figure]:
+    """pmrsim's files/s and leaks, then each peer's, or why a peer is missing."""
     tools = data["tools"]
-    out = [Figure("deid", "pmrsim files/s", tools["pmrsim"]["files_per_s"], "", None)]
+    out = []
     for name, res in tools.items():
-        speedup = res.get("pmrsim_speedup_files_per_s_common") or res.get(
-            "pmrsim_speedup_files_per_s")
-        if name != "pmrsim" and speedup:
-            out.append(Figure("deid", f"pmrsim / {name} files/s", speedup, "", None))
+        if not res.get("available"):
+            out.append(Figure("deid", f"{name} files/s", float("nan"),
+                              f"unavailable: {res.get('error', 'not installed')}", None))
+            continue
+        out.append(Figure("deid", f"{name} files/s", res["files_per_s"], "", None))
+        if "files_per_s_common" in res:
+            out.append(Figure("deid", f"{name} files/s on the {res['common_files']} files "
+                              "pmrsim writes", res["files_per_s_common"], "", None))
+        leaks = res.get("outputs_with_original_identifiers", 0)
+        out.append(Figure("deid", f"{name} outputs with original identifiers", leaks,
+                          "= 0" if name == "pmrsim" else "", (leaks == 0) if name == "pmrsim"
+                          else None))
+    if data.get("note"):
+        out.append(Figure("deid", "vs fastest leak-free peer", float("nan"), data["note"], None))
     return out
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from sim.errors import CheckFailed, InputError
+from sim.outputs import reading, staged_output, write_marker
 
 
 def register(sub: Any) -> None:
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.engine.bounds import check_run
 
     check_run(args)  # before the engine is even imported: a refusal costs a fraction of a second
+    from sim.engine.replay import run_folders
     from sim.engine.runner import run_scenario
     from sim.engine.scenario import load_scenario
 
@@ -67,15 +68,10 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"chain.rpc_url={json.dumps(args.rpc_url)}")  # quoted: a URL is not YAML
     scenario = load_scenario(args.scenario, overrides, seed=args.seed)
     out: Path = args.out or Path("runs") / f"{scenario.name}-{scenario.seed}"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
-    fresh = not out.exists()
-    try:
-        result = run_scenario(scenario, out, progress=False if args.no_progress else None)
-    except BaseException:
-        if fresh:
-            shutil.rmtree(out, ignore_errors=True)  # nothing partial left behind
-        raise
+    with staged_output(out, command="run", legacy=older_run) as stage:  # whole or absent
+        result = run_scenario(scenario, stage.path, progress=False if args.no_progress else None)
+        for folder in run_folders(stage.path)[1:]:
+            write_marker(folder, "run")  # each layout's folder is a complete run folder too
     s = result.summary
     c = s["counts"]
     print(f"{s['scenario']} (seed {s['seed']}, {', '.join(scenario.layouts)}): "
@@ -90,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def invariants_line(summary: dict[str, Any]) -> str:
-    """"7 checked, all as expected (1 skipped: name: reason)", every layout's skips included."""
+    """"9 checked, all as expected (1 skipped: name: reason)", every layout's skips included."""
     inv = summary["invariants"]
     layouts = summary.get("layouts") or {summary["layout"]: {"invariants": inv}}
     skips = [f"{name}{f' ({layout})' if len(layouts) > 1 else ''}: {reason}"
@@ -101,14 +97,20 @@ def invariants_line(summary: dict[str, Any]) -> str:
     return text + (f" ({len(skips)} skipped: {'; '.join(skips)})" if skips else "")
 
 
+def older_run(folder: Path) -> bool:
+    """Whether ``folder`` looks like a run folder written before outputs had their marker."""
+    return (folder / "summary.json").is_file() or (folder / "trace.jsonl").is_file()
+
+
 def replay(args: argparse.Namespace) -> int:
     """Verify a run folder (see ``pmrsim replay --help``)."""
     from sim.engine.replay import Verdict, verdict_json, verify
 
     verdict = Verdict(args.run_dir, "chain-only" if args.chain_only else "rerun")
     try:
-        verify(args.run_dir, chain_only=args.chain_only, backend=args.backend,
-               rpc_url=args.rpc_url, verdict=verdict)
+        with reading(args.run_dir, "replay"):  # no command replaces the folder meanwhile
+            verify(args.run_dir, chain_only=args.chain_only, backend=args.backend,
+                   rpc_url=args.rpc_url, verdict=verdict)
     except (CheckFailed, InputError) as exc:
         if args.format == "json":
             sys.stdout.write(verdict_json(verdict, exc))
@@ -137,7 +139,8 @@ def audit(args: argparse.Namespace) -> int:
 
     from sim.engine.audit import audit as build
 
-    replayed, entries = build(args.run_dir, args.patient)
+    with reading(args.run_dir, "audit"):
+        replayed, entries = build(args.run_dir, args.patient)
     table = Table(title=f"Patient {args.patient}: access history (from chain events, "
                         f"{replayed.blocks} blocks replayed and verified)", title_justify="left")
     for col in ("time (UTC)", "block", "event", "who", "PMR-ID", "detail"):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 from typing import Any
 
 from sim.errors import CheckFailed, InputError
+from sim.outputs import staged_output
 
 
 def register(sub: Any) -> None:
@@ -42,18 +42,11 @@ def sweep(args: argparse.Namespace) -> int:
     parallel = 1 if args.scheduler else local_workers(args.workers or loaded.spec.workers, loaded.runs)
     limits = limits_from(args.max_memory, args.max_work, parallel=parallel)
     out: Path = args.out or Path("runs") / f"sweep-{loaded.spec.name}"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
-    fresh = not out.exists()
-    print(f"sweep {loaded.spec.name}: {len(loaded.points)} points x {len(loaded.spec.seeds)} seeds = "
-          f"{loaded.runs} runs of {loaded.scenario_path}", flush=True)
-    try:
-        result = run_sweep(loaded, out, scheduler=args.scheduler, workers=args.workers,
+    with staged_output(out, command="sweep", legacy=_older_sweep) as stage:  # whole or absent
+        print(f"sweep {loaded.spec.name}: {len(loaded.points)} points x {len(loaded.spec.seeds)} "
+              f"seeds = {loaded.runs} runs of {loaded.scenario_path}", flush=True)
+        result = run_sweep(loaded, stage.path, scheduler=args.scheduler, workers=args.workers,
                            progress=False if args.no_progress else None, limits=limits)
-    except BaseException:
-        if fresh:
-            shutil.rmtree(out, ignore_errors=True)  # nothing partial left behind
-        raise
     _print_table(result)
     print(f"{len(result.rows)} runs in {result.wall_seconds} s; sweep.csv, sweep.json, sweep.html "
           f"in {out}")
@@ -62,6 +55,11 @@ def sweep(args: argparse.Namespace) -> int:
         more = f" (and {len(result.failed) - 3} more)" if len(result.failed) > 3 else ""
         raise CheckFailed(f"{len(result.failed)} of {len(result.rows)} runs failed: {which}{more}")
     return 0
+
+
+def _older_sweep(folder: Path) -> bool:
+    """Whether ``folder`` looks like a sweep folder written before outputs had their marker."""
+    return any((folder / name).exists() for name in ("sweep.json", "sweep.csv", "points"))
 
 
 def _print_table(result: Any) -> None:

@@ -487,23 +487,14 @@ def _at(doc: Any, dotted: str) -> Any:
 
 
 def load_summary(run_dir: Path) -> tuple[dict[str, Any], Path]:
-    """``run_dir/summary.json`` as an object (missing: CheckFailed; malformed: InputError)."""
+    """``run_dir/summary.json``, checked as the report reads it (missing: CheckFailed, since a
+    finished run writes one; malformed: InputError naming the line or key)."""
+    from reports.load import load_summary as read
+
     path = run_dir / "summary.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CheckFailed(f"{path}: missing (a finished run writes one)") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        summary = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
-    if not isinstance(summary, dict):
-        raise InputError(f"{path}: expected a JSON object, got {type(summary).__name__}")
-    return summary, path
+    if not path.exists():
+        raise CheckFailed(f"{path}: missing (a finished run writes one)")
+    return dict(read(path)), path
 
 
 def _first_line_difference(a: str, b: str) -> int:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -58,6 +59,7 @@ from sim.engine.scenario import (
     read_yaml_text,
 )
 from sim.errors import InputError
+from sim.outputs import staged_output
 
 #: The ``schema`` value of sweep files.
 SCHEMA: Literal["pmrsim.sweep/1"] = "pmrsim.sweep/1"
@@ -537,7 +539,8 @@ def run_point(task: PointTask) -> dict[str, Any]:
                            "wall_seconds": 0.0, "out_dir": task.out_dir}
     try:
         scenario = load_scenario(Path(task.scenario), task.overrides, seed=task.seed)
-        result = run_scenario(scenario, Path(task.out_dir), progress=False)
+        with staged_output(Path(task.out_dir), command="run", option=None) as stage:
+            result = run_scenario(scenario, stage.path, progress=False)  # whole or absent
     except Exception as exc:  # a failing point is a row, not the end of the sweep
         row["error"] = _one_line(exc)
     else:
@@ -611,7 +614,7 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None,
     out_dir = Path(out_dir)
     tasks = sweep.tasks(out_dir)
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "points").mkdir(parents=True, exist_ok=True)  # before the points stage their folders
     rows: list[dict[str, Any]] = []
     over = refused(sweep, tasks, limits) if limits is not None else {}
     total = len(tasks)
@@ -687,11 +690,17 @@ class _Cluster:
             return self._client
         self._cluster = self._cluster_cls(
             n_workers=local_workers(self._workers, self._tasks), threads_per_worker=1, processes=True,
-            dashboard_address=None, host="127.0.0.1", scheduler_port=0)
+            dashboard_address=None, host="127.0.0.1", scheduler_port=0,
+            # a failed point is a row; a worker's own report of a Ctrl-C (sent to the whole
+            # process group) is noise beside the command's one line
+            silence_logs=logging.CRITICAL)
         self._client = self._client_cls(self._cluster)
         return self._client
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # stopped by a signal: the tasks it cuts short are expected (one line says so)
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:

@@ -218,7 +218,7 @@ def test_chain_only_rejects_each_class_of_change(name: str, made: Path, tmp_path
     (_field("tx", "raw", lambda v: None), "field 'raw' of a tx record"),
     (_field("chain", "seed", lambda v: "1"), "field 'seed' of a chain record"),
     (lambda f: (f / "summary.json").write_text("[1, 2]"), "summary.json: expected a JSON object"),
-    (lambda f: (f / "summary.json").write_text('{"x": '), "summary.json:1: not JSON"),
+    (lambda f: (f / "summary.json").write_text('{"x": '), "summary.json: line 1: invalid JSON"),
     (lambda f: (f / "trace.jsonl").write_text("not json\n"), "trace.jsonl:1: not a JSON record"),
 ])
 @pytest.mark.parametrize("mode", [[], ["--chain-only"]])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reports import write_gas_csv
+from sim.outputs import write_marker
 
 #: (operation, private gas, paper gas, relative frequency)
 OPERATIONS = (
@@ -183,4 +184,5 @@ def make_run(folder: Path, opts: FakeRun | None = None) -> Path:
                               "paper": {"gas": paper, "gas_per_patient_year": per_year * 2.5}}
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     write_gas_csv(gas, folder / "gas.csv")
+    write_marker(folder, "run")  # complete, as `pmrsim run` leaves it
     return folder
