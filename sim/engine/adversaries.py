@@ -128,15 +128,26 @@ def _expired_grant(world: World, k: int) -> Proc:
     yield from world._forbidden_access(doctor, study, sealed, "expired_grant")
 
 
+def _recorded_read(world: World, doctor: Doctor, study: StoredStudy) -> Generator[
+        simpy.Event, Any, bytes | None]:
+    """The doctor records a read of the study's PMR on chain; the mined use's hash, or None."""
+    out = yield from world.tx(doctor.access_call(study.pmr_id, "pmr",
+                                                 hospital_id=doctor.hospitals[0]))
+    return out.receipt.tx_hash if out.ok else None
+
+
 def _forged_essential(world: World, k: int) -> Proc:
     rng = world.rng(f"forged-{k}")
     granted = yield from _granted(world, rng, 86400)
     if granted is None:
         return
     study, doctor = granted
+    use = yield from _recorded_read(world, doctor, study)
+    if use is None:
+        return
     forged = EssentialShare(study.record_id, study.essential.version, study.essential.key_epoch,
                             SecretBytes(rng.randbytes(32)))
-    result = yield from world._rebuild(doctor, study, forged)
+    result = yield from world._rebuild(doctor, study, forged, use)
     _expect(world, "forged_essential_share", ("WrongEssentialShare",), result)
 
 
@@ -146,7 +157,10 @@ def _tampered_fragment(world: World, k: int) -> Proc:
     if granted is None:
         return
     study, doctor = granted
-    result = yield from world._rebuild(doctor, study, study.essential, tamper=True)
+    use = yield from _recorded_read(world, doctor, study)
+    if use is None:
+        return
+    result = yield from world._rebuild(doctor, study, study.essential, use, tamper=True)
     _expect(world, "tampered_fragment", ("tampered-detected",), result)
 
 

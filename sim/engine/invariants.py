@@ -7,7 +7,8 @@
 * ``access_had_valid_grant`` - every record the custodians released was
   covered, at that head block time, by a grant or emergency window rebuilt
   from the mined grant, revoke and break-glass outcomes (independently of
-  ``AccessGrants.is_valid``).
+  ``AccessGrants.is_valid``), and answered a mined ``use`` of its own (no
+  ``use`` answered twice).
 * ``denials`` - every forbidden attempt failed, and for the expected reason.
 * ``record_rebuilds`` - every rebuild returned the exact de-identified bytes;
   and at the end every stored study still rebuilds from its custodians while
@@ -90,9 +91,16 @@ def _tokens_valid(world: World) -> list[str]:
 
 
 def _access_had_valid_grant(world: World) -> list[str]:
-    return [f"{s.record_id} released to {s.grantee} at {s.block_time} without a valid grant"
-            for s in world.ledger.served
-            if not world.ledger.grants.valid_at(s.grantee, s.pmr_id, s.block_time)]
+    problems = [f"{s.record_id} released to {s.grantee} at {s.block_time} without a valid grant"
+                for s in world.ledger.served
+                if not world.ledger.grants.valid_at(s.grantee, s.pmr_id, s.block_time)]
+    answered: set[bytes] = set()
+    for s in world.ledger.served:
+        if not s.use_tx or s.use_tx in answered:
+            problems.append(f"{s.record_id} released to {s.grantee} at {s.block_time} "
+                            f"without a use of its own on chain")
+        answered.add(s.use_tx)
+    return problems
 
 
 def _denials(world: World) -> list[str]:
@@ -126,7 +134,7 @@ def _record_rebuilds(world: World) -> list[str]:
         present = []
         for entry in doc["fragments"]:
             node = world.swarm.node(entry["node"])
-            share = world.vault.get(entry["node"], study.record_id)
+            share = world.custodians[entry["node"]].held(study.record_id)
             if node.lost or not node.online or share is None:
                 continue
             try:

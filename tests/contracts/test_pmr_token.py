@@ -12,7 +12,7 @@ from sim.errors import TransactionReverted
 from sim.protocol import Doctor, VisitRecord
 from sim.protocol.offchain import cid_v1
 
-from .conftest import RECORD, VISIT, World
+from .conftest import RECORD, VISIT, World, on_day
 
 
 def test_token_id_is_the_pmr_id(world: World) -> None:
@@ -121,6 +121,7 @@ def test_locked_and_interfaces(world: World) -> None:
 
 def test_mint_emits_transfer_and_locked(world: World) -> None:
     """A new token emits ERC-721 Transfer from zero and EIP-5192 Locked."""
+    on_day(world, dt.date(2021, 2, 1))
     out = world.doc1.create_pmr(world.patient.patient_id, dt.date(2021, 2, 1),
                                 VisitRecord("a", "b", "c", "d")).require()
     names = [n for n, _ in out.events]

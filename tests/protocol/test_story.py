@@ -33,7 +33,7 @@ def test_rejections_carry_their_reasons(steps: list) -> None:
         "access_grants: grant expired",
         "access_grants: not the record owner",
         "access_grants: grant revoked",
-        "access_grants: doctor not active",
+        "doctor_registry: doctor suspended",
     } <= reasons
 
 
