@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.engine import trust_attacks as trust
 from sim.engine.ledger import Attempt
 from sim.engine.studies import StoredStudy
 from sim.errors import ChainError
@@ -37,6 +38,30 @@ def start_adversaries(world: World) -> None:
         "forged_essential_share": _forged_essential,
         "tampered_fragment": _tampered_fragment,
         "replayed_transaction": _replay,
+        # the trust model's rules (docs/trust-model.md), each attack on a clinic of its own
+        "role_grab": trust.role_grab,
+        "registration_squatting": trust.registration_squatting,
+        "application_swap": trust.application_swap,
+        "operator_role_abuse": trust.operator_role_abuse,
+        "operator_hijack": trust.operator_hijack,
+        "lost_standing": trust.lost_standing,
+        "uprn_squatting": trust.uprn_squatting,
+        "foreign_version": trust.foreign_version,
+        "bogus_visit_date": trust.bogus_visit_date,
+        "token_transfer": trust.token_transfer,
+        "reentrant_receiver": trust.reentrant_receiver,
+        "refusing_receiver": trust.refusing_receiver,
+        "unminted_grant": trust.unminted_grant,
+        "custodian_replay": trust.custodian_replay,
+        "scope_key_use": trust.scope_key_use,
+        "break_glass_flood": trust.break_glass_flood,
+        "break_glass_after_close": trust.break_glass_after_close,
+        "break_glass_unreviewed": trust.break_glass_unreviewed,
+        "foreign_lab_report": trust.foreign_lab_report,
+        "bogus_capture_date": trust.bogus_capture_date,
+        "device_without_consent": trust.device_without_consent,
+        "device_unbind_by_stranger": trust.device_unbind_by_stranger,
+        "suspended_device": trust.suspended_device,
     }
     rng = world.rng("adversaries")
     span = max(world.duration - world.env.now, 1.0)
@@ -45,9 +70,12 @@ def start_adversaries(world: World) -> None:
             delay = rng.uniform(0.25, 0.6) * span
 
             def run(attack: Callable[[World, int], Proc] = attack, k: int = k,
-                    delay: float = delay) -> Proc:
+                    delay: float = delay, kind: str = kind) -> Proc:
                 yield world.env.timeout(delay)
-                yield from attack(world, k)
+                try:
+                    yield from attack(world, k)
+                except trust.AttackSetupFailed as exc:  # no target: the attempt shows as failed
+                    _expect(world, kind, ("attempted",), f"setup failed: {exc}")
 
             world.env.process(run())
 

@@ -118,7 +118,8 @@ def _refused(replayed: Replayed, art: dict[str, Any], patient_id: int,
                 pmr: int | None = None
             else:
                 pmr = words[0] if label == "refused access" else words[1]
-                if pmr // 10**8 != patient_id:
+                # a read refused for naming a scope key (SCOPE_ALL | Patient-ID) is the patient's too
+                if (pmr & ~(1 << 255)) != patient_id and pmr // 10**8 != patient_id:
                     continue
             out.append(AuditEntry(block.timestamp, number, label, who("0x" + r.sender.hex()),
                                   pmr, r.revert_reason or "reverted"))

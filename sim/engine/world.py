@@ -469,8 +469,10 @@ class World:
         choice = rng.choices(names, weights=[mix[n] for n in names])[0]
         return TestType[choice.upper()]
 
-    def _lab(self, patient: Patient, h: int, pmr_id: int, rng: random.Random
-             ) -> Generator[simpy.Event, Any, StoredStudy | None]:
+    def _lab(self, patient: Patient, h: int, pmr_id: int, rng: random.Random, *,
+             lab: Lab | None = None) -> Generator[simpy.Event, Any, StoredStudy | None]:
+        """A study of the visit, de-identified, split, stored, reported by hospital ``h``'s lab
+        (or by ``lab``: an adversary's own clinic makes its target this way)."""
         test = self._test_type(rng)
         study_data: Pending[bytes] | None = None
         if test in IMAGING:
@@ -523,8 +525,9 @@ class World:
             self.counts["replication_shortfalls"] += 1
         findings = lab_findings(rng, test, self.today())
         self.ledger.remember(findings.reason, findings.observations)
-        out = yield from self.tx(self.labs[h].post_report_call(pmr_id, findings, mcid.digest,
-                                                              codec=mcid.codec))
+        reporter = lab or self.labs[h]
+        out = yield from self.tx(reporter.post_report_call(pmr_id, findings, mcid.digest,
+                                                           codec=mcid.codec))
         if not out.ok:
             self.counts["errors"] += 1
             return None

@@ -124,7 +124,7 @@ class Regulator(Actor):
     def close_emergency_call(self, doctor: Doctor, patient_id: int) -> Call:
         """Close a doctor's open emergency access to a patient."""
         return self._call("AccessGrants", "close_emergency", (doctor.address, patient_id),
-                          SlotWrites(updated=1))
+                          SlotWrites(updated=1), op="AccessGrants.close_emergency (regulator)")
 
     def close_emergency(self, doctor: Doctor, patient_id: int) -> Outcome:
         """Run :meth:`close_emergency_call`."""
@@ -167,11 +167,13 @@ class Hospital(Actor):
         (and the regulator must review it again).
         """
         p = self.protocol
-        revised = bytes(p.view("HospitalRegistry", "applications", self.address)[0]) != bytes(32)
+        pending = [bytes(v) for v in p.view("HospitalRegistry", "applications", self.address)]
+        revised = pending[0] != bytes(32)
         if p.private:
             tag = blind_tag(p.authority_key, "gov-reg-id", profile.gov_reg_id)
             commit, digest = self._commit(profile)
-            writes = SlotWrites(updated=3) if revised else SlotWrites(new=3)
+            changed = sum(a != b for a, b in zip(pending, (tag, commit, digest), strict=True))
+            writes = SlotWrites(updated=changed) if revised else SlotWrites(new=3)
             return self._call("HospitalRegistry", "apply", (tag, commit, digest), writes,
                               op="HospitalRegistry.apply" + (" (revised)" if revised else ""))
         fields = (profile.gov_reg_id, profile.name, profile.location,

@@ -85,3 +85,20 @@ def test_the_parser_fails_on_an_unmapped_function() -> None:
     assert "use" in function_map(text)["AccessGrants"]
     text = re.sub(r"\| `use` \|[^\n]*\n", "", text)
     assert "use" not in function_map(text)["AccessGrants"]
+
+
+def test_every_rule_names_an_adversary_the_adversarial_scenario_runs() -> None:
+    """Each rule but the public reads names an adversary kind adversarial.yaml configures."""
+    from sim.engine.scenario import load_scenario
+
+    scenario = load_scenario(DOC.parents[1] / "scenarios" / "adversarial.yaml")
+    configured = {k for k, v in scenario.adversaries.model_dump().items() if v >= 1}
+    named = {}
+    for rule, text in rules(DOC.read_text()).items():
+        if rule == "V":
+            continue  # public reads refuse nothing
+        m = re.search(r"Adversary: `([a-z_]+)`", text)
+        named[rule] = m.group(1) if m else None
+    assert sorted(r for r, kind in named.items() if kind is None) == []
+    assert sorted(f"{r}: {kind}" for r, kind in named.items() if kind not in configured) == []
+    assert sorted(set(named.values())) == sorted(configured)
