@@ -39,6 +39,7 @@ nav ol{columns:2;margin:.3rem 0}footer{color:#777;font-size:.85em;margin-top:3re
 SECTIONS = (
     ("counts", "Counts"),
     ("invariants", "Invariants"),
+    ("accounts", "Operations and attacks"),
     ("gas", "Gas"),
     ("latency", "Confirmation latency"),
     ("blocks", "Blocks and capacity"),
@@ -137,8 +138,13 @@ def _expected_names(summary: Mapping[str, Any]) -> set[str]:
     return set(summary.get("invariants", {}).get("expected", []))
 
 
+def _listed(name: str, expected: set[str]) -> bool:
+    """``name`` is listed itself or by its family (``operations`` for ``operations:X``)."""
+    return name in expected or name.partition(":")[0] in expected
+
+
 def _is_expected(violation: Mapping[str, Any], expected: set[str]) -> bool:
-    return bool(violation.get("expected", violation["name"] in expected))
+    return bool(violation.get("expected", _listed(violation["name"], expected)))
 
 
 def invariant_banner(summary: Mapping[str, Any]) -> str:
@@ -172,7 +178,7 @@ def invariants_section(summary: Mapping[str, Any], digest: TraceDigest | None) -
                  "expected" if _is_expected(v, expected) else "UNEXPECTED") for v in violations]
         classes = ["warn" if r[2] == "expected" else "bad" for r in rows]
         parts.append(table(("invariant", "detail", "status"), rows, row_class=classes))
-    seen = {v["name"] for v in violations}
+    seen = {v["name"] for v in violations} | {v["name"].partition(":")[0] for v in violations}
     missing = sorted(expected - seen)
     if missing:
         parts.append('<p class="banner warn">Expected to be violated but held: '
@@ -182,6 +188,50 @@ def invariants_section(summary: Mapping[str, Any], digest: TraceDigest | None) -
         more = f", first {len(shown)} shown" if len(shown) < digest.invariants_failed else ""
         parts.append(f"<h3>Failed checks in the trace ({fmt(digest.invariants_failed)}{more})</h3>")
         parts.append(table(("t (s)", "invariant", "detail"), shown))
+    return "".join(parts)
+
+
+def accounts_section(summary: Mapping[str, Any]) -> str:
+    """The attack matrix (configured against attempted, and how each attempt ended) and the
+    operation table (attempted against how each ended); rows that fail the run in red."""
+    parts = []
+    attacks = summary.get("attacks")
+    if attacks is None:
+        parts.append(no_data("summary.json has no 'attacks'"))
+    elif not attacks:
+        parts.append("<p>No attack was configured, and no access was tried after its grant "
+                     "ended.</p>")
+    else:
+        rows: list[tuple[Cell, ...]] = []
+        classes: list[str] = []
+        for kind, a in sorted(attacks.items()):
+            configured = a.get("configured")
+            short = configured is not None and a.get("attempted", 0) < configured
+            through = a.get("succeeded", 0) or a.get("wrong_reason", 0)
+            rows.append((kind.replace("_", " "),
+                         "by the workload" if configured is None else configured,
+                         a.get("attempted"), a.get("denied"), a.get("succeeded"),
+                         a.get("wrong_reason"), "; ".join(a.get("not_attempted", []))))
+            classes.append("bad" if short or through else "")
+        parts.append("<h3>Attacks: configured, attempted, and how each ended</h3>")
+        parts.append(table(("attack", "configured", "attempted", "denied", "succeeded",
+                            "wrong reason", "not attempted because"), rows, row_class=classes))
+    ops = summary.get("operations")
+    if ops is None:
+        parts.append(no_data("summary.json has no 'operations'"))
+    else:
+        rows, classes = [], []
+        for name, o in sorted(ops.items()):
+            rows.append((name, o.get("attempted"), o.get("confirmed"), o.get("reverted"),
+                         o.get("failed"), o.get("by_fault")))
+            classes.append("bad" if o.get("reverted") or o.get("failed") else
+                           "warn" if o.get("by_fault") else "")
+        parts.append("<h3>Operations: attempted, and how each ended</h3>")
+        parts.append("<p>Ordinary operations only (an attack's forbidden step is counted with "
+                     "its attack). <em>By fault</em>: not done because of a fault the scenario "
+                     "configured (storage churn, byzantine nodes).</p>")
+        parts.append(table(("operation", "attempted", "confirmed", "reverted", "failed",
+                            "by fault"), rows, row_class=classes))
     return "".join(parts)
 
 

@@ -137,6 +137,21 @@ def check_summary(data: object, path: Path) -> None:
         _check_storage(c, data["storage"])
     if "invariants" in data:
         _check_invariants(c, data["invariants"])
+    if "operations" in data:
+        for name, op in c.obj(data["operations"], "operations").items():
+            c.numbers(op, f"operations.{name}", integers=True)
+    if "attacks" in data:
+        for kind, attack in c.obj(data["attacks"], "attacks").items():
+            key = f"attacks.{kind}"
+            c.obj(attack, key)
+            for field in ("attempted", "denied", "succeeded", "wrong_reason"):
+                if field in attack:
+                    c.integer(attack[field], f"{key}.{field}")
+            if attack.get("configured") is not None:
+                c.integer(attack["configured"], f"{key}.configured")
+            reasons = attack.get("not_attempted", [])
+            if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+                raise c.fail(f"{key}.not_attempted", "a list of strings", reasons)
     if "layouts" in data:
         for name, layout in c.obj(data["layouts"], "layouts").items():
             key = f"layouts.{name}"

@@ -18,7 +18,17 @@ from typing import Any
 from sim.errors import InputError
 
 from . import plots
-from .html import counter_table, figure, fmt, invariants_section, no_data, page, section, table
+from .html import (
+    accounts_section,
+    counter_table,
+    figure,
+    fmt,
+    invariants_section,
+    no_data,
+    page,
+    section,
+    table,
+)
 from .load import load_summary
 from .trace import TraceDigest, read_trace
 
@@ -88,29 +98,34 @@ def render_report(run_dir: Path | str, out: Path | str | None = None, *,
     missing folder or malformed input; no output is left.
     """
     run_dir = Path(run_dir)
-    if not run_dir.exists():
-        raise InputError(f"{run_dir}: no such run folder")
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: not a folder (expected a run folder with {SUMMARY_NAME})")
     out = Path(out) if out is not None else run_dir / REPORT_NAME
-    if not out.parent.is_dir():
+    if run_dir.is_dir() and not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
     if out.is_dir():
         raise InputError(f"{out}: is a folder, expected the path of the HTML file to write")
-    summary = load_summary(run_dir / SUMMARY_NAME)
-    trace_path = run_dir / TRACE_NAME
-    drawn = dict(figures or {})
-    if prepared is not None:
-        drawn.update(prepared.figures)
-        text = render_html(summary, prepared.digest, figures=drawn)
-    else:
-        text = render_html(summary, read_trace(trace_path) if trace_path.exists() else None,
-                           figures=drawn)
+    text = report_page(run_dir, prepared=prepared, figures=figures)
     try:
         write_atomically(out, text)
     except OSError as exc:
         raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from None
     return out
+
+
+def report_page(run_dir: Path, *, prepared: PreparedTrace | None = None,
+                figures: Mapping[str, str | None] | None = None) -> str:
+    """The page :func:`render_report` writes for ``run_dir`` (same arguments, same errors)."""
+    if not run_dir.exists():
+        raise InputError(f"{run_dir}: no such run folder")
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: not a folder (expected a run folder with {SUMMARY_NAME})")
+    summary = load_summary(run_dir / SUMMARY_NAME)
+    trace_path = run_dir / TRACE_NAME
+    drawn = dict(figures or {})
+    if prepared is not None:
+        drawn.update(prepared.figures)
+        return render_html(summary, prepared.digest, figures=drawn)
+    return render_html(summary, read_trace(trace_path) if trace_path.exists() else None,
+                       figures=drawn)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -145,6 +160,7 @@ def render_html(summary: Mapping[str, Any], digest: TraceDigest | None, *,
     body = "".join((
         section("counts", counts_body(summary)),
         section("invariants", invariants_section(summary, digest)),
+        section("accounts", accounts_section(summary)),
         section("gas", gas_body(summary, drawn)),
         section("latency", latency_body(summary, d, trace_note, drawn["latency"])),
         section("blocks", blocks_body(summary, d, trace_note, drawn["blocks"])),

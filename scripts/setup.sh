@@ -18,9 +18,14 @@ stamp=.venv/.pmrsim-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    # dev: the test tools; bench: the de-identifiers benchmarks/bench_deid.py measures
+    .venv/bin/python -m pip install --quiet -e ".[dev,bench]"
     echo "$want" > "$stamp"
 fi
 # anvil (for the rpc backend and its tests) from the npm registry into .tools/;
 # without npm this only warns, and those tests skip.
 bash scripts/install-anvil.sh >/dev/null || true
+# dcmtk and dicom3tools (the validators of the de-identification tests) from
+# Debian's packages; without root this only warns, and those tests skip
+# (in CI, where .ci/run sets PMRSIM_REQUIRE_DICOM_TOOLS=1, they fail).
+bash scripts/install-dicom-tools.sh || true

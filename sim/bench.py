@@ -63,13 +63,24 @@ def _sharing(data: dict[str, Any]) -> list[Figure]:
 
 
 def _deid(data: dict[str, Any]) -> list[Figure]:
+    """pmrsim's files/s and leaks, then each peer's, or why a peer is missing."""
     tools = data["tools"]
-    out = [Figure("deid", "pmrsim files/s", tools["pmrsim"]["files_per_s"], "", None)]
+    out = []
     for name, res in tools.items():
-        speedup = res.get("pmrsim_speedup_files_per_s_common") or res.get(
-            "pmrsim_speedup_files_per_s")
-        if name != "pmrsim" and speedup:
-            out.append(Figure("deid", f"pmrsim / {name} files/s", speedup, "", None))
+        if not res.get("available"):
+            out.append(Figure("deid", f"{name} files/s", float("nan"),
+                              f"unavailable: {res.get('error', 'not installed')}", None))
+            continue
+        out.append(Figure("deid", f"{name} files/s", res["files_per_s"], "", None))
+        if "files_per_s_common" in res:
+            out.append(Figure("deid", f"{name} files/s on the {res['common_files']} files "
+                              "pmrsim writes", res["files_per_s_common"], "", None))
+        leaks = res.get("outputs_with_original_identifiers", 0)
+        out.append(Figure("deid", f"{name} outputs with original identifiers", leaks,
+                          "= 0" if name == "pmrsim" else "", (leaks == 0) if name == "pmrsim"
+                          else None))
+    if data.get("note"):
+        out.append(Figure("deid", "vs fastest leak-free peer", float("nan"), data["note"], None))
     return out
 
 
@@ -107,6 +118,16 @@ def _engine(data: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _replay(data: dict[str, Any]) -> list[Figure]:
+    out = []
+    for name, res in data["cases"].items():
+        out.append(_at_most("replay", f"{name}: replay / run wall s", res["replay"]["x_run"],
+                            res["replay"]["target"] + 1e-9))
+        out.append(_at_most("replay", f"{name}: replay --chain-only / run wall s",
+                            res["chain_only"]["x_run"], res["chain_only"]["target"] + 1e-9))
+    return out
+
+
 def _trie(data: dict[str, Any]) -> list[Figure]:
     return [Figure("trie", "roots agree with py-trie", float(data["roots_agree"]), "= 1",
                    bool(data["roots_agree"])),
@@ -125,6 +146,7 @@ SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Fig
     "bench_deid.py": (["--quick"], [], _deid),
     "bench_scenarios.py": (["--quick"], ["--seeds", "20"], _scenarios),
     "bench_engine.py": (["--quick"], [], _engine),
+    "bench_replay.py": (["--quick"], [], _replay),
 }
 
 

@@ -2,7 +2,10 @@
 
 Sub-commands live in :mod:`sim.commands`; this module only assembles them
 and translates errors into exit codes: 0 success, 1 a check failed,
-2 bad input (one line naming the file, key or field; no traceback).
+2 bad input (one line naming the file, key or field; no traceback),
+128 + N when the command is stopped by signal N (SIGINT 130, SIGTERM 143,
+SIGHUP 129; one line saying what became of the output, see
+:mod:`sim.outputs`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from sim.errors import CheckFailed, InputError, PmrsimError
+from sim.interrupts import Interrupted, interrupts
 
 #: Modules of :mod:`sim.commands` that contribute sub-commands, in help order.
 COMMAND_MODULES = (
@@ -61,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        with interrupts():
+            code: int = args.func(args)
     except InputError as exc:
         print(f"pmrsim: error: {exc}", file=sys.stderr)
         return 2
@@ -71,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PmrsimError as exc:
         print(f"pmrsim: error: {exc}", file=sys.stderr)
         return 1
+    except Interrupted as exc:
+        print(f"pmrsim: interrupted by {exc.name}" + (f"; {exc.outcome}" if exc.outcome else ""),
+              file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("pmrsim: interrupted", file=sys.stderr)
         return 130

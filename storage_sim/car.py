@@ -8,6 +8,12 @@ The header is a fixed small map, so it is encoded by hand (dag-cbor's
 canonical key order: ``roots`` before ``version``, CIDs as tag 42 over a byte
 string starting with the 0x00 identity-multibase prefix) and decoded by a
 tiny CBOR reader that accepts only what a header may contain.
+
+A CAR is input from outside, so every length is checked before it is used:
+the header's and each section's length against :data:`MAX_HEADER`,
+:data:`MAX_SECTION` and, when the stream can tell, the bytes actually left
+in it; varints against their 9-byte limit and minimal encoding; the header's
+CBOR nesting, item counts and key types before anything is built from them.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ _CID_TAG = 42
 MAX_HEADER = 1 << 20
 #: A block section larger than this is refused (Kubo's hard block limit is 2 MiB).
 MAX_SECTION = 4 << 20
+#: CBOR nesting a header may have: map -> roots list -> CID tag -> byte string.
+MAX_HEADER_DEPTH = 4
 
 
 def _cbor_head(major: int, value: int) -> bytes:
@@ -46,8 +54,10 @@ def encode_header(roots: Sequence[Cid]) -> bytes:
     return b"".join(parts)
 
 
-def _cbor_decode(buf: bytes, pos: int) -> tuple[object, int]:
-    """Decode one CBOR item of the subset a CAR header uses."""
+def _cbor_decode(buf: bytes, pos: int, depth: int = 0) -> tuple[object, int]:
+    """Decode one CBOR item of the subset a CAR header uses (at most :data:`MAX_HEADER_DEPTH` deep)."""
+    if depth >= MAX_HEADER_DEPTH:
+        raise CarFormatError(f"header nested deeper than {MAX_HEADER_DEPTH} levels")
     if pos >= len(buf):
         raise CarFormatError("header ends early")
     initial = buf[pos]
@@ -70,20 +80,26 @@ def _cbor_decode(buf: bytes, pos: int) -> tuple[object, int]:
             raise CarFormatError("header ends early")
         raw = buf[pos : pos + value]
         return (raw if major == 2 else raw.decode("utf-8")), pos + value
+    if major in (4, 5) and value * (major - 3) > len(buf) - pos:  # each item takes a byte at least
+        raise CarFormatError(f"header claims {value} items in {len(buf) - pos} bytes")
     if major == 4:
         items = []
         for _ in range(value):
-            item, pos = _cbor_decode(buf, pos)
+            item, pos = _cbor_decode(buf, pos, depth + 1)
             items.append(item)
         return items, pos
     if major == 5:
         mapping: dict[object, object] = {}
         for _ in range(value):
-            key, pos = _cbor_decode(buf, pos)
-            mapping[key], pos = _cbor_decode(buf, pos)
+            key, pos = _cbor_decode(buf, pos, depth + 1)
+            if not isinstance(key, str):
+                raise CarFormatError("header map key is not a text string")
+            if key in mapping:
+                raise CarFormatError(f"header map key {key!r} given twice")
+            mapping[key], pos = _cbor_decode(buf, pos, depth + 1)
         return mapping, pos
     if major == 6 and value == _CID_TAG:
-        payload, pos = _cbor_decode(buf, pos)
+        payload, pos = _cbor_decode(buf, pos, depth + 1)
         if not isinstance(payload, bytes) or payload[:1] != b"\x00":
             raise CarFormatError("CID in header is not a 0x00-prefixed byte string")
         return Cid.from_bytes(payload[1:]), pos
@@ -123,7 +139,7 @@ def export_car(root: Cid, get: BlockGetter, out: BinaryIO) -> int:
 
 
 def _read_uvarint(stream: BinaryIO, offset: int, name: str) -> int | None:
-    """Read a varint from ``stream``; ``None`` at a clean end of stream."""
+    """Read a minimally encoded varint (at most 9 bytes) from ``stream``; ``None`` at a clean end."""
     raw = bytearray()
     while True:
         byte = stream.read(1)
@@ -133,9 +149,32 @@ def _read_uvarint(stream: BinaryIO, offset: int, name: str) -> int | None:
             return None
         raw += byte
         if byte[0] < 0x80:
+            if byte[0] == 0 and len(raw) > 1:
+                raise CarFormatError(f"{name}: offset {offset}: varint not minimally encoded")
             return decode_uvarint(bytes(raw))[0]
-        if len(raw) > 9:
-            raise CarFormatError(f"{name}: offset {offset}: varint too long")
+        if len(raw) >= 9:
+            raise CarFormatError(f"{name}: offset {offset}: varint longer than 9 bytes")
+
+
+def _left(stream: BinaryIO) -> int | None:
+    """Bytes left in ``stream`` after its position, when it can tell (a file, a buffer), else None."""
+    try:
+        if not stream.seekable():
+            return None
+        here = stream.tell()
+        end = stream.seek(0, 2)
+        stream.seek(here)
+    except (OSError, AttributeError, ValueError):
+        return None
+    return end - here
+
+
+def _check_present(stream: BinaryIO, size: int, offset: int, name: str, what: str) -> None:
+    """Refuse a length the stream cannot hold, before reading (and allocating) it."""
+    left = _left(stream)
+    if left is not None and size > left:
+        raise CarFormatError(f"{name}: offset {offset}: {what} length {size:,} but only {left:,} "
+                             "bytes follow")
 
 
 def _read_exact(stream: BinaryIO, size: int, offset: int, name: str, what: str) -> bytes:
@@ -155,6 +194,8 @@ def _split_cid(section: bytes) -> tuple[Cid, int]:
     for _ in range(3):  # version, codec, multihash code
         _, pos = decode_uvarint(section, pos)
     length, pos = decode_uvarint(section, pos)
+    if pos + length > len(section):
+        raise InvalidCidError(f"multihash length {length} runs past the section ({len(section)} bytes)")
     return Cid.from_bytes(section[: pos + length]), pos + length
 
 
@@ -167,8 +208,10 @@ def read_car(
     """
     length = _read_uvarint(stream, 0, name)
     if length is None or length == 0 or length > MAX_HEADER:
-        raise CarFormatError(f"{name}: offset 0: missing or oversized CAR header")
+        raise CarFormatError(f"{name}: offset 0: header length: missing, zero or over "
+                             f"{MAX_HEADER:,} bytes ({length})")
     start = len(encode_uvarint(length))
+    _check_present(stream, length, start, name, "header")
     try:
         roots = decode_header(_read_exact(stream, length, start, name, "header"))
     except CarFormatError as exc:
@@ -186,6 +229,7 @@ def _blocks(stream: BinaryIO, offset: int, name: str) -> Iterator[tuple[Cid, byt
         body = offset + len(encode_uvarint(size))
         if size == 0 or size > MAX_SECTION:
             raise CarFormatError(f"{name}: offset {offset}: bad block section length {size}")
+        _check_present(stream, size, body, name, "block section")
         section = _read_exact(stream, size, body, name, "block section")
         try:
             cid, cid_len = _split_cid(section)

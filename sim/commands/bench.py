@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(col)
     for f in figures:
         mark = "" if f.ok is None else ("ok" if f.ok else "[red]missed[/]")
-        table.add_row(f.benchmark, f.measure, f"{f.value:g}", f.target, mark)
+        value = "-" if f.value != f.value else f"{f.value:g}"  # NaN: no figure (see target)
+        table.add_row(f.benchmark, f.measure, value, f.target, mark)
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps({"quick": args.quick,

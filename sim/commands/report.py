@@ -2,8 +2,12 @@
 
 Reads ``DIR/summary.json`` and ``DIR/trace.jsonl`` (formats in
 ``reports/FORMATS.md``) and writes the self-contained page to ``FILE``
-(default ``DIR/report.html``) through a temporary file, so bad input (exit 2,
-one line naming the file and line or key) leaves nothing behind.
+(default ``DIR/report.html``) whole or not at all (:mod:`sim.outputs`), so
+bad input (exit 2, one line naming the file and line or key) leaves nothing
+behind. ``DIR`` must be a complete run folder (the marker ``pmrsim run``
+writes last, ``summary.json`` and ``trace.jsonl``); it is locked while it is
+read, so a run cannot replace it halfway. An existing ``FILE`` is replaced
+only when it is a page this command wrote.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from typing import Any
+
+from sim.errors import InputError
+from sim.outputs import MARKER, read_marker, reading, staged_output
 
 
 def register(subparsers: Any) -> None:
@@ -29,8 +36,46 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render ``args.dir`` and print the path written; return the exit code."""
-    from reports import render_report  # matplotlib loads only when a report is drawn
+    from reports.render import REPORT_NAME, report_page  # matplotlib loads only when drawn
 
-    out = Path(args.out) if args.out else None
-    print(render_report(Path(args.dir), out))
+    run_dir = Path(args.dir)
+    out = Path(args.out) if args.out else run_dir / REPORT_NAME
+    with reading(run_dir, "report"):
+        check_complete_run(run_dir)
+        with staged_output(out, command="report", kind="file",
+                           option="--out" if args.out else None,
+                           recognise=is_report if args.out else None) as stage:
+            text = report_page(run_dir)
+            with open(stage.path, "w", encoding="utf-8", newline="\n") as stream:
+                stream.write(text)
+    print(out)
     return 0
+
+
+def check_complete_run(run_dir: Path) -> None:
+    """:class:`InputError` unless ``run_dir`` is a complete run folder (see the module docstring)."""
+    if not run_dir.exists():
+        raise InputError(f"{run_dir}: no such run folder")
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: not a folder (expected a run folder written by pmrsim run)")
+    marker = read_marker(run_dir)
+    if marker is None:
+        raise InputError(f"{run_dir}: not a complete run folder (no {MARKER}: not written by "
+                         "pmrsim run, or by an older pmrsim; run it again)")
+    if marker["command"] != "run":
+        raise InputError(f"{run_dir}: holds the output of pmrsim {marker['command']}, not a run")
+    for name in ("summary.json", "trace.jsonl"):
+        if not (run_dir / name).is_file():
+            raise InputError(f"{run_dir}: not a complete run folder (no {name})")
+
+
+def is_report(path: Path) -> bool:
+    """Whether the file at ``path`` is a page written by ``pmrsim report`` (or a run)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(16)
+            stream.seek(max(0, path.stat().st_size - 512))
+            tail = stream.read()
+    except OSError:
+        return False
+    return head == b"<!DOCTYPE html>\n" and b"Rendered by pmrsim" in tail

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from sim.errors import CheckFailed, InputError
+from sim.outputs import reading, staged_output, write_marker
 
 
 def register(sub: Any) -> None:
@@ -23,11 +23,28 @@ def register(sub: Any) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario value, e.g. --set storage.nodes=8 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="refuse a run whose estimated peak memory passes SIZE, e.g. 4G (default: 80%% "
+                        "of the available memory; none lifts it; docs/scenarios.md)")
+    p.add_argument("--max-work", default=None, metavar="N",
+                   help="refuse a run of more than N estimated transactions (default 10,000,000; "
+                        "none lifts it)")
     p.set_defaults(func=run)
-    r = sub.add_parser("replay", help="re-execute a run's trace and verify every receipt")
+    r = sub.add_parser(
+        "replay", help="verify a run folder: rerun it and compare every byte (or --chain-only)",
+        description="By default, make the run again from the scenario, seed and backend its trace "
+                    "embeds and compare trace.jsonl, summary.json and gas.csv byte for byte (the "
+                    "wall-clock figures aside). --chain-only re-executes the signed transactions "
+                    "on a fresh chain of any backend instead. Exit 0 verified, 1 a difference "
+                    "(named by file, line and field), 2 bad input.")
     r.add_argument("run_dir", type=Path)
-    r.add_argument("--backend", choices=["pyevm", "ethtester", "revm", "rpc"], default=None)
+    r.add_argument("--chain-only", action="store_true",
+                   help="re-execute the transactions only (any backend, any pmrsim build)")
+    r.add_argument("--backend", choices=["pyevm", "ethtester", "revm", "rpc"], default=None,
+                   help="backend to re-execute on (--chain-only; a rerun uses the run's own)")
     r.add_argument("--rpc-url", default=None, help="node to replay on (rpc backend)")
+    r.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: a machine-readable verdict on stdout")
     r.set_defaults(func=replay)
     a = sub.add_parser("audit", help="who accessed a patient's records, from the chain's events")
     a.add_argument("run_dir", type=Path)
@@ -37,6 +54,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, simulate, write outputs; exit 1 when the run breaks its expectations."""
+    from sim.engine.bounds import check_run
+
+    check_run(args)  # before the engine is even imported: a refusal costs a fraction of a second
+    from sim.engine.replay import run_folders
     from sim.engine.runner import run_scenario
     from sim.engine.scenario import load_scenario
 
@@ -47,15 +68,10 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"chain.rpc_url={json.dumps(args.rpc_url)}")  # quoted: a URL is not YAML
     scenario = load_scenario(args.scenario, overrides, seed=args.seed)
     out: Path = args.out or Path("runs") / f"{scenario.name}-{scenario.seed}"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
-    fresh = not out.exists()
-    try:
-        result = run_scenario(scenario, out, progress=False if args.no_progress else None)
-    except BaseException:
-        if fresh:
-            shutil.rmtree(out, ignore_errors=True)  # nothing partial left behind
-        raise
+    with staged_output(out, command="run", legacy=older_run) as stage:  # whole or absent
+        result = run_scenario(scenario, stage.path, progress=False if args.no_progress else None)
+        for folder in run_folders(stage.path)[1:]:
+            write_marker(folder, "run")  # each layout's folder is a complete run folder too
     s = result.summary
     c = s["counts"]
     print(f"{s['scenario']} (seed {s['seed']}, {', '.join(scenario.layouts)}): "
@@ -69,15 +85,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def replay(args: argparse.Namespace) -> int:
-    """Replay every trace of a run folder."""
-    from sim.engine.replay import check_final_root, replay_folder, run_folders
+def older_run(folder: Path) -> bool:
+    """Whether ``folder`` looks like a run folder written before outputs had their marker."""
+    return (folder / "summary.json").is_file() or (folder / "trace.jsonl").is_file()
 
-    for folder in run_folders(args.run_dir):
-        replayed = replay_folder(folder, backend=args.backend, rpc_url=args.rpc_url)
-        check_final_root(folder, replayed)
-        print(f"{replayed.trace}: {replayed.blocks} blocks, {replayed.txs} transactions, "
-              f"every receipt and state root verified; state root {replayed.state_root}")
+
+def replay(args: argparse.Namespace) -> int:
+    """Verify a run folder (see ``pmrsim replay --help``)."""
+    from sim.engine.replay import Verdict, verdict_json, verify
+
+    verdict = Verdict(args.run_dir, "chain-only" if args.chain_only else "rerun")
+    try:
+        with reading(args.run_dir, "replay"):  # no command replaces the folder meanwhile
+            verify(args.run_dir, chain_only=args.chain_only, backend=args.backend,
+                   rpc_url=args.rpc_url, verdict=verdict)
+    except (CheckFailed, InputError) as exc:
+        if args.format == "json":
+            sys.stdout.write(verdict_json(verdict, exc))
+            return 1 if isinstance(exc, CheckFailed) else 2
+        raise
+    if args.format == "json":
+        sys.stdout.write(verdict_json(verdict, None))
+        return 0
+    how = ("rerun and compared byte for byte" if verdict.mode == "rerun"
+           else "re-executed on a fresh chain")
+    for item in verdict.checked:
+        if item["file"].endswith("trace.jsonl"):
+            extra = (f": {item['blocks']} blocks, {item['transactions']} transactions"
+                     if "blocks" in item else "")
+            print(f"{item['file']}{extra}")
+    print(f"verified ({how}): {len(verdict.checked)} files; state root {verdict.state_root}")
+    for item in verdict.not_checked:
+        print(f"not checked: {item['what']} ({item['why']})")
     return 0
 
 
@@ -88,7 +127,8 @@ def audit(args: argparse.Namespace) -> int:
 
     from sim.engine.audit import audit as build
 
-    replayed, entries = build(args.run_dir, args.patient)
+    with reading(args.run_dir, "audit"):
+        replayed, entries = build(args.run_dir, args.patient)
     table = Table(title=f"Patient {args.patient}: access history (from chain events, "
                         f"{replayed.blocks} blocks replayed and verified)", title_justify="left")
     for col in ("time (UTC)", "block", "event", "who", "PMR-ID", "detail"):

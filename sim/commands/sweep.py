@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 from typing import Any
 
 from sim.errors import CheckFailed, InputError
+from sim.outputs import staged_output
 
 
 def register(sub: Any) -> None:
@@ -21,29 +21,32 @@ def register(sub: Any) -> None:
                    help="local cluster workers (default: the file's `workers`, else the cores)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/sweep-<name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="a point whose estimated peak memory passes SIZE (e.g. 4G) fails without "
+                        "running (default: 80%% of the available memory, shared by the local "
+                        "workers; none lifts it)")
+    p.add_argument("--max-work", default=None, metavar="N",
+                   help="a point of more than N estimated transactions fails without running "
+                        "(default 10,000,000; none lifts it)")
     p.set_defaults(func=sweep)
 
 
 def sweep(args: argparse.Namespace) -> int:
     """Validate the sweep, run every (point, seed), write the table; exit 1 if a run failed."""
-    from sim.engine.sweep import load_sweep, run_sweep
+    from sim.engine.bounds import limits_from
+    from sim.engine.sweep import load_sweep, local_workers, run_sweep
 
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected an integer >= 1")
     loaded = load_sweep(args.sweep)
+    parallel = 1 if args.scheduler else local_workers(args.workers or loaded.spec.workers, loaded.runs)
+    limits = limits_from(args.max_memory, args.max_work, parallel=parallel)
     out: Path = args.out or Path("runs") / f"sweep-{loaded.spec.name}"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a folder")
-    fresh = not out.exists()
-    print(f"sweep {loaded.spec.name}: {len(loaded.points)} points x {len(loaded.spec.seeds)} seeds = "
-          f"{loaded.runs} runs of {loaded.scenario_path}", flush=True)
-    try:
-        result = run_sweep(loaded, out, scheduler=args.scheduler, workers=args.workers,
-                           progress=False if args.no_progress else None)
-    except BaseException:
-        if fresh:
-            shutil.rmtree(out, ignore_errors=True)  # nothing partial left behind
-        raise
+    with staged_output(out, command="sweep", legacy=_older_sweep) as stage:  # whole or absent
+        print(f"sweep {loaded.spec.name}: {len(loaded.points)} points x {len(loaded.spec.seeds)} "
+              f"seeds = {loaded.runs} runs of {loaded.scenario_path}", flush=True)
+        result = run_sweep(loaded, stage.path, scheduler=args.scheduler, workers=args.workers,
+                           progress=False if args.no_progress else None, limits=limits)
     _print_table(result)
     print(f"{len(result.rows)} runs in {result.wall_seconds} s; sweep.csv, sweep.json, sweep.html "
           f"in {out}")
@@ -52,6 +55,11 @@ def sweep(args: argparse.Namespace) -> int:
         more = f" (and {len(result.failed) - 3} more)" if len(result.failed) > 3 else ""
         raise CheckFailed(f"{len(result.failed)} of {len(result.rows)} runs failed: {which}{more}")
     return 0
+
+
+def _older_sweep(folder: Path) -> bool:
+    """Whether ``folder`` looks like a sweep folder written before outputs had their marker."""
+    return any((folder / name).exists() for name in ("sweep.json", "sweep.csv", "points"))
 
 
 def _print_table(result: Any) -> None:

@@ -19,8 +19,10 @@ from typing import IO, Any
 import simpy
 
 from sim.chain import Block, Chain
+from sim.engine.accounting import Accounts
 from sim.engine.trace import TraceWriter, logs_hash
 from sim.errors import ChainError
+from sim.hashing import keccak256 as keccak
 from sim.protocol.outcome import Outcome
 from sim.protocol.protocol import Call, Protocol
 
@@ -41,11 +43,13 @@ class ChainDriver:
 
     def __init__(self, env: simpy.Environment, protocol: Protocol, trace: TraceWriter, *,
                  start_timestamp: int, block_time: int, history: int | None = None,
-                 gas_limits: dict[str, int] | None = None) -> None:
+                 gas_limits: dict[str, int] | None = None,
+                 accounts: Accounts | None = None) -> None:
         """Drive ``protocol``'s chain.
 
         ``history``: blocks of receipts the chain keeps (None: all).
         ``gas_limits``: operation -> gas limit to sign with instead of estimating.
+        ``accounts``: where ordinary transactions are accounted (confirmed or reverted).
         """
         self.env = env
         self.protocol = protocol
@@ -55,9 +59,11 @@ class ChainDriver:
         self.block_time = block_time
         self.history = history
         self.gas_limits = gas_limits or {}
-        self._pending: dict[bytes, tuple[Call, simpy.Event, float]] = {}
+        self._pending: dict[bytes, tuple[Call, simpy.Event, float, str | None]] = {}
         self._wakeup = env.event()
         self.ops: dict[str, OpStats] = {}
+        #: Every ordinary transaction (not an attack's forbidden step) is accounted here.
+        self.accounts = accounts if accounts is not None else Accounts({})
         self.txs = 0
         self.reverted = 0
         #: Called with each block as mined (with a chain that ``defers_roots``, its root and
@@ -75,8 +81,13 @@ class ChainDriver:
         k = int(self.env.now // self.block_time) + 1
         return self.start + k * self.block_time
 
-    def submit(self, call: Call) -> simpy.Event:
-        """Queue ``call`` as a signed transaction; the event fires with its Outcome when mined."""
+    def submit(self, call: Call, *, attack: str | None = None) -> simpy.Event:
+        """Queue ``call`` as a signed transaction; the event fires with its Outcome when mined.
+
+        ``attack``: the kind of attack this transaction is a forbidden step of (its
+        outcome is judged by the attack); otherwise it is an ordinary operation,
+        accounted as confirmed or reverted.
+        """
         done = self.env.event()
         try:
             limit = self.gas_limits.get(call.op.split(" (")[0])
@@ -87,16 +98,19 @@ class ChainDriver:
                 tx_hash = self.chain.send(call.sender, call.to, call.calldata, gas=limit,
                                           later=True)
         except ChainError as exc:
+            if attack is None:
+                self.accounts.unsent(call.op, f"t={self.env.now:.0f}: {exc}")
             done.fail(exc)
             return done
-        self._pending[tx_hash] = (call, done, self.env.now)
+        self._pending[tx_hash] = (call, done, self.env.now, attack)
         if not self._wakeup.triggered:
             self._wakeup.succeed()
         return done
 
-    def transact(self, call: Call) -> Generator[simpy.Event, Any, Outcome]:
+    def transact(self, call: Call, *, attack: str | None = None
+                 ) -> Generator[simpy.Event, Any, Outcome]:
         """``outcome = yield from driver.transact(call)``: submit and wait for the block."""
-        outcome: Outcome = yield self.submit(call)
+        outcome: Outcome = yield self.submit(call, attack=attack)
         return outcome
 
     def view(self, contract: str, fn: str, *args: Any) -> Any:
@@ -135,9 +149,12 @@ class ChainDriver:
             pending[tx_hash] = pending.pop(handle)
         now = self.env.now
         for receipt in block.receipts:
-            call, done, submitted = pending.pop(receipt.tx_hash)
+            call, done, submitted, attack = pending.pop(receipt.tx_hash)
             outcome = self.protocol.finish(call, receipt)
             self._record(outcome, submitted, now)
+            if attack is None:
+                self.accounts.tx(outcome.op, receipt.ok, f"block {receipt.block_number}, "
+                                 f"t={now:.0f}, {outcome.sender}: {outcome.reason}")
             done.succeed(outcome)
         if self.chain.defers_roots:
             number = block.number
@@ -154,9 +171,10 @@ class ChainDriver:
         r = outcome.receipt
         stats = self.ops.setdefault(outcome.op, OpStats())
         self.txs += 1
+        latency = round(now - submitted, 3)  # as the trace has it (the summary re-derives)
         if r.ok:
             stats.gas.append(r.gas_used)
-            stats.latency.append(now - submitted)
+            stats.latency.append(latency)
             stats.overhead.append(r.gas_used - outcome.floor)
         else:
             stats.reverted += 1
@@ -165,7 +183,7 @@ class ChainDriver:
         self._spool(raw, r)
         self.trace.tx(now, block=r.block_number, op=outcome.op, sender=outcome.sender,
                       status=r.status, gas=r.gas_used, reason=outcome.reason, tx_hash=r.tx_hash,
-                      submitted=round(submitted, 3), latency=round(now - submitted, 3),
+                      submitted=round(submitted, 3), latency=latency,
                       logs=logs_hash(r), raw=raw)
 
     def _spool(self, raw: bytes, receipt: Any) -> None:
@@ -194,6 +212,8 @@ class ChainDriver:
         for number in range(1, self.chain.block_number + 1):
             block = self.chain.block(number)
             for r in block.receipts:
+                self.accounts.tx("deploy" if r.to is None else "setup", r.ok,
+                                 f"block {number}: {r.revert_reason}")
                 raw = self.chain.raw_transaction(r.tx_hash)
                 self._spool(raw, r)
                 self.trace.tx(0.0, block=number, op="deploy" if r.to is None else "setup",
@@ -213,10 +233,22 @@ HELD_LINES = 50_000
 
 
 def _block_fields(block: Block) -> dict[str, Any]:
-    """The fields of a block's trace record."""
+    """The fields of a block's trace record.
+
+    ``txs_hash`` (keccak256 of the block's transaction hashes, in block order)
+    pins the order of the transactions on every backend; ``hash`` is the
+    block hash, which only a replay on the same backend can compare (revm
+    builds its headers differently).
+    """
     return {"number": block.number, "timestamp": block.timestamp, "gas_used": block.gas_used,
             "gas_limit": block.gas_limit, "txs": len(block.receipts),
+            "txs_hash": txs_hash(block), "hash": "0x" + block.block_hash.hex(),
             "state_root": "0x" + block.state_root.hex()}
+
+
+def txs_hash(block: Block) -> str:
+    """keccak256 of the block's transaction hashes in block order, as ``0x`` hex."""
+    return "0x" + keccak(b"".join(r.tx_hash for r in block.receipts)).hex()
 
 
 def table_gas_limits(layout: str, token: str, block_gas_limit: int) -> dict[str, int]:

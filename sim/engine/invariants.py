@@ -9,7 +9,15 @@
   from the mined grant, revoke and break-glass outcomes (independently of
   ``AccessGrants.is_valid``), and answered a mined ``use`` of its own (no
   ``use`` answered twice).
-* ``denials`` - every forbidden attempt failed, and for the expected reason.
+* ``operations`` - every ordinary operation, on chain or off, that was
+  attempted completed (a revert or an off-chain failure that no configured
+  fault explains is a violation named ``operations:<operation>``; see
+  :mod:`sim.engine.accounting`).
+* ``attacks`` - every configured attack was attempted as many times as
+  configured (else ``attacks:<kind>``, saying why it could not be).
+* ``denials`` - every attempted attack, and every access the workload tried
+  after its grant ended, was denied, and for an expected reason (else
+  ``denials:<kind>``).
 * ``record_rebuilds`` - every rebuild returned the exact de-identified bytes;
   and at the end every stored study still rebuilds from its custodians while
   at most n - t of them are down.
@@ -51,9 +59,11 @@ def check_all(world: World, trace_path: Path) -> tuple[list[str], list[Violation
     """Run every invariant; return (names checked, violations)."""
     finder = _Finder(_needles(world))  # the chain's and the trace's scans share it
     checks: list[tuple[str, Callable[[World], list[str]]]] = [
+        ("operations", lambda w: _accounted(w, "operations")),
+        ("attacks", lambda w: _accounted(w, "attacks")),
+        ("denials", lambda w: _accounted(w, "denials")),
         ("tokens_valid", _tokens_valid),
         ("access_had_valid_grant", _access_had_valid_grant),
-        ("denials", _denials),
         ("record_rebuilds", _record_rebuilds),
         ("pii_on_chain", lambda w: _pii_on_chain(w, finder)),
         ("gas_matches_table", _gas_matches_table),
@@ -62,7 +72,11 @@ def check_all(world: World, trace_path: Path) -> tuple[list[str], list[Violation
     violations: list[Violation] = []
     for name, check in checks:
         for detail in check(world):
-            violations.append(Violation(name, detail))
+            if name in ACCOUNTED:  # "operations:LabReports.post: ..." names its kind
+                kind, _, detail = detail.partition("\x00")
+                violations.append(Violation(kind, detail))
+            else:
+                violations.append(Violation(name, detail))
     return [name for name, _ in checks], violations
 
 
@@ -103,9 +117,14 @@ def _access_had_valid_grant(world: World) -> list[str]:
     return problems
 
 
-def _denials(world: World) -> list[str]:
-    return [f"{a.kind} at t={a.t:.0f}: expected {' or '.join(a.expected)}, got {a.actual}"
-            for a in world.ledger.attempts if not a.right_reason]
+#: The checks whose violations are named per operation or attack kind (``family:kind``).
+ACCOUNTED = ("operations", "attacks", "denials")
+
+
+def _accounted(world: World, family: str) -> list[str]:
+    """The accounts' violations of ``family``, each as "name NUL detail"."""
+    return [f"{name}\x00{detail}" for name, detail in world.accounts.violations()
+            if name.startswith(family + ":")]
 
 
 def _stored(world: World, cid: Any) -> bytes | None:

@@ -3,7 +3,7 @@
 The engine generated every person, record and grant, so it can say what
 must be true: which values are personal (the PII search), which accesses
 were served and when (checked against grant windows rebuilt from the
-outcomes), which forbidden attempts were made and why they must fail.
+outcomes), and why a forbidden access must fail at a given time.
 """
 
 from __future__ import annotations
@@ -21,21 +21,6 @@ class Served:
     block_time: int
     record_id: str
     use_tx: bytes = b""  # the mined AccessGrants.use the custodians answered
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A forbidden attempt and the reason it had to fail for."""
-
-    kind: str
-    expected: tuple[str, ...]
-    actual: str
-    t: float
-
-    @property
-    def right_reason(self) -> bool:
-        """True when it failed, and failed for one of the expected reasons."""
-        return self.actual in self.expected
 
 
 @dataclass
@@ -97,7 +82,6 @@ class Ledger:
 
     personal: set[str] = field(default_factory=set)
     served: list[Served] = field(default_factory=list)
-    attempts: list[Attempt] = field(default_factory=list)
     grants: GrantWindows = field(default_factory=GrantWindows)
     rebuilds: Counter[str] = field(default_factory=Counter)
     rebuild_failures: list[str] = field(default_factory=list)

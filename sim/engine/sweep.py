@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -46,16 +47,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sim.engine.bounds import Limits, check
 from sim.engine.scenario import (
     Scenario,
     _dotted,
-    _Loader,
     _show,
     _yaml_problem,
     apply_override,
     load_scenario,
+    load_yaml,
+    read_yaml_text,
 )
 from sim.errors import InputError
+from sim.outputs import staged_output
 
 #: The ``schema`` value of sweep files.
 SCHEMA: Literal["pmrsim.sweep/1"] = "pmrsim.sweep/1"
@@ -388,20 +392,13 @@ def _check_backend(scenario: Scenario, where: str) -> None:
 
 def _read_spec(path: Path) -> SweepFile:
     """The validated :class:`SweepFile` at ``path``."""
+    text = read_yaml_text(path, "a sweep YAML file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a sweep YAML file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass refusing duplicate keys
+        data = load_yaml(text)  # refuses duplicate keys and alias bombs
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: {_yaml_problem(exc)}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise InputError(f"{path}: invalid value: {exc}") from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else _show(data)
         raise InputError(f"{path}: expected a mapping of sweep keys at the top level, got {got}")
@@ -542,7 +539,8 @@ def run_point(task: PointTask) -> dict[str, Any]:
                            "wall_seconds": 0.0, "out_dir": task.out_dir}
     try:
         scenario = load_scenario(Path(task.scenario), task.overrides, seed=task.seed)
-        result = run_scenario(scenario, Path(task.out_dir), progress=False)
+        with staged_output(Path(task.out_dir), command="run", option=None) as stage:
+            result = run_scenario(scenario, stage.path, progress=False)  # whole or absent
     except Exception as exc:  # a failing point is a row, not the end of the sweep
         row["error"] = _one_line(exc)
     else:
@@ -580,9 +578,26 @@ class SweepResult:
 OnRow = Callable[[dict[str, Any], int, int], None]
 
 
+def refused(sweep: Sweep, tasks: Sequence[PointTask], limits: Limits) -> dict[int, str]:
+    """Points whose estimate passes ``limits`` (:func:`sim.engine.bounds.check`): index -> why.
+
+    The estimate does not depend on the seed, so each point is judged once.
+    """
+    why: dict[int, str] = {}
+    for point in sweep.points:
+        task = next((t for t in tasks if t.index == point.index), None)
+        if task is None:
+            continue
+        try:
+            check(load_scenario(Path(task.scenario), task.overrides, seed=task.seed), limits)
+        except InputError as exc:
+            why[point.index] = _one_line(exc)
+    return why
+
+
 def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None,
               workers: int | None = None, on_row: OnRow | None = None,
-              progress: bool | None = None) -> SweepResult:
+              progress: bool | None = None, limits: Limits | None = None) -> SweepResult:
     """Run every (point, seed) of ``sweep`` on Dask; write ``sweep.csv``, ``.json`` and ``.html``.
 
     Without ``scheduler`` a ``LocalCluster`` of ``workers`` processes (default:
@@ -591,38 +606,54 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, scheduler: str | None = None,
     it, the tasks go to the Dask scheduler at that address (its workers must
     see this file system and have pmrsim installed). ``progress`` shows a bar
     on stderr (None: when stderr is a terminal, else one line per run).
+    ``limits``: each point's estimate is checked first (:func:`refused`); the
+    runs of a point over them are failed rows with the reason, never started.
     """
     from distributed import Client, LocalCluster, as_completed
 
     out_dir = Path(out_dir)
     tasks = sweep.tasks(out_dir)
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "points").mkdir(parents=True, exist_ok=True)  # before the points stage their folders
     rows: list[dict[str, Any]] = []
-    with _Cluster(Client, LocalCluster, scheduler, workers or sweep.spec.workers, len(tasks)) as client, \
-            _Progress(sweep, len(tasks), progress) as bar:
-        futures = {client.submit(run_point, t, pure=False, key=f"pmrsim-{sweep.spec.name}-{t.index}"
-                                 f"-seed{t.seed}-{os.getpid()}-{time.time_ns()}"): t for t in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
-            try:
-                row = future.result()
-            except Exception as exc:  # the worker died, or the task could not be sent
-                row = _lost(task, exc)
+    over = refused(sweep, tasks, limits) if limits is not None else {}
+    total = len(tasks)
+    with _Progress(sweep, total, progress) as bar:
+
+        def done(row: dict[str, Any]) -> None:
             rows.append(row)
             bar.update(row)
             if on_row is not None:
-                on_row(row, len(rows), len(tasks))
+                on_row(row, len(rows), total)
+
+        for task in tasks:
+            if task.index in over:
+                done(_lost(task, over[task.index]))
+        todo = [t for t in tasks if t.index not in over]
+        if todo:
+            with _Cluster(Client, LocalCluster, scheduler, workers or sweep.spec.workers,
+                          len(todo)) as client:
+                futures = {client.submit(run_point, t, pure=False,
+                                         key=f"pmrsim-{sweep.spec.name}-{t.index}-seed{t.seed}"
+                                             f"-{os.getpid()}-{time.time_ns()}"): t for t in todo}
+                for future in as_completed(futures):
+                    task = futures[future]
+                    try:
+                        row = future.result()
+                    except Exception as exc:  # the worker died, or the task could not be sent
+                        row = _lost(task, exc)
+                    done(row)
     rows.sort(key=lambda r: (r["index"], sweep.spec.seeds.index(r["seed"])))
     result = SweepResult(sweep, out_dir, rows, round(time.perf_counter() - started, 2))
     write_outputs(result)
     return result
 
 
-def _lost(task: PointTask, exc: BaseException) -> dict[str, Any]:
-    """The row of a task whose result never came back."""
+def _lost(task: PointTask, exc: BaseException | str) -> dict[str, Any]:
+    """The row of a task whose result never came back (or that was never started: ``exc`` says why)."""
     return {"index": task.index, "seed": task.seed, "values": dict(task.values), "ok": False,
-            "error": _one_line(exc), "unexpected": [], "metrics": dict.fromkeys(task.metrics),
+            "error": exc if isinstance(exc, str) else _one_line(exc), "unexpected": [],
+            "metrics": dict.fromkeys(task.metrics),
             "state_root": None, "wall_seconds": 0.0, "out_dir": task.out_dir}
 
 
@@ -632,6 +663,11 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def local_workers(workers: int | None, tasks: int) -> int:
+    """Worker processes of the local cluster: ``workers`` (default: the cores), at most one a task."""
+    return max(1, min(workers or _cores(), tasks))
 
 
 class _Cluster:
@@ -653,12 +689,18 @@ class _Cluster:
                 raise InputError(f"--scheduler {self._scheduler}: cannot connect: {_one_line(exc)}") from None
             return self._client
         self._cluster = self._cluster_cls(
-            n_workers=max(1, min(self._workers, self._tasks)), threads_per_worker=1, processes=True,
-            dashboard_address=None, host="127.0.0.1", scheduler_port=0)
+            n_workers=local_workers(self._workers, self._tasks), threads_per_worker=1, processes=True,
+            dashboard_address=None, host="127.0.0.1", scheduler_port=0,
+            # a failed point is a row; a worker's own report of a Ctrl-C (sent to the whole
+            # process group) is noise beside the command's one line
+            silence_logs=logging.CRITICAL)
         self._client = self._client_cls(self._cluster)
         return self._client
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # stopped by a signal: the tasks it cuts short are expected (one line says so)
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:

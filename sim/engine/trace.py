@@ -10,6 +10,7 @@ are documented in ``reports/FORMATS.md``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import deque
 from collections.abc import Callable
@@ -73,11 +74,21 @@ def tx_line(t: float, *, block: int, op: str, sender: str, status: int, gas: int
 
 
 class TraceWriter:
-    """Appends records to ``trace.jsonl`` (compact, key-sorted, UTF-8)."""
+    """Appends records to ``trace.jsonl`` (compact, key-sorted, UTF-8).
+
+    Every line written is also hashed (sha256, in file order): :meth:`finish`
+    closes the trace with an ``end`` record carrying that digest and the
+    number of lines before it, so a trace that was cut short, or whose lines
+    were changed, dropped, added or reordered afterwards, no longer matches
+    its own end record.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fh: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self._digest = hashlib.sha256()
+        self._written = 0  # lines in the file (and in the digest) so far
+        self.ended = False
         self.lines = 0
         #: Held records, oldest first: (kind, t, fields, the lines written after it).
         self._held: deque[tuple[str, float, Callable[[], dict[str, Any]], list[str]]] = deque()
@@ -97,12 +108,20 @@ class TraceWriter:
                           logs=logs, raw=raw))
 
     def _put(self, line: str) -> None:
+        if self.ended:
+            raise RuntimeError("nothing may be written after the trace's end record")
         if self._held:
             self._held[-1][3].append(line)
             self._waiting += 1
         else:
-            self._fh.write(line)
+            self._emit(line)
         self.lines += 1
+
+    def _emit(self, line: str) -> None:
+        """Write one line to the file and to the running digest."""
+        self._fh.write(line)
+        self._digest.update(line.encode())
+        self._written += 1
 
     def hold(self, kind: str, t: float, fields: Callable[[], dict[str, Any]]) -> None:
         """Write a record whose fields are not known yet: ``fields()`` gives them later.
@@ -128,12 +147,24 @@ class TraceWriter:
     def release(self, keep: int = 0) -> None:
         """Write the oldest held records, now complete, and what was written after each,
         until ``keep`` remain held."""
-        held, fh = self._held, self._fh
+        held, emit = self._held, self._emit
         while len(held) > keep:
             kind, t, fields, after = held.popleft()
-            fh.write(_line(kind, t, fields()))
-            fh.writelines(after)
+            emit(_line(kind, t, fields()))
+            for line in after:
+                emit(line)
             self._waiting -= len(after)
+
+    def finish(self, t: float, **fields: Any) -> None:
+        """Write the ``end`` record: ``fields`` plus the line count and sha256 of every line
+        before it. Nothing may be written after it."""
+        self.release()
+        if self.ended:
+            raise RuntimeError("the trace already has its end record")
+        self._emit(_line("end", t, {**fields, "lines": self._written,
+                                    "sha256": self._digest.hexdigest()}))
+        self.lines += 1
+        self.ended = True
 
     def close(self) -> None:
         """Write any held record, flush and close the file."""

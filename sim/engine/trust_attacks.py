@@ -5,19 +5,21 @@ regulator verifies, its desk and lab, a doctor, a patient with a PMR of
 today), so that suspending a hospital or ending an affiliation never
 disturbs the scenario's population. Every forbidden call is a real signed
 transaction; each is recorded as an attempt with the reason the rule gives
-(the ``denials`` invariant checks it failed, and for that reason).
+and the attack returns its steps (what had to happen, what did), which the
+run's accounts judge; an attack that could not make its target returns why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator
+import functools
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.engine.ledger import Attempt
+from sim.engine.accounting import Step
 from sim.engine.texts import visit_record
 from sim.protocol import (
     Desk,
@@ -43,24 +45,37 @@ if TYPE_CHECKING:
     from sim.engine.studies import StoredStudy
     from sim.engine.world import World
 
-Proc = Generator[simpy.Event, Any, None]
+#: An attack's end: the steps it tried, or why it could not try.
+Attack = Generator[simpy.Event, Any, list[Step] | str]
 HOUR = 3600.0
 DAY = 86400
 
 
-def expect(world: World, kind: str, expected: tuple[str, ...], actual: str) -> None:
-    """Record one attempt of ``kind``: it had to end as one of ``expected``."""
-    world.ledger.attempts.append(Attempt(kind, expected, actual, world.env.now))
-    if actual in expected:
-        world.counts["denied"] += 1
-    world.trace.write("attack", world.env.now, attack=kind, expected=list(expected), actual=actual)
+class AttackSetupFailed(Exception):
+    """Raised when an attack cannot make its target (a step it needs failed)."""
 
 
-def _outcome(world: World, kind: str, reason: str, call: Any) -> Generator[
+def attack(fn: Callable[[World, int, list[Step]], Generator[simpy.Event, Any, None]]
+           ) -> Callable[[World, int], Attack]:
+    """An attack: ``fn(world, k, steps)`` appends its steps; a failed setup returns why."""
+
+    @functools.wraps(fn)
+    def run(world: World, k: int) -> Attack:
+        steps: list[Step] = []
+        try:
+            yield from fn(world, k, steps)
+        except AttackSetupFailed as exc:
+            return f"could not make its target: {exc}"
+        return steps
+
+    return run
+
+
+def _forbidden(world: World, steps: list[Step], kind: str, reason: str, call: Any) -> Generator[
         simpy.Event, Any, Outcome]:
-    """Send a forbidden ``call``; it must revert with ``reason``."""
-    out: Outcome = yield from world.tx(call)
-    expect(world, kind, (reason,), out.reason or "succeeded")
+    """Send a forbidden ``call`` as a step of attack ``kind``; it must revert with ``reason``."""
+    out: Outcome = yield from world.tx(call, attack=kind)
+    steps.append(((reason,), out.reason or "succeeded"))
     return out
 
 
@@ -116,14 +131,9 @@ def register(world: World, desk: Desk, patient: Patient) -> Generator[simpy.Even
 def _must(world: World, call: Any) -> Generator[simpy.Event, Any, Outcome]:
     """Send a step the attack needs; a failure is an engine error, not an attack outcome."""
     out: Outcome = yield from world.tx(call)
-    if not out.ok:
-        world.counts["errors"] += 1
+    if not out.ok:  # also accounted as a failed operation
         raise AttackSetupFailed(f"{call.op}: {out.reason}")
     return out
-
-
-class AttackSetupFailed(Exception):
-    """Raised when an attack cannot make its target (counted as an engine error)."""
 
 
 def _raw(world: World, sender: Any, contract: str, fn: str, *args: Any) -> Any:
@@ -138,20 +148,22 @@ def _now(world: World) -> int:
 
 # -- governance and hospitals ---------------------------------------------------
 
-def role_grab(world: World, k: int) -> Proc:
+@attack
+def role_grab(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """R1: a verified hospital makes itself a regulator, rewires the registry and the token."""
     c = yield from clinic(world, f"role-grab-{k}")
     account = c.hospital.account
     missing = "access_control: account is missing role"
-    yield from _outcome(world, "role_grab", missing, _raw(
+    yield from _forbidden(world, steps, "role_grab", missing, _raw(
         world, account, "HospitalRegistry", "grantRole", REGULATOR_ROLE, account.address))
-    yield from _outcome(world, "role_grab", missing, _raw(
+    yield from _forbidden(world, steps, "role_grab", missing, _raw(
         world, account, "HospitalRegistry", "set_doctor_registry", account.address))
-    yield from _outcome(world, "role_grab", "pmr_token: only the deployer wires", _raw(
+    yield from _forbidden(world, steps, "role_grab", "pmr_token: only the deployer wires", _raw(
         world, account, "PMRToken", "set_access_grants", account.address))
 
 
-def registration_squatting(world: World, k: int) -> Proc:
+@attack
+def registration_squatting(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """H1: a copycat files a pending applicant's Gov. Reg. ID; verifying it is refused."""
     p = world.protocol
     real, copycat = Hospital(p, f"squatted-{k}"), Hospital(p, f"squatter-{k}")
@@ -159,12 +171,13 @@ def registration_squatting(world: World, k: int) -> Proc:
     yield from _must(world, real.apply_call(profile))
     yield from _must(world, copycat.apply_call(profile))
     yield from _must(world, world.regulators[0].verify_call(real))
-    yield from _outcome(world, "registration_squatting",
+    yield from _forbidden(world, steps, "registration_squatting",
                         "hospital_registry: registration id already used",
                         world.regulators[-1].verify_call(copycat))
 
 
-def application_swap(world: World, k: int) -> Proc:
+@attack
+def application_swap(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """H2: an applicant revises its application after the regulator's review."""
     applicant = Hospital(world.protocol, f"swapper-{k}")
     yield from _must(world, applicant.apply_call(HospitalProfile(
@@ -172,42 +185,45 @@ def application_swap(world: World, k: int) -> Proc:
     reviewed = world.regulators[0].review(applicant)
     yield from _must(world, applicant.apply_call(HospitalProfile(  # another identity altogether
         f"GOVREG-SW-{k}-B", f"Other Care {k}", "District 3", "General", "none")))
-    yield from _outcome(world, "application_swap",
+    yield from _forbidden(world, steps, "application_swap",
                         "hospital_registry: application changed since review",
                         world.regulators[0].verify_call(applicant, reviewed))
 
 
-def operator_role_abuse(world: World, k: int) -> Proc:
+@attack
+def operator_role_abuse(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """H4: a lab onboards and registers, a desk posts a report and ends an affiliation."""
     c = yield from clinic(world, f"roles-{k}")
     p = world.protocol
     kind = "operator_role_abuse"
-    yield from _outcome(world, kind, "hospital_registry: only the hospital account",
+    yield from _forbidden(world, steps, kind, "hospital_registry: only the hospital account",
                         Hospital(p, c.lab.label).onboard_call(Doctor(p, f"roles-{k}-x"), DoctorProfile(
                             f"UPRN-roles-x-{k}", "Dr. X", "General", "none")))
-    yield from _outcome(world, kind, "hospital_registry: not a desk operator",
+    yield from _forbidden(world, steps, kind, "hospital_registry: not a desk operator",
                         Desk(p, c.lab.label).register_call(Patient(p, f"roles-{k}-y"), PatientDetails(
                             "Adversary Y", 30, "M", 70.0, 170.0, "2 Test Road", "+91 3", "y@ex.in")))
-    yield from _outcome(world, kind, "hospital_registry: not a lab operator",
+    yield from _forbidden(world, steps, kind, "hospital_registry: not a lab operator",
                         Lab(p, c.desk.label).post_report_call(c.pmr_id, _findings(world.today()),
                                                              b"\x01" * 32))
-    yield from _outcome(world, kind, "hospital_registry: only the hospital account",
+    yield from _forbidden(world, steps, kind, "hospital_registry: only the hospital account",
                         Hospital(p, c.desk.label).end_affiliation_call(c.doctor))
 
 
-def operator_hijack(world: World, k: int) -> Proc:
+@attack
+def operator_hijack(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """H5: a verified hospital names a pending applicant its operator to spoil its verification."""
     c = yield from clinic(world, f"hijacker-{k}")
     victim = Hospital(world.protocol, f"hijacked-{k}")
     yield from _must(world, victim.apply_call(HospitalProfile(
         f"GOVREG-HJ-{k}", f"Victim {k}", "District 4", "General", "none")))
-    yield from _outcome(world, "operator_hijack", "hospital_registry: account is an applicant",
+    yield from _forbidden(world, steps, "operator_hijack", "hospital_registry: account is an applicant",
                         c.hospital.add_operator_call(victim))
 
 
 # -- doctors --------------------------------------------------------------------
 
-def lost_standing(world: World, k: int) -> Proc:
+@attack
+def lost_standing(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """D2: a doctor reads under a grant while its hospital is suspended, then after its
     affiliation ended."""
     c = yield from clinic(world, f"standing-{k}")
@@ -215,15 +231,16 @@ def lost_standing(world: World, k: int) -> Proc:
     yield from _must(world, c.patient.grant_call(c.doctor, _now(world) + DAY, pmr_id=c.pmr_id))
     regulator = world.regulators[0]
     yield from _must(world, regulator.status_call(c.hospital, "suspend"))
-    yield from _outcome(world, kind, "doctor_registry: hospital not verified",
+    yield from _forbidden(world, steps, kind, "doctor_registry: hospital not verified",
                         c.doctor.access_call(c.pmr_id, "pmr"))
     yield from _must(world, regulator.status_call(c.hospital, "reinstate"))
     yield from _must(world, c.hospital.end_affiliation_call(c.doctor))
-    yield from _outcome(world, kind, "doctor_registry: doctor not affiliated with hospital",
+    yield from _forbidden(world, steps, kind, "doctor_registry: doctor not affiliated with hospital",
                         c.doctor.access_call(c.pmr_id, "pmr"))
 
 
-def uprn_squatting(world: World, k: int) -> Proc:
+@attack
+def uprn_squatting(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """D3: a hospital binds a real doctor's UPRN to its puppet; the regulator rebinds it, and
     the puppet is no doctor any more."""
     c = yield from clinic(world, f"uprn-{k}")
@@ -232,14 +249,14 @@ def uprn_squatting(world: World, k: int) -> Proc:
     uprn = DoctorProfile(f"UPRN-REAL-{k}", f"Dr. Real {k}", "Cardiology", "none")
     puppet, real = Doctor(p, f"uprn-{k}-puppet"), Doctor(p, f"uprn-{k}-real")
     yield from _must(world, c.hospital.onboard_call(puppet, uprn))
-    yield from _outcome(world, kind, "doctor_registry: registration number bound to another account",
+    yield from _forbidden(world, steps, kind, "doctor_registry: registration number bound to another account",
                         world.hospitals[0].onboard_call(real, uprn))
-    yield from _outcome(world, kind, "doctor_registry: caller is not a regulator", _raw(
+    yield from _forbidden(world, steps, kind, "doctor_registry: caller is not a regulator", _raw(
         world, c.hospital.account, "DoctorRegistry", "rebind", puppet.doctor_id, c.hospital.address))
     stolen = Doctor(p, puppet.label)
     stolen.doctor_id, stolen.hospitals = puppet.doctor_id, list(puppet.hospitals)
     yield from _must(world, world.regulators[0].rebind_call(puppet, real))
-    yield from _outcome(world, kind, "doctor_registry: not a registered doctor",
+    yield from _forbidden(world, steps, kind, "doctor_registry: not a registered doctor",
                         stolen.create_pmr_call(c.patient.patient_id, world.today(),
                                                visit_record(world.rng(f"uprn-{k}")),
                                                hospital_id=c.hospital.hospital_id))
@@ -247,28 +264,31 @@ def uprn_squatting(world: World, k: int) -> Proc:
 
 # -- records ----------------------------------------------------------------------
 
-def foreign_version(world: World, k: int) -> Proc:
+@attack
+def foreign_version(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """P1: a doctor of another hospital adds a version to a record without a grant to write."""
     c = yield from clinic(world, f"version-{k}")
     other = yield from clinic(world, f"version-{k}-other")
-    yield from _outcome(world, "foreign_version",
+    yield from _forbidden(world, steps, "foreign_version",
                         "pmr_token: not the record's hospital and no write grant",
                         other.doctor.create_pmr_call(c.patient.patient_id, world.today(),
                                                      visit_record(world.rng(f"version-{k}")),
                                                      hospital_id=other.hospital.hospital_id))
 
 
-def bogus_visit_date(world: World, k: int) -> Proc:
+@attack
+def bogus_visit_date(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """P2: a visit dated 2099, or 1900."""
     c = yield from clinic(world, f"dates-{k}")
     record = visit_record(world.rng(f"dates-{k}"))
     for day, reason in ((dt.date(2099, 1, 1), "pmr_token: visit date in the future"),
                         (dt.date(1900, 1, 1), "pmr_token: visit date too old")):
-        yield from _outcome(world, "bogus_visit_date", reason, c.doctor.create_pmr_call(
+        yield from _forbidden(world, steps, "bogus_visit_date", reason, c.doctor.create_pmr_call(
             c.patient.patient_id, day, record, hospital_id=c.hospital.hospital_id))
 
 
-def token_transfer(world: World, k: int) -> Proc:
+@attack
+def token_transfer(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """T1: a patient transfers its PMR to someone else."""
     c = yield from clinic(world, f"transfer-{k}")
     to = world.protocol.account(f"transfer-{k}-buyer").address
@@ -278,7 +298,7 @@ def token_transfer(world: World, k: int) -> Proc:
     else:
         call = _raw(world, c.patient.account, "PMRToken", "safeTransferFrom", c.patient.address,
                     to, c.pmr_id, 1, b"")
-    yield from _outcome(world, "token_transfer", "pmr_token: token is soulbound", call)
+    yield from _forbidden(world, steps, "token_transfer", "pmr_token: token is soulbound", call)
 
 
 def _wallet_patient(world: World, c: Clinic, tag: str, mode: int) -> Generator[
@@ -289,7 +309,8 @@ def _wallet_patient(world: World, c: Clinic, tag: str, mode: int) -> Generator[
     return wallet
 
 
-def reentrant_receiver(world: World, k: int) -> Proc:
+@attack
+def reentrant_receiver(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """T2: a contract patient, onboarded as a doctor too, re-enters mint from its receiver hook."""
     c = yield from clinic(world, f"reenter-{k}")
     wallet = yield from _wallet_patient(world, c, f"reenter-{k}-wallet", REENTER)
@@ -306,7 +327,7 @@ def reentrant_receiver(world: World, k: int) -> Proc:
                                                      visit_record(world.rng(f"re-{k}")),
                                                      hospital_id=c.hospital.hospital_id))
     reentered = bool(wallet.wallet.call("reentered"))
-    expect(world, "reentrant_receiver", ("refused",), "re-entered" if reentered else "refused")
+    steps.append((("refused",), "re-entered" if reentered else "refused"))
 
 
 def _onboard_address(world: World, c: Clinic, address: bytes, uprn: str) -> Any:
@@ -319,23 +340,25 @@ def _onboard_address(world: World, c: Clinic, address: bytes, uprn: str) -> Any:
                 "Dr. Wallet", "General", "none")
 
 
-def refusing_receiver(world: World, k: int) -> Proc:
+@attack
+def refusing_receiver(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """T3: a contract patient refuses its PMR unit, hoping to block the record."""
     c = yield from clinic(world, f"refuse-{k}")
     wallet = yield from _wallet_patient(world, c, f"refuse-{k}-wallet", REFUSE)
     out = yield from world.tx(c.doctor.create_pmr_call(
         wallet.patient_id, world.today(), visit_record(world.rng(f"refuse-{k}")),
-        hospital_id=c.hospital.hospital_id))
-    expect(world, "refusing_receiver", ("recorded",), "recorded" if out.ok else "blocked")
+        hospital_id=c.hospital.hospital_id), attack="refusing_receiver")
+    steps.append((("recorded",), "recorded" if out.ok else "blocked"))
 
 
 # -- grants and reads -------------------------------------------------------------
 
-def unminted_grant(world: World, k: int) -> Proc:
+@attack
+def unminted_grant(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """G2: a patient grants access to a visit that has no PMR."""
     c = yield from clinic(world, f"unminted-{k}")
     missing = ids.pmr_id(c.patient.patient_id, world.today() - dt.timedelta(days=1))
-    yield from _outcome(world, "unminted_grant", "access_grants: unknown PMR",
+    yield from _forbidden(world, steps, "unminted_grant", "access_grants: unknown PMR",
                         c.patient.grant_call(c.doctor, _now(world) + DAY, pmr_id=missing))
 
 
@@ -351,7 +374,8 @@ def a_study(world: World, tag: str) -> Generator[simpy.Event, Any, tuple[StoredS
     raise AttackSetupFailed(f"{tag}: no study could be stored")
 
 
-def custodian_replay(world: World, k: int) -> Proc:
+@attack
+def custodian_replay(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """A1: a doctor presents one recorded read to the custodians twice."""
     study, c = yield from a_study(world, f"replay-read-{k}")
     yield from _must(world, c.patient.grant_call(c.doctor, _now(world) + DAY, pmr_id=c.pmr_id))
@@ -362,16 +386,18 @@ def custodian_replay(world: World, k: int) -> Proc:
     use = world.tickets[(c.doctor.address, study.pmr_id)]
     reason = world.custodians[study.fragments[0][1]].refusal(study.record_id, c.doctor.address,
                                                               use)
-    result = yield from world._rebuild(c.doctor, study, study.essential, use)
-    expect(world, "custodian_replay", ("denied",), "denied" if result == "denied" else result)
-    expect(world, "custodian_replay", (ANSWERED,), reason or "released")
+    result = yield from world._rebuild(c.doctor, study, study.essential, use,
+                                       attack="custodian_replay")
+    steps.append((("denied",), "served" if result == "ok" else result))
+    steps.append(((ANSWERED,), reason or "released"))
 
 
-def scope_key_use(world: World, k: int) -> Proc:
+@attack
+def scope_key_use(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """A2: a doctor logs a read under a scope key instead of a PMR-ID."""
     c = yield from clinic(world, f"scope-{k}")
     yield from _must(world, c.patient.grant_call(c.doctor, _now(world) + DAY))
-    yield from _outcome(world, "scope_key_use", "access_grants: not a PMR-ID",
+    yield from _forbidden(world, steps, "scope_key_use", "access_grants: not a PMR-ID",
                         c.doctor.access_call((1 << 255) | c.patient.patient_id, "all",
                                              hospital_id=c.hospital.hospital_id))
     # the same grant used as it should be: the read is filed under the real Patient-ID
@@ -380,7 +406,8 @@ def scope_key_use(world: World, k: int) -> Proc:
 
 # -- break-glass --------------------------------------------------------------------
 
-def break_glass_flood(world: World, k: int) -> Proc:
+@attack
+def break_glass_flood(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """E1: a fourth break-glass opening on one patient within a week."""
     c = yield from clinic(world, f"flood-{k}")
     pid = c.patient.patient_id
@@ -388,36 +415,38 @@ def break_glass_flood(world: World, k: int) -> Proc:
         yield from _must(world, c.doctor.emergency_access_call(pid, 9))
     yield from _must(world, c.doctor.access_call(c.pmr_id, "emergency",
                                                  hospital_id=c.hospital.hospital_id))
-    yield from _outcome(world, "break_glass_flood", "access_grants: break-glass limit reached",
+    yield from _forbidden(world, steps, "break_glass_flood", "access_grants: break-glass limit reached",
                         c.doctor.emergency_access_call(pid, 9))
     for opening in range(3):
         yield from _must(world, c.hospital.review_emergency_call(c.doctor, opening))
 
 
-def break_glass_after_close(world: World, k: int) -> Proc:
+@attack
+def break_glass_after_close(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """E2: a doctor reads under break-glass after the patient closed it."""
     c = yield from clinic(world, f"closed-{k}")
     yield from _must(world, c.doctor.emergency_access_call(c.patient.patient_id, 9))
     yield from _must(world, c.patient.close_emergency_call(c.doctor))
-    yield from _outcome(world, "break_glass_after_close", "access_grants: emergency access closed",
+    yield from _forbidden(world, steps, "break_glass_after_close", "access_grants: emergency access closed",
                         c.doctor.access_call(c.pmr_id, "emergency",
                                              hospital_id=c.hospital.hospital_id))
     yield from _must(world, c.hospital.review_emergency_call(c.doctor, 0))
 
 
-def break_glass_unreviewed(world: World, k: int) -> Proc:
+@attack
+def break_glass_unreviewed(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """E3: another hospital, then the doctor itself, review an opening; and when the run is long
     enough, the doctor opens again with the opening unreviewed for 72 hours."""
     c = yield from clinic(world, f"review-{k}")
     kind = "break_glass_unreviewed"
     yield from _must(world, c.doctor.emergency_access_call(c.patient.patient_id, 9))
-    yield from _outcome(world, kind, "access_grants: only the hospital or a regulator reviews",
+    yield from _forbidden(world, steps, kind, "access_grants: only the hospital or a regulator reviews",
                         world.hospitals[0].review_emergency_call(c.doctor, 0))
-    yield from _outcome(world, kind, "access_grants: a doctor cannot review its own opening", _raw(
+    yield from _forbidden(world, steps, kind, "access_grants: a doctor cannot review its own opening", _raw(
         world, c.doctor.account, "AccessGrants", "review_emergency", c.doctor.address, 0, 1))
     if world.env.now + 73 * HOUR < world.duration:
         yield world.env.timeout(73 * HOUR)
-        yield from _outcome(world, kind, "access_grants: break-glass review overdue",
+        yield from _forbidden(world, steps, kind, "access_grants: break-glass review overdue",
                             c.doctor.emergency_access_call(c.patient.patient_id, 9))
     yield from _must(world, c.hospital.review_emergency_call(c.doctor, 0))
 
@@ -428,22 +457,24 @@ def _findings(day: dt.date) -> LabFindings:
     return LabFindings(TestType.BLOOD, day, 7, "routine check", "within range")
 
 
-def foreign_lab_report(world: World, k: int) -> Proc:
+@attack
+def foreign_lab_report(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """L1: another hospital's lab posts a report on a clinic's record, unreferred."""
     c = yield from clinic(world, f"lab-{k}")
-    yield from _outcome(world, "foreign_lab_report",
+    yield from _forbidden(world, steps, "foreign_lab_report",
                         "lab_reports: not the record's hospital and not referred",
                         world.labs[0].post_report_call(c.pmr_id, _findings(world.today()),
                                                        b"\x0f" * 32))
 
 
-def bogus_capture_date(world: World, k: int) -> Proc:
+@attack
+def bogus_capture_date(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """L2: a lab report captured in 2099, and one captured before the visit."""
     c = yield from clinic(world, f"capture-{k}")
     for day, reason in ((dt.date(2099, 1, 1), "lab_reports: capture date in the future"),
                         (world.today() - dt.timedelta(days=1),
                          "lab_reports: capture date before the visit")):
-        yield from _outcome(world, "bogus_capture_date", reason,
+        yield from _forbidden(world, steps, "bogus_capture_date", reason,
                             c.lab.post_report_call(c.pmr_id, _findings(day), b"\x0e" * 32))
 
 
@@ -460,33 +491,36 @@ def _anchor(world: World, device: Device) -> Any:
     return device.anchor_call([Reading(1, 97, now - 30)], now - 60, now - 1)
 
 
-def device_without_consent(world: World, k: int) -> Proc:
+@attack
+def device_without_consent(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """I1: a device anchors for a patient who never accepted it."""
     c = yield from clinic(world, f"consent-{k}")
     device = yield from _device_proposed(world, c, f"consent-{k}-device")
-    yield from _outcome(world, "device_without_consent",
+    yield from _forbidden(world, steps, "device_without_consent",
                         "iomt_anchor: binding not accepted by the patient", _anchor(world, device))
 
 
-def device_unbind_by_stranger(world: World, k: int) -> Proc:
+@attack
+def device_unbind_by_stranger(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """I2: another hospital's desk unbinds a patient's device."""
     c = yield from clinic(world, f"unbind-{k}")
     device = yield from _device_proposed(world, c, f"unbind-{k}-device")
     yield from _must(world, c.patient.accept_device_call(device))
     call = world.desks[0]._call("IoMTAnchor", "unbind_device", (device.address,), SlotWrites())
-    yield from _outcome(world, "device_unbind_by_stranger",
+    yield from _forbidden(world, steps, "device_unbind_by_stranger",
                         "iomt_anchor: only the patient, the hospital's desk or a regulator unbinds",
                         call)
 
 
-def suspended_device(world: World, k: int) -> Proc:
+@attack
+def suspended_device(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """I3: a device of a suspended hospital anchors."""
     c = yield from clinic(world, f"suspended-device-{k}")
     device = yield from _device_proposed(world, c, f"suspended-device-{k}-device")
     yield from _must(world, c.patient.accept_device_call(device))
     regulator = world.regulators[0]
     yield from _must(world, regulator.status_call(c.hospital, "suspend"))
-    yield from _outcome(world, "suspended_device", "iomt_anchor: binding hospital not verified",
+    yield from _forbidden(world, steps, "suspended_device", "iomt_anchor: binding hospital not verified",
                         _anchor(world, device))
     yield from _must(world, regulator.status_call(c.hospital, "reinstate"))
 
@@ -496,6 +530,7 @@ __all__ = [
     "Clinic",
     "a_study",
     "application_swap",
+    "attack",
     "bogus_capture_date",
     "bogus_visit_date",
     "break_glass_after_close",
@@ -505,7 +540,6 @@ __all__ = [
     "custodian_replay",
     "device_unbind_by_stranger",
     "device_without_consent",
-    "expect",
     "foreign_lab_report",
     "foreign_version",
     "lost_standing",

@@ -31,8 +31,9 @@ import numpy as np
 import simpy
 
 from sim.chain import make_chain
+from sim.engine.accounting import Accounts, Step
 from sim.engine.driver import ChainDriver, table_gas_limits
-from sim.engine.ledger import Attempt, Ledger, Served
+from sim.engine.ledger import Ledger, Served
 from sim.engine.offload import (
     BIG_RUN_PATIENTS,
     CHUNK,
@@ -94,6 +95,8 @@ Proc = Generator[simpy.Event, Any, Any]
 HISTORY_BLOCKS = 2048
 HOUR = 3600.0
 DAY = 86400.0
+#: What :meth:`World._rebuild` returns when the record was handed out.
+SERVED = ("ok", "tampered-detected", "mismatch")
 IMAGING = {TestType.XRAY: "XRAY", TestType.CT: "CT", TestType.MRI: "MR",
            TestType.ULTRASOUND: "US", TestType.MAMMOGRAPHY: "MG"}
 
@@ -112,6 +115,7 @@ class World:
                                                 tzinfo=dt.UTC).timestamp())
         self.backend = backend or scenario.chain.backend
         self.ledger = Ledger()
+        self.accounts = Accounts(scenario.adversaries.model_dump())
         self.counts: Counter[str] = Counter()
         self.studies: list[StoredStudy] = []
         #: Each hospital's onboarded doctors, listed when setup is over (no doctor joins
@@ -162,7 +166,8 @@ class World:
                                   history=HISTORY_BLOCKS if self._scratch is not None else None,
                                   gas_limits=(table_gas_limits(self.layout, scenario.token,
                                                                scenario.chain.block_gas_limit)
-                                              if scenario.chain.gas_limits == "table" else None))
+                                              if scenario.chain.gas_limits == "table" else None),
+                                  accounts=self.accounts)
         self.driver.record_setup_blocks()
         for source in scenario.workload.dicom_sources:
             if not source.startswith("synthetic:"):
@@ -239,9 +244,13 @@ class World:
         """True while the scenario's duration lasts."""
         return self.env.now < self.duration
 
-    def tx(self, call: Call) -> Generator[simpy.Event, Any, Outcome]:
-        """Submit a call and wait for its block."""
-        outcome: Outcome = yield from self.driver.transact(call)
+    def tx(self, call: Call, *, attack: str | None = None) -> Generator[simpy.Event, Any, Outcome]:
+        """Submit a call and wait for its block.
+
+        An ordinary call is accounted by the driver (a revert is a failed operation);
+        with ``attack``, the call is that attack's forbidden step, judged by the attack.
+        """
+        outcome: Outcome = yield from self.driver.transact(call, attack=attack)
         if outcome.ok:
             self._note(outcome)
         return outcome
@@ -348,8 +357,7 @@ class World:
         regulator = rng.choice(self.regulators)
         out = yield from self.tx(regulator.verify_call(hospital))
         if not out.ok:
-            self.counts["errors"] += 1
-            return
+            return  # accounted as a failed operation
         yield self.env.all_of([self.driver.submit(hospital.add_operator_call(self.desks[h])),
                                self.driver.submit(hospital.add_operator_call(self.labs[h]))])
         events = []
@@ -434,8 +442,7 @@ class World:
                              person.attendant.name, person.attendant.phone)
         out = yield from self.tx(self.desks[h].register_call(patient, details))
         if not out.ok:
-            self.counts["errors"] += 1
-            return None
+            return None  # accounted as a failed operation
         self.counts["patients"] += 1
         self.pmrs[patient.patient_id] = []
         self.names[patient.patient_id] = person.name
@@ -449,8 +456,7 @@ class World:
         out = yield from self.tx(doctor.create_pmr_call(patient.patient_id, self.today(), record,
                                                         hospital_id=self.hospitals[h].hospital_id))
         if not out.ok:
-            self.counts["errors"] += 1
-            return
+            return  # accounted as a failed operation
         self.counts["visits"] += 1
         pmr_id = out.issued
         assert pmr_id is not None
@@ -502,6 +508,9 @@ class World:
         online = [n for n in self.custodian_nodes if self.swarm.node(n).online]
         if len(online) < sc.n:
             self.counts["storage_deferred"] += 1
+            self.accounts.offchain("storage.store", False,
+                                   f"{record_id} at t={self.env.now:.0f}: {len(online)} custodians "
+                                   f"online, {sc.n} needed", fault=self.storage_fault())
             self.trace.write("storage", self.env.now, event="failure", node="",
                              cid="", bytes=len(data), reason="fewer than n custodians online")
             return None
@@ -519,18 +528,21 @@ class World:
         yield self.env.timeout(len(data) * 8 / (self.sc.storage.bandwidth_mbps * 1e6))
         manifest = study_manifest(sharing, named, modality)
         mcid = self.swarm.add("gateway", manifest, cid_version=1)
+        self.accounts.offchain("storage.store", True)
         try:
             yield from self.swarm.pin(mcid)
-        except ReplicationError:
+            self.accounts.offchain("storage.pin", True)
+        except ReplicationError as exc:
             self.counts["replication_shortfalls"] += 1
+            self.accounts.offchain("storage.pin", False, f"{record_id} at t={self.env.now:.0f}: "
+                                   f"{exc}", fault=self.storage_fault())
         findings = lab_findings(rng, test, self.today())
         self.ledger.remember(findings.reason, findings.observations)
         reporter = lab or self.labs[h]
         out = yield from self.tx(reporter.post_report_call(pmr_id, findings, mcid.digest,
                                                            codec=mcid.codec))
         if not out.ok:
-            self.counts["errors"] += 1
-            return None
+            return None  # accounted as a failed operation
         study = StoredStudy(record_id, pmr_id, patient.patient_id, mcid, fragments,
                             sha256(data), len(data), essential)
         self.studies.append(study)
@@ -556,8 +568,7 @@ class World:
         # the patient lets the second doctor read the record and add an opinion to it
         out = yield from self.tx(patient.grant_call(doctor, until, pmr_id=study.pmr_id, write=True))
         if not out.ok:
-            self.counts["errors"] += 1
-            return
+            return  # accounted as a failed operation
         sealed = self._send_essential(study, doctor, patient)
         yield self.env.timeout(rng.uniform(0.5, 6) * HOUR)
         result = yield from self._read(doctor, study, sealed)
@@ -567,8 +578,6 @@ class World:
             visit = ids.split_pmr_id(study.pmr_id)[1]
             yield from self.tx(doctor.create_pmr_call(patient.patient_id, visit, opinion,
                                                       hospital_id=doctor.hospitals[0]))
-        elif result.startswith("access_grants:"):
-            self.counts["errors"] += 1
         revoked = rng.random() < w.revoke_probability
         if revoked:
             yield from self.tx(patient.revoke_call(doctor, pmr_id=study.pmr_id))
@@ -579,7 +588,9 @@ class World:
             if self.env.now + wait >= self.duration:
                 return
             yield self.env.timeout(wait)
-            yield from self._forbidden_access(doctor, study, sealed, "late_access")
+            steps = yield from self._forbidden_access(doctor, study, sealed, "late_access")
+            if steps is not None:
+                self.accounts.attempted("late_access", steps, f"t={self.env.now:.0f}")
 
     def _send_essential(self, study: StoredStudy, doctor: Doctor, patient: Patient) -> bytes:
         """The patient seals the essential share to the doctor's key (ECIES on secp256k1)."""
@@ -594,7 +605,8 @@ class World:
               ) -> Generator[simpy.Event, Any, str]:
         """One read: the doctor records it on chain (``use``), then rebuilds the study.
 
-        Returns "ok", the revert reason of the ``use``, or why the rebuild failed.
+        Returns "ok", the revert reason of the ``use`` (a failed operation), or
+        :meth:`_rebuild`'s result.
         """
         use = yield from self.tx(doctor.access_call(study.pmr_id, kind,
                                                     hospital_id=doctor.hospitals[0]))
@@ -602,16 +614,45 @@ class World:
             return use.reason
         essential = EssentialShare.from_json(
             open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
-        return (yield from self._rebuild(doctor, study, essential, use.receipt.tx_hash))
+        result: str = yield from self._rebuild(doctor, study, essential, use.receipt.tx_hash)
+        return result
+
+    def storage_fault(self) -> str | None:
+        """The configured storage fault that can explain a failure now, or None.
+
+        Nodes go down only by the scenario's churn, and serve tampered blocks
+        only when it configures byzantine nodes; a failure with neither is no
+        fault's doing.
+        """
+        s = self.sc.storage
+        down = sum(1 for n in self.custodian_nodes if not self.swarm.node(n).online)
+        if down and s.churn is not None:
+            return f"{down} of {len(self.custodian_nodes)} storage nodes down (churn)"
+        if s.byzantine:
+            return f"{s.byzantine} byzantine storage nodes"
+        return None
 
     def _rebuild(self, doctor: Doctor, study: StoredStudy, essential: EssentialShare,
-                 use_tx: bytes, *, tamper: bool = False) -> Generator[simpy.Event, Any, str]:
-        """Manifest, fragments, and the custodians' key shares released for the mined ``use_tx``."""
+                 use_tx: bytes, *, tamper: bool = False, attack: str | None = None
+                 ) -> Generator[simpy.Event, Any, str]:
+        """Rebuild ``study`` for ``doctor`` with the custodians' key shares released for the
+        mined ``use_tx``: "ok", "tampered-detected", "denied" (a custodian refused),
+        "unavailable" (the manifest or too few fragments could be fetched), or the name of the
+        error the sharing scheme raised.
+
+        An ordinary rebuild (no ``attack``) is accounted: each custodian's release and the
+        rebuild itself; one done as an attack's step is judged by the attack.
+        """
+        ordinary = attack is None
+        where = f"{study.record_id} for {doctor.label} at t={self.env.now:.0f}"
         try:
             raw = yield from self.swarm.retrieve("gateway", study.manifest_cid, store=False)
         except StorageError:
             self.counts["retrieval_failures"] += 1
-            return "manifest unavailable"
+            if ordinary:
+                self.accounts.offchain("record.rebuild", False, f"{where}: manifest unavailable",
+                                       fault=self.storage_fault())
+            return "unavailable"
         doc = json.loads(raw)
         manifest = Manifest.from_json(json.dumps(doc["sharing"]))
         grantee = "0x" + doctor.address.hex()
@@ -627,10 +668,16 @@ class World:
                 released = self.custodians[entry["node"]].release(study.record_id, doctor.address,
                                                                   use_tx)
             except AccessDenied as exc:
+                if ordinary:
+                    self.accounts.offchain("custodian.release", False,
+                                           f"{where}: custodian {entry['index']} refused: {exc}")
+                    self.accounts.offchain("record.rebuild", False, f"{where}: a custodian refused")
                 self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
                                  pmr=study.pmr_id, grantee=doctor.label,
                                  reason=str(exc).split(": ", 1)[-1], mode="custodian")
                 return "denied"
+            if ordinary:
+                self.accounts.offchain("custodian.release", True)
             try:
                 fragment = yield from self.swarm.retrieve("gateway", Cid.parse(entry["cid"]),
                                                           store=False)
@@ -639,9 +686,19 @@ class World:
             if tamper and not custodians:
                 fragment = bytes([fragment[0] ^ 0xFF]) + fragment[1:]
             custodians.append(Custodian(entry["index"], fragment, released))
+        if len(custodians) < need:
+            if ordinary:
+                self.accounts.offchain("record.rebuild", False,
+                                       f"{where}: {len(custodians)} fragments fetched, {need} needed",
+                                       fault=self.storage_fault())
+            self.trace.write("storage", self.env.now, event="failure", node="", cid="", bytes=0,
+                             reason=f"{len(custodians)} of {need} fragments available")
+            return "unavailable"
         try:
             rebuilt = combine_report(manifest, essential, custodians)
         except PrivacyError as exc:
+            if ordinary:
+                self.accounts.offchain("record.rebuild", False, f"{where}: {type(exc).__name__}")
             self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
                              pmr=study.pmr_id, grantee=doctor.label, reason=type(exc).__name__,
                              mode="rebuild")
@@ -650,46 +707,53 @@ class World:
         self.ledger.rebuilds["ok" if ok else "mismatch"] += 1
         if not ok:
             self.ledger.rebuild_failures.append(study.record_id)
+        if ordinary:
+            self.accounts.offchain("record.rebuild", ok, f"{where}: rebuilt bytes differ")
         if rebuilt.rejected_fragments:
             self.counts["tampered_fragments_detected"] += len(rebuilt.rejected_fragments)
         self.ledger.served.append(Served(grantee, study.pmr_id, self.now_ts(), study.record_id,
                                          use_tx))
         self.trace.write("access", self.env.now, event="released", patient=study.patient_id,
                          pmr=study.pmr_id, grantee=doctor.label, reason="", mode="grant")
+        if not ok:
+            return "mismatch"
         return "ok" if not rebuilt.rejected_fragments else "tampered-detected"
 
     def _forbidden_access(self, doctor: Doctor, study: StoredStudy, sealed: bytes,
-                          kind: str) -> Proc:
+                          kind: str) -> Generator[simpy.Event, Any, list[Step] | None]:
         """A read after the grant ended: the custodians and AccessGrants.use must both refuse.
 
         The custodians are shown the doctor's last recorded read (already
-        answered), or none; then the doctor tries a new ``use``. What must
-        happen is the engine's own reading of the grant history (another
-        grant may since have opened a window; then it is no attack).
+        answered), or none; then the doctor tries a new ``use`` under the
+        grant for the PMR. What must happen is the engine's own reading of the
+        grant history (another grant may since have opened a window; then it
+        is no attack, and None is returned). Otherwise the steps tried: the
+        custodians' answer, then the chain's.
         """
         self.driver.ensure_fresh_head()
         grantee = "0x" + doctor.address.hex()
         if self.ledger.grants.denial_at(grantee, study.pmr_id, self.now_ts(), "pmr") is None:
-            return
+            return None
         essential = EssentialShare.from_json(
             open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
         ticket = self.tickets.get((doctor.address, study.pmr_id), bytes(32))
-        result = yield from self._rebuild(doctor, study, essential, ticket)
-        self.ledger.attempts.append(Attempt(kind + ":custodians", ("denied",),
-                                            "served" if result == "ok" else "denied", self.env.now))
+        result = yield from self._rebuild(doctor, study, essential, ticket, attack=kind)
+        # the custodians are asked once the manifest and fragments are within reach
+        steps: list[Step] = ([] if result == "unavailable" else
+                             [(("denied",), "served" if result in SERVED else result)])
         expected = self.ledger.grants.denial_at(grantee, study.pmr_id, self.driver.next_slot(),
                                                 "pmr")
-        out = yield from self.tx(doctor.access_call(study.pmr_id, "pmr",
-                                                    hospital_id=doctor.hospitals[0]))
-        if expected is None:
-            return
-        self.ledger.attempts.append(Attempt(kind, (expected,), out.reason or "succeeded",
-                                            self.env.now))
-        self.counts["denied"] += 0 if out.ok else 1
+        read = doctor.access_call(study.pmr_id, "pmr", hospital_id=doctor.hospitals[0])
+        if expected is None:  # a window opens in the block the use would land in
+            yield from self.tx(read)
+            return steps
+        out = yield from self.tx(read, attack=kind)
+        steps.append(((expected,), out.reason or "succeeded"))
         if not out.ok:
             self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
                              pmr=study.pmr_id, grantee=doctor.label, reason=out.reason,
                              mode="chain")
+        return steps
 
     # -- break glass, IoMT ----------------------------------------------------
     def _glass_arrivals(self, patient: Patient, h: int) -> Proc:
@@ -710,15 +774,30 @@ class World:
         if doctor is None:
             return
         yield self.env.timeout(rng.uniform(0, 12) * HOUR)
+        if not self._glass_allowed(doctor, patient.patient_id):
+            # the doctor's DApp shows the bound (3 openings a week per patient, reviews within
+            # 72 h) before anything is sent
+            self.counts["break_glass_withheld"] += 1
+            return
         out = yield from self.tx(doctor.emergency_access_call(patient.patient_id,
                                                               rng.randint(1, 99)))
         if not out.ok:
-            # the bounds of break-glass (3 openings a week, reviews within 72 h) may refuse it
-            self.counts["break_glass_refused"] += 1
-            return
+            return  # accounted as a failed operation
         self.env.process(self._review_opening(doctor, out, rng.uniform(1, 48) * HOUR))
         if self.pmrs.get(patient.patient_id):
             yield from self.tx(doctor.access_call(self.pmrs[patient.patient_id][-1], "emergency"))
+
+    def _glass_allowed(self, doctor: Doctor, patient_id: int) -> bool:
+        """Whether AccessGrants would let ``doctor`` open break-glass on the patient now."""
+        recent = self.driver.view("AccessGrants", "emergency_of", doctor.address, patient_id)[3]
+        count, head = self.driver.view("AccessGrants", "review_queue", doctor.address)
+        if recent >= 3:
+            return False
+        if head < count:
+            opened, verdict = self.driver.view("AccessGrants", "opening_of", doctor.address,
+                                               head)[2:]
+            return bool(verdict) or opened + 72 * 3600 > self.driver.next_slot()
+        return True
 
     def _review_opening(self, doctor: Doctor, opened: Outcome, delay: float) -> Proc:
         """The hospital the doctor acted for reviews the break-glass opening after ``delay``."""
@@ -726,7 +805,8 @@ class World:
         event = opened.event("EmergencyAccess")
         hospital = next(x for x in self.hospitals if x.hospital_id == event["hospital_id"])
         out = yield from self.tx(hospital.review_emergency_call(doctor, event["opening"]))
-        self.counts["break_glass_reviews" if out.ok else "errors"] += 1
+        if out.ok:
+            self.counts["break_glass_reviews"] += 1
 
     def _device(self, patient: Patient, h: int) -> Proc:
         device = Device(self.protocol, f"device-{patient.label}")

@@ -60,9 +60,18 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 from sim.privacy.deid_actions import UidMap, date_offset_days
+from sim.privacy.deid_checks import BrokenInput, check_pixels, check_structure
+from sim.privacy.deid_iod import iod_types
 from sim.privacy.deid_model import (
     REFUSAL_REASONS,
     ActionEntry,
@@ -74,7 +83,13 @@ from sim.privacy.deid_pixels import PixelCleanError, Region, clean_regions
 from sim.privacy.deid_profile import ProfileRun
 from sim.privacy.deid_table import BASIC_PROFILE_CODE
 
+#: Refusal reasons that mean "not a DICOM instance" (skipped in folder mode, not refused).
+NOT_INSTANCE = frozenset({"not-dicom", "no-sop-instance-uid", "dicomdir"})
+#: Media Storage Directory Storage: a DICOMDIR, never an instance to de-identify.
+_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+
 __all__ = [
+    "NOT_INSTANCE",
     "REFUSAL_REASONS",
     "ActionEntry",
     "ActionLog",
@@ -109,6 +124,12 @@ def _check_refusals(ds: Dataset, config: DeidConfig, name: str) -> bool:
     """Raise :class:`DeidRefused` if ``ds`` cannot be done; True if its pixels need cleaning."""
     if not str(ds.get("SOPInstanceUID", "") or "").strip():
         raise DeidRefused(name, "no-sop-instance-uid")
+    meta = getattr(ds, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    try:
+        check_pixels(ds, encapsulated=bool(syntax is not None and syntax.is_encapsulated))
+    except BrokenInput as exc:
+        raise DeidRefused(name, "broken-pixel-data", str(exc)) from None
     burned = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
     if burned != "YES":
         return False
@@ -130,7 +151,8 @@ def deidentify_dataset(
     with _quiet():
         needs_cleaning = _check_refusals(ds, config, name)
         log = ActionLog(options=tuple(sorted(config.options)))
-        profile = ProfileRun(config, uid_map, log)
+        types = iod_types(str(ds.get("SOPClassUID", "") or ""))
+        profile = ProfileRun(config, uid_map, log, types)
         profile.patient_id = str(ds.get("PatientID", "") or "").strip()
         profile.day_offset = date_offset_days(config.key, profile.patient_id,
                                               config.date_shift_days)
@@ -178,9 +200,12 @@ class FileResult:
 
         out: dict[str, Any] = {"input": rel(self.in_path), "output": None}
         if self.refused is not None:
-            out["status"] = "refused"
+            out["status"] = ("skipped" if self.refused.reason in NOT_INSTANCE else
+                             "failed" if self.refused.reason == "unwritable" else "refused")
             out["reason"] = self.refused.reason
             out["message"] = REFUSAL_REASONS[self.refused.reason]
+            if self.refused.detail:
+                out["detail"] = self.refused.detail
         else:
             out["status"] = "ok"
             out["output"] = str(self.out_path)
@@ -189,28 +214,89 @@ class FileResult:
         return out
 
 
+def _part10(ds: Dataset) -> None:
+    """Give ``ds`` the file meta of a Part 10 file (inputs without one, or with gaps)."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = FileMetaDataset()
+        ds.file_meta = meta
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = ds.original_encoding
+        meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit
+                                  else ExplicitVRLittleEndian if little is not False
+                                  else ExplicitVRBigEndian)
+    meta.MediaStorageSOPClassUID = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID")
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    if "ImplementationClassUID" not in meta:
+        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+
+
+def _encode(ds: Dataset, target: str | BinaryIO, name: str) -> None:
+    """Write ``ds`` as a Part 10 file (preamble, ``DICM``, file meta) in its transfer syntax."""
+    try:
+        with _quiet():
+            _part10(ds)
+            syntax = ds.file_meta.TransferSyntaxUID
+            if not getattr(ds, "preamble", None):
+                ds.preamble = b"\x00" * 128
+            ds.save_as(target, enforce_file_format=True, implicit_vr=syntax.is_implicit_VR,
+                       little_endian=syntax.is_little_endian)
+    except Exception as exc:
+        raise DeidRefused(name, "unwritable", type(exc).__name__) from None
+
+
 def _write_atomic(ds: Dataset, out_path: Path, name: str) -> None:
     """Write ``ds`` to ``out_path`` via a temporary file, leaving nothing partial behind."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=out_path.parent)
     os.close(fd)
     try:
-        with _quiet():
-            ds.save_as(tmp, enforce_file_format=False)
+        _encode(ds, tmp, name)
         os.replace(tmp, out_path)
-    except Exception as exc:
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise DeidRefused(name, "unwritable", type(exc).__name__) from None
+        raise
 
 
 def read_dicom(source: Path | BinaryIO, name: str | None = None) -> Dataset:
-    """Read a file or binary stream with pydicom; :class:`DeidRefused` ``not-dicom`` if it cannot."""
+    """Read a DICOM instance from a file or a binary stream and check that it is whole.
+
+    Files without a preamble or file meta (a bare data set, any encoding) are
+    read too. :class:`DeidRefused` with reason ``not-dicom`` (cannot be read),
+    ``no-sop-instance-uid`` (not an instance: DICOMDIR, fragment) or
+    ``truncated`` (:func:`~sim.privacy.deid_checks.check_structure`).
+    """
+    label = name or str(source)
+    try:
+        raw = source.read_bytes() if isinstance(source, Path) else source.read()
+    except OSError as exc:
+        raise DeidRefused(label, "not-dicom", type(exc).__name__) from None
+    forced = False
     try:
         with _quiet():
-            return pydicom.dcmread(source)
+            try:
+                ds = pydicom.dcmread(io.BytesIO(raw))
+            except InvalidDicomError:
+                forced = True
+                ds = pydicom.dcmread(io.BytesIO(raw), force=True)
+            sop = str(ds.get("SOPInstanceUID", "") or "").strip()
     except Exception as exc:
-        raise DeidRefused(name or str(source), "not-dicom", type(exc).__name__) from None
+        # with the DICM marker it is a DICOM file, broken; without, not DICOM at all
+        reason = "truncated" if raw[128:132] == b"DICM" else "not-dicom"
+        raise DeidRefused(label, reason, type(exc).__name__) from None
+    if forced and not sop:  # no DICM header and no SOP Instance UID: not DICOM at all
+        raise DeidRefused(label, "not-dicom")
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == _DICOMDIR_CLASS:
+        raise DeidRefused(label, "dicomdir")
+    try:  # before the SOP check: a Part 10 file cut short is broken, not "not an instance"
+        check_structure(raw, ds)
+    except BrokenInput as exc:
+        raise DeidRefused(label, "truncated", str(exc)) from None
+    if not sop:
+        raise DeidRefused(label, "no-sop-instance-uid")
+    return ds
 
 
 def _deidentify_read(ds: Dataset, config: DeidConfig, uid_map: UidMap | None,
@@ -234,7 +320,7 @@ def deidentify_file(
 ) -> FileResult:
     """De-identify one file into ``out_path``; raises :class:`DeidRefused` (nothing written)."""
     src, dst = Path(in_path), Path(out_path)
-    ds = read_dicom(src)
+    ds = read_dicom(src, str(src))
     log = _deidentify_read(ds, config, uid_map, str(src))
     _write_atomic(ds, dst, str(src))
     return FileResult(in_path=src, out_path=dst, log=log)
@@ -251,11 +337,7 @@ def deidentify_bytes(
     ds = read_dicom(io.BytesIO(data), name)
     log = _deidentify_read(ds, config, uid_map, name)
     buffer = io.BytesIO()
-    try:
-        with _quiet():
-            ds.save_as(buffer, enforce_file_format=False)
-    except Exception as exc:
-        raise DeidRefused(name, "unwritable", type(exc).__name__) from None
+    _encode(ds, buffer, name)
     return buffer.getvalue(), log
 
 
@@ -274,9 +356,20 @@ class TreeResult:
         return [f for f in self.files if f.ok]
 
     @property
+    def skipped(self) -> list[FileResult]:
+        """Files that are not DICOM instances (README, .icc, DICOMDIR, ...): left out."""
+        return [f for f in self.files if f.refused is not None and f.refused.reason in NOT_INSTANCE]
+
+    @property
     def refused(self) -> list[FileResult]:
-        """Files refused (nothing written for them)."""
-        return [f for f in self.files if not f.ok]
+        """Instances refused because they cannot be de-identified safely (nothing written)."""
+        return [f for f in self.files if f.refused is not None
+                and f.refused.reason not in NOT_INSTANCE and f.refused.reason != "unwritable"]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Instances whose output could not be written."""
+        return [f for f in self.files if f.refused is not None and f.refused.reason == "unwritable"]
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: counts and one entry per file (paths relative to the roots)."""
@@ -290,7 +383,9 @@ class TreeResult:
             "schema": "pmrsim.deid-log/1",
             "profile": BASIC_PROFILE_CODE[1],
             "processed": len(self.processed),
+            "skipped": len(self.skipped),
             "refused": len(self.refused),
+            "failed": len(self.failed),
             "files": files,
         }
 

@@ -14,7 +14,10 @@ from sim.privacy.deid_table import validate_options
 #: Why a file can be refused; the keys are the ``reason`` of :class:`DeidRefused`.
 REFUSAL_REASONS: dict[str, str] = {
     "not-dicom": "not a DICOM file that can be read",
-    "no-sop-instance-uid": "the dataset has no SOP Instance UID",
+    "no-sop-instance-uid": "not a DICOM instance: the dataset has no SOP Instance UID",
+    "dicomdir": "a DICOMDIR (a media directory), not an instance",
+    "truncated": "the file is truncated or its encoding is inconsistent",
+    "broken-pixel-data": "its Pixel Data does not match the attributes that describe it",
     "burned-in-annotation": (
         "Burned In Annotation is YES and no Clean Pixel Data regions are configured"
     ),

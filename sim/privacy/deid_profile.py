@@ -4,6 +4,28 @@
 removes (:meth:`ProfileRun.collect`), then applies Table E.1-1 element by
 element at every depth (:meth:`ProfileRun.apply`), and finally sets the
 de-identification method attributes (:meth:`ProfileRun.mark`).
+
+Every action is fitted to the attribute's Type in the IOD at its sequence
+path (:mod:`sim.privacy.deid_iod`): what the IOD requires stays, with a dummy
+(Type 1) or empty (Type 2); what it does not require may go.
+
+**Sequences with action D** (Content, Person Identification Code, Operator
+Identification, Verifying Observer, Graphic Annotation, ...) never keep an
+original value: where the IOD lets the sequence go it is removed, where it
+must be present it is emptied, where it needs a value it gets one dummy item
+built from the first original item's skeleton (:meth:`ProfileRun.dummy_item`):
+only the attributes the IOD requires at that path, each with a dummy of its
+VR and multiplicity (nested sequences one dummy item again, UIDs replaced,
+coded strings that the table does not list kept, since they are enumerated
+terms such as Relationship Type that name structure, not people).
+
+**Structured content** under Clean Structured Content (``C`` on Content,
+Acquisition Context and Specimen Preparation Sequences) keeps the tree and
+cleans every item at every depth (:meth:`ProfileRun.clean_structured`): text
+and names become dummies, dates and times dummies (shifted under Modified
+Dates, kept under Full Dates), UIDs replaced, codes kept only when their
+coding scheme is a standard one (:data:`STANDARD_SCHEMES`) and they repeat no
+identifying value, numbers and coded strings kept.
 """
 
 from __future__ import annotations
@@ -13,6 +35,7 @@ from typing import Any
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
@@ -26,8 +49,15 @@ from sim.privacy.deid_actions import (
     pseudonym,
     shift_date_value,
 )
+from sim.privacy.deid_iod import IodTypes
 from sim.privacy.deid_model import ActionLog, DeidConfig
-from sim.privacy.deid_table import BASIC_PROFILE_CODE, OPTION_CODES, ProfileTable, load_table
+from sim.privacy.deid_table import (
+    BASIC_PROFILE_CODE,
+    OPTION_CODES,
+    ProfileTable,
+    load_table,
+    resolve_for_type,
+)
 
 #: Text VRs that are searched for identifying values (CS is coded, not free text).
 _SCRUB_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
@@ -36,11 +66,24 @@ _DATE_VRS = frozenset({"DA", "DT"})
 _BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010, 0x54001010})
 _PATIENT_ID = 0x00100020
 _META_PRIVATE = frozenset({0x00020100, 0x00020102})
-#: Coded-entry attributes kept verbatim inside D sequences (they name concepts, not people).
-_CODE_TAGS = frozenset({
-    0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080105, 0x00080106, 0x0008010F,
-    0x00080117, 0x00080118, 0x00080119, 0x00080120, 0x00080122,
+#: Code Sequence Macro attributes (value, scheme, version, meaning, long and URN values).
+_CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080119,
+                        0x00080120})
+_SCHEME_TAG = 0x00080102
+#: Coding schemes of PS3.16 Table 8-1 whose codes name concepts, never people or places
+#: of a patient's care; codes of other (local, ``99``-prefixed) schemes are replaced.
+STANDARD_SCHEMES = frozenset({
+    "DCM", "SCT", "SRT", "SNM3", "LN", "UCUM", "FMA", "RADLEX", "NCIT", "NCIt", "ICD10",
+    "I10", "ICD10CM", "I9C", "ICD9CM", "ICDO3", "ICD11", "MSH", "UMLS", "NCDR", "ACR", "BI",
+    "ASTM-SIGPURPOSE", "ISO639_1", "ISO639_2", "ISO3166_1", "IEEE", "MDC", "HL7",
+    "RXNORM", "NDC", "PUBCHEM_CID", "ITIS_TSN", "MGI", "UNII", "NEU", "CID", "DC", "SCPECG",
+    "ATC", "LNC", "POS", "NBD", "NCI", "UMDNS", "ACR-TIRADS",
 })
+_UPPER_SCHEMES = frozenset(s.upper() for s in STANDARD_SCHEMES)
+#: Prefix of the DICOM standard's own UIDs (SOP classes, transfer syntaxes, ...): not identifying.
+_STANDARD_UID_PREFIX = "1.2.840.10008."
+#: Modes of :meth:`ProfileRun.apply`: the table as it is, or structured content cleaned.
+STRUCT = "struct"
 _IDENTITY_SUFFIXES = ("ID", "IDs", "Name", "Names", "Address", "Number", "Numbers", "Locator")
 
 
@@ -66,13 +109,16 @@ def _identity_like(tag: int, vr: str) -> bool:
 class ProfileRun:
     """Applies the profile to one dataset tree (one file) with a shared UID map."""
 
-    def __init__(self, config: DeidConfig, uid_map: UidMap, log: ActionLog) -> None:
-        """Prepare a run of ``config`` that maps UIDs with ``uid_map`` and records into ``log``."""
+    def __init__(self, config: DeidConfig, uid_map: UidMap, log: ActionLog,
+                 types: IodTypes) -> None:
+        """Prepare a run of ``config`` that maps UIDs with ``uid_map``, records into ``log``
+        and keeps what the IOD typed by ``types`` requires."""
         self.config = config
         self.options = config.options
         self.table: ProfileTable = load_table()
         self.uid_map = uid_map
         self.log = log
+        self.types = types
         self.needles = PhiNeedles()
         self.day_offset = 0
         self.patient_id = ""
@@ -93,7 +139,7 @@ class ProfileRun:
                 continue
             for value in as_strings(elem.value):
                 if vr == "UI":
-                    if value.strip():
+                    if value.strip() and not value.startswith(_STANDARD_UID_PREFIX):
                         self.needles.uids.add(value.strip().rstrip("\x00"))
                 elif vr in _DATE_VRS:
                     self.needles.add_date(value)
@@ -102,11 +148,13 @@ class ProfileRun:
                                           person=vr == "PN")
 
     # -- second pass: apply ---------------------------------------------------
-    def apply(self, ds: Dataset, prefix: str = "", strict: bool = False) -> None:
+    def apply(self, ds: Dataset, prefix: str = "", kpath: tuple[str, ...] = (),
+              mode: str = "") -> None:
         """Apply the profile to ``ds`` and, recursively, to every sequence item in it.
 
-        ``strict`` is set inside a sequence whose action is D (a dummy): there,
-        free text the table does not list is replaced too, not only known PHI.
+        ``kpath`` is the keyword path of the sequences ``ds`` sits in (for the
+        IOD's Types); ``mode`` is :data:`STRUCT` inside structured content
+        being cleaned (Clean Structured Content), empty otherwise.
         """
         tags = list(ds.keys())
         creators = {
@@ -121,7 +169,7 @@ class ProfileRun:
             if tag.is_private:
                 if 0x10 <= tag.element <= 0xFF:
                     continue  # creators are decided once their blocks are known
-                if self._keep_private(ds, elem, creators, path):
+                if self._keep_private(ds, elem, creators, path, kpath):
                     kept_blocks.add((tag.group, tag.element >> 8))
                 continue
             if tag.element == 0 and tag.group != 0x0002:
@@ -136,7 +184,7 @@ class ProfileRun:
                 del ds[tag]
                 self.log.add(path, tag, "X")
                 continue
-            self._public(ds, elem, path, strict)
+            self._public(ds, elem, path, kpath, mode)
         for (group, block), _name in creators.items():
             if (group, block) not in kept_blocks:
                 ctag = BaseTag((group << 16) | block)
@@ -144,7 +192,8 @@ class ProfileRun:
                 self.log.add(prefix + _tag_text(ctag), ctag, "X")
 
     def _keep_private(
-        self, ds: Dataset, elem: DataElement, creators: dict[tuple[int, int], str], path: str
+        self, ds: Dataset, elem: DataElement, creators: dict[tuple[int, int], str], path: str,
+        kpath: tuple[str, ...],
     ) -> bool:
         """Keep a private element only when Retain Safe Private allows it; else remove it."""
         tag = elem.tag
@@ -157,7 +206,7 @@ class ProfileRun:
         )
         if safe:
             if base_vr(elem.VR) == "SQ":
-                self._recurse(elem, path, False)
+                self._recurse(elem, path, kpath, "")
             self.log.add(path, tag, "C", "rtnSafePrivOpt")
             return True
         del ds[tag]
@@ -175,51 +224,108 @@ class ProfileRun:
             return any(self.needles.leaks_date(v) for v in as_strings(elem.value))
         return any(self.needles.leaks_text(v) for v in as_strings(elem.value))
 
-    def _recurse(self, elem: DataElement, path: str, strict: bool) -> None:
+    def _recurse(self, elem: DataElement, path: str, kpath: tuple[str, ...], mode: str) -> None:
         """Apply the profile to every item of the sequence ``elem``."""
+        inner = (*kpath, elem.keyword) if elem.keyword else kpath
         for i, item in enumerate(elem.value or ()):
-            self.apply(item, f"{path}[{i}]", strict)
+            self.apply(item, f"{path}[{i}]", inner, mode)
 
-    def _public(self, ds: Dataset, elem: DataElement, path: str, strict: bool) -> None:
+    def _public(self, ds: Dataset, elem: DataElement, path: str, kpath: tuple[str, ...],
+                mode: str) -> None:
         """Apply the table action (or the unlisted-attribute rule) to a public element."""
         tag = elem.tag
         vr = base_vr(elem.VR)
         rule = self.table.lookup(tag)
         if rule is None:
-            self._unlisted(ds, elem, path, vr, strict)
+            self._unlisted(ds, elem, path, kpath, vr, mode)
             return
-        action, option = rule.action(self.options)
-        if action == "X":
+        raw, option = rule.raw_action(self.options)
+        required = self.types.required(kpath, elem.keyword) if elem.keyword else None
+        action = resolve_for_type(raw, required)
+        if tag == _PATIENT_ID and action == "Z" and elem.value:
+            action = "D"  # Z allows a dummy: the keyed pseudonym keeps a patient's files together
+        if vr == "SQ":
+            action = self._sequence(ds, elem, path, kpath, action, option, required, mode)
+        elif action == "X":
             del ds[tag]
-        elif vr == "SQ":
-            if action == "Z":
-                elem.value = Sequence()
-            else:
-                self._recurse(elem, path, strict or action == "D")
         elif action == "Z":
             elem.value = elem.empty_value
         elif action == "D":
             elem.value = self._dummy(elem, vr)
         elif action == "U":
-            elem.value = self._map_uids(elem.value) if vr == "UI" else dummy_value(vr)
+            elem.value = self._map_uids(elem.value) if vr == "UI" else self._dummy(elem, vr)
         elif action == "C":
-            action = self._clean(elem, vr, option)
+            action = self._clean(elem, vr, option, mode)
         self.log.add(path, tag, action, option)
 
+    def _sequence(self, ds: Dataset, elem: DataElement, path: str, kpath: tuple[str, ...],
+                  action: str, option: str | None, required: str | None, mode: str) -> str:
+        """Apply ``action`` to the sequence ``elem``; return the action actually taken."""
+        if action == "D":  # a dummy: nothing original survives
+            if required is None:
+                action = "X"
+            elif required == "present" or not elem.value:
+                action = "Z"
+            else:
+                inner = (*kpath, elem.keyword)
+                elem.value = Sequence([self.dummy_item(elem.value[0], inner)])
+                return "D"
+        if action == "X":
+            del ds[elem.tag]
+        elif action == "Z":
+            elem.value = Sequence()
+        elif action == "C" and option == "cleanStructContOpt":
+            self._recurse(elem, path, kpath, STRUCT)
+        else:
+            self._recurse(elem, path, kpath, mode)
+        return action
+
+    def dummy_item(self, item: Dataset, kpath: tuple[str, ...]) -> Dataset:
+        """A dummy item shaped like ``item``: only what the IOD requires at ``kpath``, no
+        original value (see the module docstring)."""
+        out = Dataset()
+        for elem in item:
+            tag = elem.tag
+            if tag.is_private or tag.element == 0 or not elem.keyword:
+                continue
+            required = self.types.required(kpath, elem.keyword)
+            if required is None:
+                continue
+            vr = base_vr(elem.VR)
+            if required == "present":
+                value: Any = Sequence() if vr == "SQ" else None
+            elif vr == "SQ":
+                inner = (*kpath, elem.keyword)
+                value = Sequence([self.dummy_item(elem.value[0], inner)] if elem.value else [])
+            elif vr == "UI":
+                value = self._map_uids(elem.value)
+            elif vr == "CS" and self.table.lookup(tag) is None and elem.value:
+                value = elem.value  # enumerated terms (structure), not identifying
+            else:
+                value = self._dummy(elem, vr)
+            out.add(DataElement(tag, elem.VR, value))
+        return out
+
     def _dummy(self, elem: DataElement, vr: str) -> Any:
-        """The D value of ``elem``: mapped UID, Patient ID pseudonym or VR dummy."""
+        """The D value of ``elem``: mapped UID, Patient ID pseudonym or VR dummy (one per
+        original value, so the multiplicity stays valid)."""
         if vr == "UI":
             return self._map_uids(elem.value) if elem.value else self.uid_map.map(str(elem.tag))
         if elem.tag == _PATIENT_ID:
             return "PAT" + pseudonym(self.config.key, "patient-id", self.patient_id)
-        return dummy_value(vr)
+        if vr in BINARY_VRS or vr == "SQ":
+            return dummy_value(vr)
+        count = elem.VM if isinstance(elem.value, list | tuple | MultiValue) else 1
+        value = dummy_value(vr)
+        return [value] * count if count > 1 else value
 
     def _map_uids(self, value: Any) -> Any:
-        """``value`` (one UID or several) with every UID mapped."""
+        """``value`` (one UID or several) with every UID mapped (the standard's own kept)."""
         values = as_strings(value)
         if not values:
             return value
-        mapped = [self.uid_map.map(v) for v in values]
+        mapped = [v if v.startswith(_STANDARD_UID_PREFIX) else self.uid_map.map(v)
+                  for v in values]
         return mapped[0] if len(mapped) == 1 else mapped
 
     def _shift_dates(self, elem: DataElement, vr: str) -> None:
@@ -231,32 +337,33 @@ class ProfileRun:
         if out:
             elem.value = out[0] if len(out) == 1 else out
 
-    def _clean(self, elem: DataElement, vr: str, option: str | None) -> str:
+    def _clean(self, elem: DataElement, vr: str, option: str | None, mode: str) -> str:
         """Clean one element; return the action to log (``C``)."""
         if vr in _DATE_VRS and option == "rtnLongModifDatesOpt":
             self._shift_dates(elem, vr)
+        elif mode == STRUCT and elem.value and vr in (*_SCRUB_VRS, *_DATE_VRS, "TM"):
+            if option != "rtnLongFullDatesOpt":
+                elem.value = self._dummy(elem, vr)
         elif vr in _DATE_VRS:
             if self._leaks(elem):
-                elem.value = dummy_value(vr)
+                elem.value = self._dummy(elem, vr)
         elif vr == "UI":
             elem.value = self._map_uids(elem.value)
         elif vr in _SCRUB_VRS and self._leaks(elem):
-            elem.value = dummy_value(vr)
+            elem.value = self._dummy(elem, vr)
         return "C"
 
-    def _unlisted(
-        self, ds: Dataset, elem: DataElement, path: str, vr: str, strict: bool
-    ) -> None:
-        """A standard attribute the table does not list: keep it unless it repeats PHI."""
+    def _unlisted(self, ds: Dataset, elem: DataElement, path: str, kpath: tuple[str, ...],
+                  vr: str, mode: str) -> None:
+        """A standard attribute the table does not list: keep it unless it repeats PHI
+        (or, in structured content being cleaned, unless it can identify)."""
         tag = elem.tag
         if vr == "SQ":
-            self._recurse(elem, path, strict)
+            self._recurse(elem, path, kpath, mode)
             return
         if tag in _BULK_TAGS or ((tag >> 16) == 0x0002 and vr in BINARY_VRS):
             return
-        if strict and vr in _SCRUB_VRS and tag not in _CODE_TAGS and elem.value:
-            elem.value = dummy_value(vr)
-            self.log.add(path, tag, "D")
+        if mode == STRUCT and self._clean_structured(ds, elem, path, vr):
             return
         if not self._leaks(elem):
             return
@@ -267,14 +374,46 @@ class ProfileRun:
             if "rtnLongModifDatesOpt" in self.options:
                 self._shift_dates(elem, vr)
             else:
-                elem.value = dummy_value(vr)
+                elem.value = self._dummy(elem, vr)
             self.log.add(path, tag, "C")
         elif vr in BINARY_VRS:
             del ds[tag]
             self.log.add(path, tag, "X")
         else:
-            elem.value = dummy_value(vr)
+            elem.value = self._dummy(elem, vr)
             self.log.add(path, tag, "C")
+
+    def _clean_structured(self, ds: Dataset, elem: DataElement, path: str, vr: str) -> bool:
+        """Clean an unlisted element of structured content; True when it was handled."""
+        tag = elem.tag
+        if not elem.value:
+            return False
+        if vr == "UI":
+            elem.value = self._map_uids(elem.value)
+        elif vr in _DATE_VRS or vr == "TM":
+            if "rtnLongFullDatesOpt" in self.options:
+                return False
+            if "rtnLongModifDatesOpt" in self.options and vr in _DATE_VRS:
+                self._shift_dates(elem, vr)
+            elif "rtnLongModifDatesOpt" not in self.options:
+                elem.value = self._dummy(elem, vr)
+            else:
+                return False
+        elif vr in _SCRUB_VRS:
+            if tag in _CODE_TAGS and self._standard_code(ds):
+                return False  # a concept of a standard scheme; still checked for PHI
+            elem.value = self._dummy(elem, vr)
+        else:
+            return False
+        self.log.add(path, tag, "C", "cleanStructContOpt")
+        return True
+
+    def _standard_code(self, item: Dataset) -> bool:
+        """True when ``item`` is a coded entry of a standard scheme repeating no PHI."""
+        scheme = item.get(_SCHEME_TAG)
+        if scheme is None or str(scheme.value or "").strip().upper() not in _UPPER_SCHEMES:
+            return False
+        return not any(self._leaks(item[t]) for t in _CODE_TAGS if t in item)
 
     # -- method attributes ----------------------------------------------------
     def mark(self, ds: Dataset, cleaned_pixels: bool) -> None:

@@ -7,9 +7,11 @@ action applied to each attribute. This module only parses it, matches tags
 resolves the action of a row under a set of selected options.
 
 **Combined actions.** The standard lets ``X/Z``, ``X/D``, ``Z/D``, ``X/Z/D`` and
-``X/Z/U*`` depend on the attribute's Type in the IOD, which a generic tool does
-not know. pmrsim resolves them so that the attribute is never *less* protected
-and the object stays valid whatever the Type:
+``X/Z/U*`` depend on the attribute's Type in the IOD. The profile resolves them
+with the IOD's Types (:func:`resolve_for_type`, Types from
+:mod:`sim.privacy.deid_iod`); :func:`resolve_simple` is the Type-blind
+resolution (used to decide what is identifying, and by :meth:`Rule.action`),
+chosen so that the attribute is never *less* protected whatever the Type:
 
 * ``X/Z`` and ``X/Z/D`` -> ``Z`` (kept present with an empty value, an empty
   sequence for SQ: a Type 2 attribute stays present, a Type 3 one is harmless
@@ -106,6 +108,35 @@ def validate_options(options: frozenset[str]) -> frozenset[str]:
     return canon
 
 
+def resolve_for_type(action: str, required: str | None) -> str:
+    """Map a (possibly combined) table action to X, Z, D, K, C or U for an attribute whose
+    IOD requires ``"value"`` (Type 1, 1C), ``"present"`` (Type 2, 2C) or nothing (``None``).
+
+    The action never leaves the original value and never drops what the IOD needs:
+    ``X`` becomes ``Z`` or ``D``, ``Z`` becomes ``D`` where a value is required; a
+    combined action takes its first part that fits (``X`` for Type 3, ``Z`` for
+    Type 2, ``D`` for Type 1). ``X/Z/U*`` is always ``U``: keeping the references with
+    replaced UIDs is conformant whatever the Type.
+    """
+    if action == "X/Z/U*":
+        return "U"
+    parts = action.split("/")
+    for part in parts:
+        if part not in _SIMPLE_ACTIONS:
+            raise ValueError(f"unsupported action {action!r} in Table E.1-1")
+    if len(parts) == 1:
+        if required == "value" and action in ("X", "Z"):
+            return "D"
+        if required == "present" and action == "X":
+            return "Z"
+        return action
+    if required == "value":
+        return "D"
+    if required == "present":
+        return "Z" if "Z" in parts else "D"
+    return parts[0]
+
+
 def resolve_simple(action: str) -> str:
     """Map a (possibly combined) table action to one of X, Z, D, K, C, U."""
     resolved = COMBINED_ACTIONS.get(action, action)
@@ -157,16 +188,23 @@ class Rule:
     basic: str
     options: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
-    def action(self, selected: frozenset[str]) -> tuple[str, str | None]:
-        """Return ``(action, option)``: the simple action under ``selected`` and the option
-        that decided it (``None`` when the basic profile did)."""
-        chosen: tuple[str, str | None] = (resolve_simple(self.basic), None)
+    def raw_action(self, selected: frozenset[str]) -> tuple[str, str | None]:
+        """Return ``(action, option)``: the table's action under ``selected``, combined
+        actions such as ``X/Z`` left as they are, and the option that decided it
+        (``None`` when the basic profile did)."""
+        chosen: tuple[str, str | None] = (self.basic, None)
         for opt in TABLE_OPTIONS:  # fixed order: deterministic choice among equals
             if opt in selected and opt in self.options:
-                act = resolve_simple(self.options[opt])
+                act = self.options[opt]
                 if chosen[1] is None or (act == "C" and chosen[0] != "C"):
                     chosen = (act, opt)
         return chosen
+
+    def action(self, selected: frozenset[str]) -> tuple[str, str | None]:
+        """Like :meth:`raw_action` with combined actions resolved by :func:`resolve_simple`
+        (the resolution used when the attribute's Type is not known)."""
+        act, opt = self.raw_action(selected)
+        return resolve_simple(act), opt
 
 
 class ProfileTable:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,6 +32,22 @@ ALGORITHMS = {
     "digest": "SHA-256",
     "key_check": "HMAC-SHA256(K, 'pmrsim/sharing/key-check/v1')",
 }
+
+# Ceilings checked before anything is allocated from a manifest's figures (a manifest is
+# public input: ``pmrsim share combine`` reads one from a folder it was handed).
+#: Bytes of a manifest file read at most (one of 255 custodians is ~35 KB).
+MAX_MANIFEST_BYTES = 1 << 20
+#: Largest record a manifest may describe: 1 TiB.
+MAX_RECORD_SIZE = 1 << 40
+#: Largest segment: 1 GiB (one segment and its pieces are held in memory while rebuilt).
+MAX_SEGMENT_SIZE = 1 << 30
+#: Most segments in one record (a 1 TiB record in 4 MiB segments has 262,144).
+MAX_SEGMENTS = 1 << 24
+#: Versions and key epochs are unsigned 32-bit numbers.
+MAX_VERSION = 2**32 - 1
+#: Characters of a record id.
+MAX_RECORD_ID = 1_024
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -64,8 +81,12 @@ class Manifest:
 
     @property
     def fragment_size(self) -> int:
-        """Bytes in every fragment."""
-        return sum(self.segment_piece_size(i) for i in range(self.segment_count))
+        """Bytes in every fragment (computed from the layout, not segment by segment)."""
+        full, rest = divmod(self.record_size, self.segment_size)
+        size = full * erasure.piece_size(self.segment_size + TAG_SIZE, self.t)
+        if rest or not full:  # a last, shorter segment (an empty record is one empty segment)
+            size += erasure.piece_size(rest + TAG_SIZE, self.t)
+        return size
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as plain JSON data, with the layout and algorithm names spelt out."""
@@ -88,38 +109,77 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str | bytes, *, what: str = "manifest") -> Manifest:
-        """Parse and validate a manifest; raise :class:`InputError` naming ``what``."""
+        """Parse and validate a manifest; raise :class:`InputError` naming ``what`` and the field.
+
+        Every field is checked for its type and range (:meth:`validate`)
+        before any figure of it is used, so a hostile manifest costs no more
+        than reading it.
+        """
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise InputError(f"{what}: {len(text):,} bytes; a manifest has at most "
+                             f"{MAX_MANIFEST_BYTES:,}")
         try:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{what}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise InputError(f"{what}: not a manifest (JSON nested too deep)") from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise InputError(f"{what}: expected schema {SCHEMA!r}")
-        try:
-            manifest = cls(
-                record_id=str(data["record_id"]),
-                version=int(data["version"]),
-                key_epoch=int(data["key_epoch"]),
-                t=int(data["t"]),
-                n=int(data["n"]),
-                record_size=int(data["record_size"]),
-                segment_size=int(data["segment_size"]),
-                key_check=str(data["key_check"]),
-                fragment_digests=tuple(str(d) for d in data["fragment_digests"]),
-                share_digests=tuple(str(d) for d in data["share_digests"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{what}: missing or malformed field {exc}") from None
+        manifest = cls(
+            record_id=_typed(data, "record_id", str, what),
+            version=_typed(data, "version", int, what),
+            key_epoch=_typed(data, "key_epoch", int, what),
+            t=_typed(data, "t", int, what),
+            n=_typed(data, "n", int, what),
+            record_size=_typed(data, "record_size", int, what),
+            segment_size=_typed(data, "segment_size", int, what),
+            key_check=_typed(data, "key_check", str, what),
+            fragment_digests=tuple(_typed(data, "fragment_digests", list, what)),
+            share_digests=tuple(_typed(data, "share_digests", list, what)),
+        )
         manifest.validate(what=what)
         return manifest
 
     def validate(self, *, what: str = "manifest") -> None:
-        """Check the fields agree with each other; raise :class:`InputError` if not."""
+        """Check each field's range and that they agree; raise :class:`InputError` naming the field."""
         try:
             check_threshold(self.t, self.n)
         except InputError as exc:
-            raise InputError(f"{what}: {exc}") from None
-        if self.record_size < 0 or self.segment_size < 1:
-            raise InputError(f"{what}: record_size must be >= 0 and segment_size >= 1")
-        if len(self.fragment_digests) != self.n or len(self.share_digests) != self.n:
-            raise InputError(f"{what}: expected {self.n} fragment and share digests")
+            raise InputError(f"{what}: t/n: {exc}") from None
+        if not self.record_id or len(self.record_id) > MAX_RECORD_ID:
+            raise InputError(f"{what}: record_id: expected 1 to {MAX_RECORD_ID} characters")
+        for name in ("version", "key_epoch"):
+            if not 0 <= getattr(self, name) <= MAX_VERSION:
+                raise InputError(f"{what}: {name}: expected an integer from 0 to {MAX_VERSION}")
+        if not 0 <= self.record_size <= MAX_RECORD_SIZE:
+            raise InputError(f"{what}: record_size: expected 0 to {MAX_RECORD_SIZE:,} bytes, "
+                             f"got {self.record_size:,}")
+        if not 1 <= self.segment_size <= MAX_SEGMENT_SIZE:
+            raise InputError(f"{what}: segment_size: expected 1 to {MAX_SEGMENT_SIZE:,} bytes, "
+                             f"got {self.segment_size:,}")
+        if self.segment_count > MAX_SEGMENTS:
+            raise InputError(f"{what}: segment_size: record_size / segment_size is "
+                             f"{self.segment_count:,} segments; at most {MAX_SEGMENTS:,}")
+        if not isinstance(self.key_check, str) or not _HEX_DIGEST.fullmatch(self.key_check):
+            raise InputError(f"{what}: key_check: expected 64 lower-case hex digits")
+        for name in ("fragment_digests", "share_digests"):
+            digests = getattr(self, name)
+            if len(digests) != self.n:
+                raise InputError(f"{what}: {name}: expected {self.n} digests (n), got {len(digests)}")
+            for index, digest in enumerate(digests):
+                if not isinstance(digest, str) or not _HEX_DIGEST.fullmatch(digest):
+                    raise InputError(f"{what}: {name}[{index}]: expected 64 lower-case hex digits")
+
+
+def _typed(data: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    """``data[name]`` if it is a ``kind`` (an integer is never a boolean or a float); else InputError."""
+    if name not in data:
+        raise InputError(f"{what}: {name}: missing")
+    value = data[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise InputError(f"{what}: {name}: expected {_KINDS[kind]}, got {type(value).__name__}")
+    return value
+
+
+_KINDS = {str: "a string", int: "an integer", list: "a list"}

@@ -55,12 +55,20 @@ class SecretBytes:
         return f"SecretBytes(<{state}>)"
 
 
+#: Bytes of a share file read at most (one is ~250 bytes, plus its record id).
+MAX_SHARE_BYTES = 64 << 10
+
+
 def _load(text: str | bytes, kind: str, what: str) -> dict[str, Any]:
     """Parse a serialised secret of ``kind``; raise :class:`InputError` naming ``what``."""
+    if len(text) > MAX_SHARE_BYTES:
+        raise InputError(f"{what}: {len(text):,} bytes; a share file has at most {MAX_SHARE_BYTES:,}")
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{what}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{what}: not a share file (JSON nested too deep)") from None
     if not isinstance(data, dict) or data.get("kind") != kind:
         raise InputError(f"{what}: expected a {kind!r} object")
     return data

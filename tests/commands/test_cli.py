@@ -68,7 +68,8 @@ def test_compile_writes_abi_and_bytecode(tmp_path: Path, capsys: pytest.CaptureF
     assert art["bytecode"].startswith("0x") and len(art["bytecode"]) > 1000
     assert any(e.get("name") == "tokenURI" for e in art["abi"])
     assert art["evmVersion"] == "cancun"
-    assert len(list(tmp_path.glob("*.json"))) == 8
+    assert len([p for p in tmp_path.glob("*.json") if not p.name.startswith(".")]) == 8
+    assert json.loads((tmp_path / ".pmrsim-output.json").read_text())["command"] == "compile"
 
 
 def test_compile_onto_a_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

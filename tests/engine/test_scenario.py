@@ -354,7 +354,7 @@ def test_seed_argument_wins(tmp_path: Path) -> None:
 # Leaf paths with valid values, for the round-trip property below.
 LEAVES: dict[str, st.SearchStrategy[Any]] = {
     "seed": st.integers(0, 2**63),
-    "duration_days": st.floats(0.01, 1e4),
+    "duration_days": st.floats(0.05, 1e4),  # at least one block of chain.block_time <= 3600
     "token": st.sampled_from(["erc721", "erc1155"]),
     "layouts": st.sampled_from([["private"], ["paper"], ["private", "paper"], ["paper", "private"]]),
     "chain.backend": st.sampled_from(["pyevm", "ethtester", "revm", "rpc"]),
@@ -364,7 +364,7 @@ LEAVES: dict[str, st.SearchStrategy[Any]] = {
     "storage.latency_ms": st.floats(0, 1e3),
     "storage.churn.mean_downtime_hours": st.floats(0.01, 100),
     "sharing.t": st.integers(1, 3),
-    "sharing.segment_size": st.integers(1, 2**30),
+    "sharing.segment_size": st.integers(2**10, 2**30),
     "population.patients": st.integers(1, 10**6),
     "workload.lab_order_probability": st.floats(0, 1),
     "workload.lab_mix.mammography": st.floats(0.01, 100),
@@ -482,3 +482,42 @@ def test_docs_describe_every_field() -> None:
             assert f"`{name}`" in text, name
             if model_of(info.annotation) is not None:
                 sections.append((name + ".", model_of(info.annotation)))
+
+
+# --- YAML budgets -------------------------------------------------------------------------------
+
+
+def test_ordinary_anchors_and_aliases_still_work(tmp_path: Path) -> None:
+    """An anchored value reused through an alias loads as written."""
+    path = write(tmp_path, MINIMAL + "population: {patients: &n 30, devices: *n}\n"
+                 "workload: {dicom_sources: &src [CT_small.dcm], lab_mix: &mix {xray: 1}}\n")
+    s = load_scenario(path)
+    assert (s.population.patients, s.population.devices) == (30, 30)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a0: &a [x, x, x, x, x, x, x, x, x, x]\n"
+     + "".join(f"a{i}: &a{i} [{', '.join(['*a' if i == 1 else f'*a{i - 1}'] * 10)}]\n" for i in range(1, 7)),
+     "expands to more than 100,000 nodes"),
+    ("workload: &w {lab_mix: *w}\n", "holds itself through an alias"),
+    ("z: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than"),
+    ("z: " + "[" * 70 + "]" * 70 + "\n", "nested deeper than 64 levels"),
+])
+def test_yaml_past_its_budget_is_refused_naming_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    """Alias bombs, recursive aliases and deep nesting are refused before the document is built."""
+    path = write(tmp_path, MINIMAL + text)
+    message = error_of(path)
+    assert message.startswith(f"{path}: YAML document ") and expected in message
+
+
+def test_a_file_over_a_mebibyte_is_refused_unread(tmp_path: Path) -> None:
+    """A scenario file larger than 1 MiB is refused (only the first MiB and a byte are read)."""
+    path = write(tmp_path, MINIMAL + "#" * (1 << 20) + "\n")
+    assert "expected a scenario YAML file of at most 1,048,576 bytes" in error_of(path)
+
+
+def test_an_override_value_past_the_budget_is_refused() -> None:
+    """A --set value is parsed with the same budget as a file."""
+    bomb = "[" + ", ".join(["[" + ", ".join(["x"] * 400) + "]"] * 400) + "]"
+    with pytest.raises(InputError, match="expands to more than"):
+        apply_override({}, f"workload.dicom_sources={bomb}")

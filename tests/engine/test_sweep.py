@@ -235,3 +235,31 @@ def test_override_values_round_trip_and_pick_reads_dotted_names() -> None:
     assert pick(summary, "latency.PMRToken.mint.p95") == 12.0
     assert pick(summary, "txs") == '{"total":3}'
     assert pick(summary, "txs.total.x") is None
+
+
+def test_a_point_over_the_work_limit_fails_without_running_and_the_others_complete(
+        tmp_path: Path, cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --max-work, a point whose estimate passes it is a failed row, never started; exit 1."""
+    path = _write(tmp_path, {"seeds": [1, 2], "grid": {"population.hospitals": [2, 1000]},
+                             "metrics": ["txs.total"], "workers": 2})
+    assert cli(["sweep", str(path), "--out", str(tmp_path / "out"), "--no-progress",
+                "--max-work", "2000"]) == 1
+    err = capsys.readouterr().err
+    assert "2 of 4 runs failed: point 1 seed 1: InputError: estimated" in err
+    rows = _csv(tmp_path / "out" / "sweep.csv")
+    assert [r["ok"] for r in rows] == ["true", "true", "false", "false"]
+    assert "population.hospitals" in rows[2]["error"] and "--max-work 2,000" in rows[2]["error"]
+    assert not (tmp_path / "out" / "points" / "1-seed1").exists()
+    assert (tmp_path / "out" / "points" / "0-seed1" / "summary.json").is_file()
+
+
+def test_every_point_over_the_limits_starts_no_cluster(tmp_path: Path) -> None:
+    """When every point is refused by its estimate, the rows say why and no run starts."""
+    from sim.engine.bounds import Limits
+
+    sweep = load_sweep(_write(tmp_path, {"grid": {"storage.nodes": [3, 5]}}))
+    result = run_sweep(sweep, tmp_path / "out", progress=False, limits=Limits(max_memory=1 << 20,
+                                                                               max_work=None))
+    assert not result.ok and len(result.failed) == 2
+    assert all("--max-memory 1.0 MiB" in r["error"] for r in result.rows)
+    assert not any((tmp_path / "out" / "points").glob("*"))  # no point's folder

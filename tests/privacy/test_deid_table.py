@@ -166,3 +166,33 @@ def test_dummies_fit_their_vr() -> None:
     assert dummy_value("US or SS") == 0
     assert dummy_value("OB") == b"\x00\x00"
     assert len(dummy_value("SH")) <= 16
+
+
+@pytest.mark.parametrize(
+    ("action", "required", "expected"),
+    [
+        ("X", None, "X"), ("X", "present", "Z"), ("X", "value", "D"),
+        ("Z", None, "Z"), ("Z", "value", "D"), ("D", None, "D"),
+        ("X/Z", None, "X"), ("X/Z", "present", "Z"), ("X/Z", "value", "D"),
+        ("X/D", "present", "D"), ("Z/D", "present", "Z"), ("X/Z/D", None, "X"),
+        ("X/Z/U*", None, "U"), ("X/Z/U*", "value", "U"), ("K", "value", "K"),
+    ],
+)
+def test_resolve_for_type(action: str, required: str | None, expected: str) -> None:
+    """Actions are fitted to the Type: never the original, never less than the IOD needs."""
+    from sim.privacy.deid_table import resolve_for_type
+
+    assert resolve_for_type(action, required) == expected
+
+
+def test_iod_types_from_highdicom_tables() -> None:
+    """Types come from the PS3.3 tables: strictest across modules, suffix paths for SR trees."""
+    from sim.privacy.deid_iod import iod_types
+
+    ecg = iod_types("1.2.840.10008.5.1.4.1.1.9.1.1")
+    assert ecg.required((), "AcquisitionDateTime") == "value"
+    assert ecg.required((), "PatientName") == "present"
+    assert ecg.required((), "OperatorIdentificationSequence") is None
+    sr = iod_types("1.2.840.10008.5.1.4.1.1.88.33")
+    assert sr.required(("ContentSequence", "ContentSequence"), "RelationshipType") == "value"
+    assert iod_types("1.2.3.4.unknown").required((), "SOPInstanceUID") == "value"

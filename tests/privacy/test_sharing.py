@@ -256,3 +256,37 @@ def test_essential_share_of_wrong_length_is_an_input_error() -> None:
     short = EssentialShare("xray-1", 1, 0, SecretBytes(bytes(31)))
     with pytest.raises(InputError, match="32 bytes"):
         sharing.combine(result.manifest, short, result.custodians)
+
+
+@settings(max_examples=200, deadline=None)
+@given(record_size=st.integers(0, 5000), segment_size=st.integers(1, 700), t=st.integers(1, 9))
+def test_fragment_size_is_the_sum_of_its_segments(record_size: int, segment_size: int, t: int) -> None:
+    """The closed-form fragment size equals the segment-by-segment sum it replaced."""
+    manifest = Manifest("r", 1, 0, t, t, record_size, segment_size, "0" * 64, ("0" * 64,) * t,
+                        ("0" * 64,) * t)
+    assert manifest.fragment_size == sum(manifest.segment_piece_size(i)
+                                         for i in range(manifest.segment_count))
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("record_size", 10**15, "record_size: expected 0 to"),
+    ("record_size", True, "record_size: expected an integer, got bool"),
+    ("segment_size", 2.5, "segment_size: expected an integer, got float"),
+    ("version", -1, "version: expected an integer from 0"),
+    ("key_check", "zz", "key_check: expected 64 lower-case hex digits"),
+    ("share_digests", ["x"] * 3, "share_digests[0]: expected 64 lower-case hex digits"),
+    ("fragment_digests", ["0" * 64], "fragment_digests: expected 3 digests"),
+])
+def test_manifest_fields_are_checked_before_use(field: str, value: object, expected: str) -> None:
+    """Each manifest field's type and range is checked, the error naming the field."""
+    data = {"schema": "pmrsim.sharing.manifest/1", "record_id": "r", "version": 1, "key_epoch": 0,
+            "t": 2, "n": 3, "record_size": 10, "segment_size": 4, "key_check": "0" * 64,
+            "fragment_digests": ["0" * 64] * 3, "share_digests": ["0" * 64] * 3, field: value}
+    with pytest.raises(InputError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+        Manifest.from_json(json.dumps(data), what="m.json")
+
+
+def test_deeply_nested_manifest_json_is_an_input_error() -> None:
+    """JSON nested past the parser's recursion limit is refused as input, not a crash."""
+    with pytest.raises(InputError, match="nested too deep"):
+        Manifest.from_json("[" * 200_000 + "]" * 200_000, what="m.json")

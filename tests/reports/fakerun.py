@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from reports import write_gas_csv
+from sim.outputs import write_marker
 
 #: (operation, private gas, paper gas, relative frequency)
 OPERATIONS = (
@@ -162,6 +163,12 @@ def make_run(folder: Path, opts: FakeRun | None = None) -> Path:
         "gas": gas, "gas_per_patient_year": per_year, "latency": stats.latency_table(),
         "capacity": {"block_time": BLOCK_TIME, "block_gas_limit": GAS_LIMIT,
                      "gas_per_visit": 250_000, "visits_per_day": 864_000},
+        "operations": {op: {"attempted": row["count"], "confirmed": row["count"], "reverted": 0,
+                            "failed": 0, "by_fault": 0} for op, row in gas.items()},
+        "attacks": {"expired_grant": {"configured": 2, "attempted": 2, "denied": 2,
+                                      "succeeded": 0, "wrong_reason": 0, "not_attempted": []},
+                    "late_access": {"configured": None, "attempted": 1, "denied": 1,
+                                    "succeeded": 0, "wrong_reason": 0, "not_attempted": []}},
         "invariants": {"checked": 12, "violations": [
             {"name": n, "detail": f"{n} flagged", "expected": e} for n, e in opts.violations],
             "expected": [n for n, e in opts.violations if e]},
@@ -177,4 +184,5 @@ def make_run(folder: Path, opts: FakeRun | None = None) -> Path:
                               "paper": {"gas": paper, "gas_per_patient_year": per_year * 2.5}}
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     write_gas_csv(gas, folder / "gas.csv")
+    write_marker(folder, "run")  # complete, as `pmrsim run` leaves it
     return folder

@@ -141,7 +141,7 @@ def test_malformed_trace_leaves_no_output(make_fake_run: MakeRun) -> None:
         render_report(run)
     assert report.read_bytes() == before
     assert sorted(p.name for p in run.iterdir()) == [
-        "gas.csv", "report.html", "summary.json", "trace.jsonl"]
+        ".pmrsim-output.json", "gas.csv", "report.html", "summary.json", "trace.jsonl"]
 
 
 def _cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -81,9 +82,9 @@ def test_tampered_block_names_file_and_offset() -> None:
 @pytest.mark.parametrize(
     ("mangle", "message"),
     [
-        (lambda car: b"", "missing or oversized CAR header"),
-        (lambda car: car[:5], "header truncated"),
-        (lambda car: car[:-3], "block section truncated"),
+        (lambda car: b"", "header length: missing"),
+        (lambda car: car[:5], r"header length \d+ but only 4 bytes follow"),
+        (lambda car: car[:-3], r"block section length \d+ but only \d+ bytes follow"),
         (lambda car: car + b"\x80", "stream ends inside a varint"),
         (lambda car: car + b"\x00", "bad block section length 0"),
         (lambda car: car.replace(b"version\x01", b"version\x02"), "unsupported CAR version 2"),
@@ -94,3 +95,55 @@ def test_malformed_cars_are_refused(mangle, message: str) -> None:  # type: igno
     _root, car = _car_of(b"some record")
     with pytest.raises(CarFormatError, match=message):
         import_car(io.BytesIO(mangle(car)), MemoryBlockstore(), "x.car")
+
+
+class _Pipe(io.RawIOBase):
+    """A readable stream over bytes that cannot seek (as a pipe or a socket)."""
+
+    def __init__(self, data: bytes) -> None:
+        """Serve ``data``."""
+        self._inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        """It can be read."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the data."""
+        chunk = self._inner.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_truncated_section_of_an_unseekable_stream_is_refused() -> None:
+    """Without a length to check against up front, a truncated section still fails as truncated."""
+    header = encode_header([Cid.parse("bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e")])
+    data = encode_uvarint(len(header)) + header + encode_uvarint(100) + b"\x01"
+    with pytest.raises(CarFormatError, match="block section truncated"):
+        import_car(io.BufferedReader(_Pipe(data)), MemoryBlockstore(), "pipe.car")
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    (b"\x81" * 8 + b"\x01", "nested deeper than 4"),
+    (b"\xa1\x01\x01", "key is not a text string"),
+    (b"\xa2\x67version\x01\x67version\x01", "given twice"),
+    (b"\x9b" + b"\xff" * 8, "items in"),
+    (b"\xbb" + b"\x7f" + b"\xff" * 7, "items in"),
+])
+def test_hostile_headers_are_refused_before_building_them(header: bytes, message: str) -> None:
+    """Deep nesting, non-text or repeated keys and absurd item counts in a header are named."""
+    with pytest.raises(CarFormatError, match=message):
+        read_car(io.BytesIO(encode_uvarint(len(header)) + header), "x.car")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.booleans())
+def test_any_bytes_are_read_or_refused_as_car_format_errors(data: bytes, seekable: bool) -> None:
+    """Arbitrary bytes are a CAR or a CarFormatError, never another exception."""
+    stream: Any = io.BytesIO(data) if seekable else io.BufferedReader(_Pipe(data))
+    try:
+        _roots, blocks = read_car(stream, "fuzz.car")
+        for _ in blocks:
+            pass
+    except CarFormatError:
+        pass
