@@ -59,10 +59,48 @@ class SecretBytes:
 MAX_SHARE_BYTES = 64 << 10
 
 
+#: Nesting of arrays and objects a pmrsim JSON file may have (ours have two or three).
+MAX_JSON_DEPTH = 64
+
+
+def nested_too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON ``text`` nests arrays and objects deeper than ``limit`` (strings skipped).
+
+    Checked before parsing: the parser's own guard is the interpreter's
+    recursion limit, which py-evm raises to 100,000 on import, past what the C
+    stack holds; so in a process that imported it, deep input would crash the
+    parser instead of raising RecursionError. Text with no more than ``limit``
+    brackets cannot nest deeper and is not scanned.
+    """
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
 def _load(text: str | bytes, kind: str, what: str) -> dict[str, Any]:
     """Parse a serialised secret of ``kind``; raise :class:`InputError` naming ``what``."""
     if len(text) > MAX_SHARE_BYTES:
         raise InputError(f"{what}: {len(text):,} bytes; a share file has at most {MAX_SHARE_BYTES:,}")
+    if nested_too_deep(text):
+        raise InputError(f"{what}: not a share file (JSON nested too deep)")
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -127,3 +127,11 @@ def test_mint_emits_transfer_and_locked(world: World) -> None:
     names = [n for n, _ in out.events]
     assert names == ["PMRVersionAdded", "Transfer", "Locked"]
     assert out.event("Transfer")["token_id"] == 8543701022021
+
+
+def test_a_new_version_announces_a_metadata_update(world: World) -> None:
+    """A later version logs EIP-4906 MetadataUpdate for the token (tokenURI changed); the
+    token reports EIP-4906 through ERC-165."""
+    out = world.doc1.create_pmr(world.patient.patient_id, VISIT, RECORD).require()
+    assert out.event("MetadataUpdate")["_tokenId"] == world.pmr_id
+    assert world.p.view("PMRToken", "supportsInterface", bytes.fromhex("49064906"))

@@ -290,3 +290,37 @@ def test_deeply_nested_manifest_json_is_an_input_error() -> None:
     """JSON nested past the parser's recursion limit is refused as input, not a crash."""
     with pytest.raises(InputError, match="nested too deep"):
         Manifest.from_json("[" * 200_000 + "]" * 200_000, what="m.json")
+
+
+def test_deep_json_is_refused_where_py_evm_raised_the_recursion_limit() -> None:
+    """In a process that imported py-evm (recursion limit 100,000), deep JSON is refused, not
+    a segmentation fault of the parser."""
+    import subprocess
+    import sys
+
+    code = ("import eth, sys\n"
+            "assert sys.getrecursionlimit() >= 100_000\n"
+            "from sim.errors import InputError\n"
+            "from sim.privacy.manifest import Manifest\n"
+            "try:\n"
+            "    Manifest.from_json('[' * 200_000 + ']' * 200_000)\n"
+            "except InputError:\n"
+            "    print('refused')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "refused", done.stderr[-500:]
+
+
+@pytest.mark.parametrize(("text", "deep"), [
+    ('{"a": [[1], [2]]}', False),
+    ('{"a": "' + "[" * 500 + '"}', False),  # brackets inside a string do not nest
+    # an escaped backslash ends no string early
+    ('{"a": "x\\\\", "b": ' + "[" * 70 + "]" * 70 + "}", True),
+    ("[" * 64 + "]" * 64, False),
+    ("[" * 65 + "]" * 65, True),
+])
+def test_nesting_depth_is_measured_outside_strings(text: str, deep: bool) -> None:
+    """nested_too_deep counts the nesting of arrays and objects, skipping strings and escapes."""
+    from sim.privacy.material import nested_too_deep
+
+    assert nested_too_deep(text) is deep
+    assert nested_too_deep(text.encode()) is deep
