@@ -369,6 +369,7 @@ def a_study(world: World, tag: str) -> Generator[simpy.Event, Any, tuple[StoredS
         study = yield from world._lab(c.patient, 0, c.pmr_id, world.rng(f"{tag}-lab-{attempt}"),
                                       lab=c.lab)
         if study is not None:
+            world.studies.remove(study)  # the attack's own target, not one for other attacks
             return study, c
         yield world.env.timeout(HOUR)  # too few custodians online: try again
     raise AttackSetupFailed(f"{tag}: no study could be stored")

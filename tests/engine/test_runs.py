@@ -105,11 +105,13 @@ def test_adversarial_every_attempt_denied_for_its_reason(tmp_path: Path, seed: i
     attacks = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()
                if '"kind":"attack"' in line]
     assert attacks and all(a["actual"] in a["expected"] for a in attacks)
-    assert result.summary["counts"]["denied"] >= len(attacks)
-    # every configured kind was attempted (expired grants are logged as denied accesses)
-    attempted = {a["attack"] for a in attacks} | {"expired_grant"}
-    configured = {k for k, v in scenario.adversaries.model_dump().items() if v}
-    assert sorted(configured - attempted) == []
+    # an attempt may take several steps (one trace record each): count attempts, per kind
+    configured = {k: v for k, v in scenario.adversaries.model_dump().items() if v}
+    matrix = result.summary["attacks"]
+    assert {k: (matrix[k]["attempted"], matrix[k]["denied"]) for k in configured} == {
+        k: (v, v) for k, v in configured.items()}
+    assert result.summary["counts"]["denied"] >= sum(configured.values())
+    assert {a["attack"] for a in attacks} >= set(configured)
 
 
 def test_paper_scenario_is_the_papers_story(runs: dict[str, Path]) -> None:
