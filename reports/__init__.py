@@ -18,19 +18,29 @@ the line or key.
 
 from __future__ import annotations
 
-from .gascsv import read_gas_csv, write_gas_csv
-from .load import SUMMARY_SCHEMA, load_summary
-from .render import render_html, render_report, report_page
-from .trace import TraceDigest, read_trace
+import importlib
+from typing import Any
 
-__all__ = [
-    "SUMMARY_SCHEMA",
-    "TraceDigest",
-    "load_summary",
-    "read_gas_csv",
-    "read_trace",
-    "render_html",
-    "render_report",
-    "report_page",
-    "write_gas_csv",
-]
+#: Public name -> the module that defines it. Imports are lazy: reading a summary (replay,
+#: sweeps) does not load matplotlib, which only drawing a report needs.
+_EXPORTS = {
+    "SUMMARY_SCHEMA": "reports.load",
+    "TraceDigest": "reports.trace",
+    "load_summary": "reports.load",
+    "read_gas_csv": "reports.gascsv",
+    "read_trace": "reports.trace",
+    "render_html": "reports.render",
+    "render_report": "reports.render",
+    "report_page": "reports.render",
+    "write_gas_csv": "reports.gascsv",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reports' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

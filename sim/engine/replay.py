@@ -169,7 +169,7 @@ def read_header(path: Path) -> dict[str, Any]:
         if record["kind"] != "run":
             raise _bad(path, number, "the trace must open with a 'run' record (a run of an older "
                                      "pmrsim, or not a pmrsim trace); re-run the scenario")
-        from sim.engine.runner import TRACE_FORMAT
+        from sim.engine.summary import TRACE_FORMAT
 
         if record["format"] != TRACE_FORMAT:
             raise _bad(path, number, f"trace format {record['format']!r}, this pmrsim reads "
@@ -469,7 +469,7 @@ def check_summary(run_dir: Path, replayed: Replayed) -> None:
         "txs.total": replayed.end.get("txs", {}).get("total"),
         "txs.reverted": replayed.end.get("txs", {}).get("reverted"),
     }
-    from sim.engine.runner import gas_stats, latency_stats
+    from sim.engine.summary import gas_stats, latency_stats
 
     expect["gas"] = {op: gas_stats(v) for op, v in sorted(replayed.gas.items())}
     expect["latency"] = {op: latency_stats(v) for op, v in sorted(replayed.latency.items())}
@@ -480,7 +480,7 @@ def check_summary(run_dir: Path, replayed: Replayed) -> None:
                               .replace("the rerun has", "the trace gives")
                               .replace("rerun", "trace"))
     gas_csv = run_dir / "gas.csv"
-    from sim.engine.runner import gas_csv_text
+    from sim.engine.summary import gas_csv_text
 
     want = gas_csv_text(summary.get("gas", {}))
     try:
@@ -761,7 +761,7 @@ def _compare_summary(path: Path, made: Path) -> None:
         if not _is_number(value) or value < 0:
             raise CheckFailed(f"{path}: {dotted} is {_show(value)}, expected a number >= 0")
         other[leaf] = value
-    from sim.engine.runner import summary_text
+    from sim.engine.summary import summary_text
 
     want = summary_text(again)
     have = path.read_text(encoding="utf-8")

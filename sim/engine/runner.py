@@ -10,11 +10,7 @@ at the top of the folder and each further layout has a full run folder in
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
-import io
-import json
-import statistics
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -24,15 +20,20 @@ from typing import TYPE_CHECKING, Any
 
 from sim.engine.invariants import Violation, check_all
 from sim.engine.offload import BIG_RUN_PATIENTS, Offload, Pending, spare_core
+from sim.engine.summary import (
+    SUMMARY_SCHEMA,
+    TRACE_FORMAT,
+    gas_csv_text,
+    gas_stats,
+    latency_stats,
+    summary_text,
+)
 from sim.engine.trace import TraceWriter
 from sim.engine.world import DAY, World
 
 if TYPE_CHECKING:
     from reports.render import PreparedTrace
 
-SUMMARY_SCHEMA = "pmrsim.summary/1"
-#: The ``format`` of a trace's opening ``run`` record.
-TRACE_FORMAT = "pmrsim.trace/2"
 #: Operations that make up a visit, for the capacity figure.
 VISIT_OPS = ("PMRToken.mint", "PMRMulti.mint", "LabReports.post", "AccessGrants.grant",
              "AccessGrants.use")
@@ -117,7 +118,7 @@ def _run_layout_body(scenario: Any, layout: str, folder: Path, *, backend: str |
                          state_root="0x" + world.chain.state_root().hex())
         finally:
             trace.close()
-        with _prepare_aside(world, trace_path) as prepared:  # drawn while the run is checked
+        with _prepare_aside(world, trace_path, render) as prepared:  # drawn while checked
             checked, violations = check_all(world, trace_path)
             expected = list(scenario.expect_violations.get(layout, []))
             unexpected = _unexpected(layout, violations, expected)
@@ -125,8 +126,8 @@ def _run_layout_body(scenario: Any, layout: str, folder: Path, *, backend: str |
                                time.perf_counter() - wall)
             big = scenario.population.patients >= BIG_RUN_PATIENTS
             # while the trace is prepared; a big run's world goes first, for the memory peak
-            figures = None if big else _summary_figures(summary)
-            report_trace = prepared.result()
+            figures = None if big or not render else _summary_figures(summary)
+            report_trace = prepared.result() if prepared is not None else None
     finally:
         if world is not None:
             world.close()  # the worker and the scratch stores go once the checks are done
@@ -147,10 +148,15 @@ PREPARE_ASIDE_BYTES = 2 << 20
 
 
 @contextlib.contextmanager
-def _prepare_aside(world: World, trace_path: Path) -> Iterator[Pending[PreparedTrace]]:
+def _prepare_aside(world: World, trace_path: Path,
+                   render: bool = True) -> Iterator[Pending[PreparedTrace] | None]:
     """:func:`reports.render.prepare_trace` of ``trace_path``: on the second core when there
     is one and the trace is big enough (the world's own worker, or one started for it),
-    else inline when asked for. Either way the report is the same (tested)."""
+    else inline when asked for. Either way the report is the same (tested). Nothing when
+    no report is drawn (``render`` false)."""
+    if not render:
+        yield None
+        return
     from reports.render import prepare_trace
 
     if world.offload.workers:
@@ -254,24 +260,6 @@ def _unexpected(layout: str, violations: list[Violation], expected: list[str]) -
     return out
 
 
-def gas_stats(values: Sequence[int] | Sequence[float]) -> dict[str, float]:
-    """count, mean (to 0.1), min, max and total of an operation's gas figures."""
-    ordered = sorted(values)
-    return {"count": len(ordered), "mean": round(statistics.fmean(ordered), 1),
-            "min": ordered[0], "max": ordered[-1], "total": sum(ordered)}
-
-
-def latency_stats(values: Sequence[float]) -> dict[str, float]:
-    """count, p50, p95 and max of an operation's confirmation latencies."""
-    ordered = sorted(values)
-    return {"count": len(ordered), "p50": _quantile(ordered, 0.5),
-            "p95": _quantile(ordered, 0.95), "max": ordered[-1]}
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _summary(world: World, scenario: Any, layout: str, checked: list[str],
              violations: list[Violation], expected: list[str], wall: float) -> dict[str, Any]:
     ops = world.driver.ops
@@ -336,23 +324,8 @@ def _counts(world: World) -> dict[str, int]:
     return counts
 
 
-def summary_text(summary: dict[str, Any]) -> str:
-    """``summary.json``'s text: indented, key-sorted JSON and a newline."""
-    return json.dumps(summary, indent=2, sort_keys=True) + "\n"
-
-
 def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
     (folder / "summary.json").write_text(summary_text(summary), encoding="utf-8")
-
-
-def gas_csv_text(gas: dict[str, dict[str, float]]) -> str:
-    """``gas.csv``'s text for ``summary.json``'s ``gas`` section."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["operation", "count", "mean", "min", "max", "total"])
-    for op, s in gas.items():
-        writer.writerow([op, s["count"], s["mean"], s["min"], s["max"], s["total"]])
-    return out.getvalue()
 
 
 def _write_gas_csv(path: Path, gas: dict[str, dict[str, float]]) -> None:
