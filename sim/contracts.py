@@ -112,7 +112,17 @@ def load_mock(name: str) -> Artifact:
     digest = source_hash()
     key = f"{digest}:mocks/{name}"
     if key not in _MOCKS:
-        _MOCKS[key] = _compile_one(f"mocks/{name}", digest)
+        cache_file = cache_dir() / f"{digest}-mock-{name}.json"
+        artifact = None
+        if cache_file.is_file():
+            try:
+                artifact = _from_json(json.loads(cache_file.read_text()))
+            except (ValueError, KeyError):
+                artifact = None  # a damaged cache entry is rebuilt
+        if artifact is None:
+            artifact = _compile_one(f"mocks/{name}", digest)
+            _write_atomic(cache_file, artifact.to_json())
+        _MOCKS[key] = artifact
     return _MOCKS[key]
 
 

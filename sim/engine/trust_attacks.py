@@ -1,9 +1,12 @@
 """Adversaries of the trust model (``docs/trust-model.md``), one kind per rule.
 
-Each attack makes its own target: a clinic of its own (a hospital the
-regulator verifies, its desk and lab, a doctor, a patient with a PMR of
-today), so that suspending a hospital or ending an affiliation never
-disturbs the scenario's population. Every forbidden call is a real signed
+Each attack makes its own target: a clinic (a hospital the regulator
+verifies, its desk and lab, a doctor, a patient with a PMR of today), so
+that suspending a hospital or ending an affiliation never disturbs the
+scenario's population. Attacks whose forbidden calls change nothing the
+others rely on share one clinic per run (:func:`shared_clinic`); those that
+suspend, end affiliations, count break-glass openings or store a study make
+their own. Every forbidden call is a real signed
 transaction; each is recorded as an attempt with the reason the rule gives
 and the attack returns its steps (what had to happen, what did), which the
 run's accounts judge; an attack that could not make its target returns why.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -118,6 +122,32 @@ def clinic(world: World, tag: str) -> Generator[simpy.Event, Any, Clinic]:
     return Clinic(hospital, desk, lab, doctor, patient, out.issued)
 
 
+_SHARED: weakref.WeakKeyDictionary[Any, simpy.Event] = weakref.WeakKeyDictionary()
+
+
+def shared_clinic(world: World) -> Generator[simpy.Event, Any, Clinic]:
+    """The run's clinic for attacks that leave it as they found it (made by the first caller)."""
+    made = _SHARED.get(world)
+    if made is None:
+        made = _SHARED[world] = world.env.event()
+        try:
+            c = yield from clinic(world, "adversaries")
+        except AttackSetupFailed as exc:
+            made.defused = True
+            made.fail(exc)
+            raise
+        made.succeed(c)
+        return c
+    c = yield made
+    assert isinstance(c, Clinic)
+    return c
+
+
+def _visit(c: Clinic) -> dt.date:
+    """The date of the clinic's PMR (the day the clinic was made)."""
+    return ids.split_pmr_id(c.pmr_id)[1]
+
+
 def register(world: World, desk: Desk, patient: Patient) -> Generator[simpy.Event, Any, Patient]:
     """The desk registers ``patient`` with synthetic details (remembered for the PII search)."""
     name = f"Adversary Patient {patient.label}"
@@ -151,7 +181,7 @@ def _now(world: World) -> int:
 @attack
 def role_grab(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """R1: a verified hospital makes itself a regulator, rewires the registry and the token."""
-    c = yield from clinic(world, f"role-grab-{k}")
+    c = yield from shared_clinic(world)
     account = c.hospital.account
     missing = "access_control: account is missing role"
     yield from _forbidden(world, steps, "role_grab", missing, _raw(
@@ -193,7 +223,7 @@ def application_swap(world: World, k: int, steps: list[Step]) -> Generator[simpy
 @attack
 def operator_role_abuse(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """H4: a lab onboards and registers, a desk posts a report and ends an affiliation."""
-    c = yield from clinic(world, f"roles-{k}")
+    c = yield from shared_clinic(world)
     p = world.protocol
     kind = "operator_role_abuse"
     yield from _forbidden(world, steps, kind, "hospital_registry: only the hospital account",
@@ -212,7 +242,7 @@ def operator_role_abuse(world: World, k: int, steps: list[Step]) -> Generator[si
 @attack
 def operator_hijack(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """H5: a verified hospital names a pending applicant its operator to spoil its verification."""
-    c = yield from clinic(world, f"hijacker-{k}")
+    c = yield from shared_clinic(world)
     victim = Hospital(world.protocol, f"hijacked-{k}")
     yield from _must(world, victim.apply_call(HospitalProfile(
         f"GOVREG-HJ-{k}", f"Victim {k}", "District 4", "General", "none")))
@@ -243,7 +273,7 @@ def lost_standing(world: World, k: int, steps: list[Step]) -> Generator[simpy.Ev
 def uprn_squatting(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """D3: a hospital binds a real doctor's UPRN to its puppet; the regulator rebinds it, and
     the puppet is no doctor any more."""
-    c = yield from clinic(world, f"uprn-{k}")
+    c = yield from shared_clinic(world)
     p = world.protocol
     kind = "uprn_squatting"
     uprn = DoctorProfile(f"UPRN-REAL-{k}", f"Dr. Real {k}", "Cardiology", "none")
@@ -267,11 +297,11 @@ def uprn_squatting(world: World, k: int, steps: list[Step]) -> Generator[simpy.E
 @attack
 def foreign_version(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """P1: a doctor of another hospital adds a version to a record without a grant to write."""
-    c = yield from clinic(world, f"version-{k}")
+    c = yield from shared_clinic(world)
     other = yield from clinic(world, f"version-{k}-other")
     yield from _forbidden(world, steps, "foreign_version",
                         "pmr_token: not the record's hospital and no write grant",
-                        other.doctor.create_pmr_call(c.patient.patient_id, world.today(),
+                        other.doctor.create_pmr_call(c.patient.patient_id, _visit(c),
                                                      visit_record(world.rng(f"version-{k}")),
                                                      hospital_id=other.hospital.hospital_id))
 
@@ -279,7 +309,7 @@ def foreign_version(world: World, k: int, steps: list[Step]) -> Generator[simpy.
 @attack
 def bogus_visit_date(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """P2: a visit dated 2099, or 1900."""
-    c = yield from clinic(world, f"dates-{k}")
+    c = yield from shared_clinic(world)
     record = visit_record(world.rng(f"dates-{k}"))
     for day, reason in ((dt.date(2099, 1, 1), "pmr_token: visit date in the future"),
                         (dt.date(1900, 1, 1), "pmr_token: visit date too old")):
@@ -290,7 +320,7 @@ def bogus_visit_date(world: World, k: int, steps: list[Step]) -> Generator[simpy
 @attack
 def token_transfer(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """T1: a patient transfers its PMR to someone else."""
-    c = yield from clinic(world, f"transfer-{k}")
+    c = yield from shared_clinic(world)
     to = world.protocol.account(f"transfer-{k}-buyer").address
     if world.sc.token == "erc721":
         call = _raw(world, c.patient.account, "PMRToken", "transferFrom", c.patient.address, to,
@@ -312,7 +342,7 @@ def _wallet_patient(world: World, c: Clinic, tag: str, mode: int) -> Generator[
 @attack
 def reentrant_receiver(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """T2: a contract patient, onboarded as a doctor too, re-enters mint from its receiver hook."""
-    c = yield from clinic(world, f"reenter-{k}")
+    c = yield from shared_clinic(world)
     wallet = yield from _wallet_patient(world, c, f"reenter-{k}-wallet", REENTER)
     assert wallet.wallet is not None
     p = world.protocol
@@ -343,7 +373,7 @@ def _onboard_address(world: World, c: Clinic, address: bytes, uprn: str) -> Any:
 @attack
 def refusing_receiver(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """T3: a contract patient refuses its PMR unit, hoping to block the record."""
-    c = yield from clinic(world, f"refuse-{k}")
+    c = yield from shared_clinic(world)
     wallet = yield from _wallet_patient(world, c, f"refuse-{k}-wallet", REFUSE)
     out = yield from world.tx(c.doctor.create_pmr_call(
         wallet.patient_id, world.today(), visit_record(world.rng(f"refuse-{k}")),
@@ -356,8 +386,8 @@ def refusing_receiver(world: World, k: int, steps: list[Step]) -> Generator[simp
 @attack
 def unminted_grant(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """G2: a patient grants access to a visit that has no PMR."""
-    c = yield from clinic(world, f"unminted-{k}")
-    missing = ids.pmr_id(c.patient.patient_id, world.today() - dt.timedelta(days=1))
+    c = yield from shared_clinic(world)
+    missing = ids.pmr_id(c.patient.patient_id, _visit(c) - dt.timedelta(days=1))
     yield from _forbidden(world, steps, "unminted_grant", "access_grants: unknown PMR",
                         c.patient.grant_call(c.doctor, _now(world) + DAY, pmr_id=missing))
 
@@ -396,7 +426,7 @@ def custodian_replay(world: World, k: int, steps: list[Step]) -> Generator[simpy
 @attack
 def scope_key_use(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """A2: a doctor logs a read under a scope key instead of a PMR-ID."""
-    c = yield from clinic(world, f"scope-{k}")
+    c = yield from shared_clinic(world)
     yield from _must(world, c.patient.grant_call(c.doctor, _now(world) + DAY))
     yield from _forbidden(world, steps, "scope_key_use", "access_grants: not a PMR-ID",
                         c.doctor.access_call((1 << 255) | c.patient.patient_id, "all",
@@ -461,7 +491,7 @@ def _findings(day: dt.date) -> LabFindings:
 @attack
 def foreign_lab_report(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """L1: another hospital's lab posts a report on a clinic's record, unreferred."""
-    c = yield from clinic(world, f"lab-{k}")
+    c = yield from shared_clinic(world)
     yield from _forbidden(world, steps, "foreign_lab_report",
                         "lab_reports: not the record's hospital and not referred",
                         world.labs[0].post_report_call(c.pmr_id, _findings(world.today()),
@@ -471,9 +501,9 @@ def foreign_lab_report(world: World, k: int, steps: list[Step]) -> Generator[sim
 @attack
 def bogus_capture_date(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """L2: a lab report captured in 2099, and one captured before the visit."""
-    c = yield from clinic(world, f"capture-{k}")
+    c = yield from shared_clinic(world)
     for day, reason in ((dt.date(2099, 1, 1), "lab_reports: capture date in the future"),
-                        (world.today() - dt.timedelta(days=1),
+                        (_visit(c) - dt.timedelta(days=1),
                          "lab_reports: capture date before the visit")):
         yield from _forbidden(world, steps, "bogus_capture_date", reason,
                             c.lab.post_report_call(c.pmr_id, _findings(day), b"\x0e" * 32))
@@ -495,7 +525,7 @@ def _anchor(world: World, device: Device) -> Any:
 @attack
 def device_without_consent(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """I1: a device anchors for a patient who never accepted it."""
-    c = yield from clinic(world, f"consent-{k}")
+    c = yield from shared_clinic(world)
     device = yield from _device_proposed(world, c, f"consent-{k}-device")
     yield from _forbidden(world, steps, "device_without_consent",
                         "iomt_anchor: binding not accepted by the patient", _anchor(world, device))
@@ -504,7 +534,7 @@ def device_without_consent(world: World, k: int, steps: list[Step]) -> Generator
 @attack
 def device_unbind_by_stranger(world: World, k: int, steps: list[Step]) -> Generator[simpy.Event, Any, None]:
     """I2: another hospital's desk unbinds a patient's device."""
-    c = yield from clinic(world, f"unbind-{k}")
+    c = yield from shared_clinic(world)
     device = yield from _device_proposed(world, c, f"unbind-{k}-device")
     yield from _must(world, c.patient.accept_device_call(device))
     call = world.desks[0]._call("IoMTAnchor", "unbind_device", (device.address,), SlotWrites())
