@@ -327,7 +327,7 @@ def test_audit_lists_all_records_and_break_glass_reads_with_reviews(runs: dict[s
     assert any(e.event == "access" and "emergency" in e.detail for e in entries)
     assert any(e.event == "refused break-glass" and "limit reached" in e.detail for e in entries)
     assert all(e.pmr_id is None or e.pmr_id // 10**8 == patient for e in entries)
-    reads = _first_args(run, "scope-0-doctor", "AccessGrants.use")
+    reads = _first_args(run, "adversaries-doctor", "AccessGrants.use")  # the shared clinic
     pmr = next(arg for status, arg in reads if status == 1)
     _, entries = audit(run, pmr // 10**8)
     assert any(e.event == "grant" and "(all records)" in e.detail for e in entries)
