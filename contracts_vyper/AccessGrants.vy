@@ -23,8 +23,8 @@
         most EMERGENCY_DURATION, at most EMERGENCY_LIMIT times per
         patient in EMERGENCY_PERIOD, with a reason code; the patient or a
         regulator may close it; the hospital's admin or a regulator
-        reviews each opening, and a doctor with an opening unreviewed for
-        REVIEW_PERIOD opens no more until it is reviewed. Every grant,
+        reviews each opening, oldest first, and a doctor with an opening
+        unreviewed for REVIEW_PERIOD opens no more until it is reviewed. Every grant,
         revoke, use, opening, closing and review is an event: the chain's
         audit log.
 """
@@ -59,8 +59,6 @@ _U40: constant(uint256) = (1 << 40) - 1
 _U64: constant(uint256) = (1 << 64) - 1
 _U128: constant(uint256) = (1 << 128) - 1
 _CLOSED: constant(uint256) = 1 << 255
-# how far one review moves a doctor's queue head past openings already reviewed
-_REVIEW_SCAN: constant(uint256) = 16
 
 
 event AccessGranted:
@@ -121,7 +119,9 @@ _grants: HashMap[address, HashMap[uint256, uint256]]
 _glass: HashMap[address, HashMap[uint256, uint256]]
 # doctor -> opening number -> verdict << 192 | hospital << 128 | patient << 64 | opened at
 _openings: HashMap[address, HashMap[uint256, uint256]]
-# doctor -> first opening possibly unreviewed << 128 | number of openings
+# doctor -> opening time of the oldest unreviewed opening (0: none) << 128
+#           | index of the oldest unreviewed opening << 64 | number of openings
+# (reviews go oldest first; the time kept here spares a read of the opening)
 _queue: HashMap[address, uint256]
 
 
@@ -233,17 +233,18 @@ def emergency_access(patient_id: uint256, hospital_id: uint256, reason_code: uin
     patient: address = staticcall PATIENTS.account_of(patient_id)
     now: uint256 = block.timestamp
     queue: uint256 = self._queue[msg.sender]
-    count: uint256 = queue & _U128
-    head: uint256 = queue >> 128
-    if head < count:
-        oldest: uint256 = self._openings[msg.sender][head]
-        assert oldest >> 192 != 0 or (oldest & _U64) + REVIEW_PERIOD > now, "access_grants: break-glass review overdue"
+    count: uint256 = queue & _U64
+    pending_since: uint256 = queue >> 128
+    assert pending_since == 0 or pending_since + REVIEW_PERIOD > now, "access_grants: break-glass review overdue"
     glass: uint256 = self._glass[msg.sender][patient_id]
+    # (no third opening reads as time zero, long past: one test, the same gas either way)
     third: uint256 = (glass >> 80) & _U40
-    assert third == 0 or third + EMERGENCY_PERIOD <= now, "access_grants: break-glass limit reached"
+    assert third + EMERGENCY_PERIOD <= now, "access_grants: break-glass limit reached"
     self._glass[msg.sender][patient_id] = (hospital_id << 128) | ((glass & ((1 << 80) - 1)) << 40) | now
     self._openings[msg.sender][count] = (hospital_id << 128) | (patient_id << 64) | now
-    self._queue[msg.sender] = queue + 1
+    if pending_since == 0:
+        pending_since = now  # this opening is now the oldest unreviewed
+    self._queue[msg.sender] = (pending_since << 128) | (queue & ((1 << 128) - (1 << 64))) | (count + 1)
     log EmergencyAccess(
         patient_id=patient_id,
         doctor=msg.sender,
@@ -272,18 +273,21 @@ def close_emergency(doctor: address, patient_id: uint256):
 @external
 def review_emergency(doctor: address, opening: uint256, verdict: uint256):
     """
-    @dev The admin of the hospital the doctor acted for, or a regulator, reviews a break-glass opening.
+    @dev The admin of the hospital the doctor acted for, or a regulator, reviews a doctor's
+         oldest unreviewed break-glass opening.
     @param doctor The doctor's account.
-    @param opening The opening's number (EmergencyAccess.opening).
+    @param opening The opening's number (EmergencyAccess.opening): the oldest not reviewed yet.
     @param verdict VERDICT_JUSTIFIED or VERDICT_UNJUSTIFIED.
     """
     assert verdict == VERDICT_JUSTIFIED or verdict == VERDICT_UNJUSTIFIED, "access_grants: unknown verdict"
     assert msg.sender != doctor, "access_grants: a doctor cannot review its own opening"
     queue: uint256 = self._queue[doctor]
-    count: uint256 = queue & _U128
+    count: uint256 = queue & _U64
+    oldest: uint256 = (queue >> 64) & _U64
     assert opening < count, "access_grants: no such opening"
+    assert opening >= oldest, "access_grants: opening already reviewed"
+    assert opening == oldest, "access_grants: review the oldest opening first"
     record: uint256 = self._openings[doctor][opening]
-    assert record >> 192 == 0, "access_grants: opening already reviewed"
     hospital_id: uint256 = (record >> 128) & _U64
     if not staticcall HOSPITALS.hasRole(REGULATOR_ROLE, msg.sender):
         staff: uint256 = 0
@@ -293,13 +297,9 @@ def review_emergency(doctor: address, opening: uint256, verdict: uint256):
             staff == hospital_id and role == ROLE_ADMIN and staticcall HOSPITALS.is_verified(hospital_id)
         ), "access_grants: only the hospital or a regulator reviews"
     self._openings[doctor][opening] = record | (verdict << 192)
-    head: uint256 = queue >> 128
-    if opening == head:
-        for i: uint256 in range(_REVIEW_SCAN):
-            head += 1
-            if head >= count or self._openings[doctor][head] >> 192 == 0:
-                break
-        self._queue[doctor] = (head << 128) | count
+    # the next opening (an empty slot when there is none) becomes the oldest unreviewed
+    following: uint256 = self._openings[doctor][opening + 1] & _U64
+    self._queue[doctor] = (following << 128) | ((opening + 1) << 64) | count
     log EmergencyReviewed(
         patient_id=(record >> 64) & _U64,
         doctor=doctor,
@@ -400,7 +400,7 @@ def opening_of(doctor: address, opening: uint256) -> (uint256, uint256, uint256,
     @return uint256 When it was opened.
     @return uint256 The review verdict (0 not reviewed yet).
     """
-    assert opening < self._queue[doctor] & _U128, "access_grants: no such opening"
+    assert opening < self._queue[doctor] & _U64, "access_grants: no such opening"
     record: uint256 = self._openings[doctor][opening]
     return (record >> 64) & _U64, (record >> 128) & _U64, record & _U64, record >> 192
 
@@ -412,10 +412,10 @@ def review_queue(doctor: address) -> (uint256, uint256):
     @dev A doctor's break-glass openings: how many, and the first one possibly unreviewed.
     @param doctor The doctor's account.
     @return uint256 The number of openings.
-    @return uint256 The index of the oldest opening not known to be reviewed.
+    @return uint256 The index of the oldest unreviewed opening (= the number when all are).
     """
     queue: uint256 = self._queue[doctor]
-    return queue & _U128, queue >> 128
+    return queue & _U64, (queue >> 64) & _U64
 
 
 @internal

@@ -180,16 +180,14 @@ def end_affiliation(doctor_id: uint256):
     account: address = self._accounts[doctor_id]
     assert self._standing[account][hospital_id] != 0, "doctor_registry: doctor not affiliated with hospital"
     self._standing[account][hospital_id] = 0
-    hospitals: DynArray[uint256, MAX_AFFILIATIONS] = self._affiliations[doctor_id]
-    last: uint256 = len(hospitals) - 1
+    last: uint256 = len(self._affiliations[doctor_id]) - 1
     for i: uint256 in range(MAX_AFFILIATIONS):
-        if i > last:
+        if i >= last:
             break
-        if hospitals[i] == hospital_id:
-            hospitals[i] = hospitals[last]
+        if self._affiliations[doctor_id][i] == hospital_id:  # move the last one here
+            self._affiliations[doctor_id][i] = self._affiliations[doctor_id][last]
             break
-    hospitals.pop()
-    self._affiliations[doctor_id] = hospitals
+    self._affiliations[doctor_id].pop()
     log AffiliationEnded(doctor_id=doctor_id, hospital_id=hospital_id)
 
 

@@ -159,25 +159,35 @@ def invariant_banner(summary: Mapping[str, Any]) -> str:
         names = ", ".join(sorted({v["name"] for v in unexpected}))
         return (f'<p class="banner bad">{len(unexpected)} unexpected invariant violation(s): '
                 f"{escape(names)}.</p>")
+    skipped = inv.get("skipped", [])
+    partly = f" ({len(skipped)} skip(s) stated below)" if skipped else ""
     if violations:
         return (f'<p class="banner warn">{len(violations)} violation(s), all expected by the '
-                "scenario.</p>")
-    return f'<p class="banner ok">All {fmt(inv.get("checked", 0))} invariant checks held.</p>'
+                f"scenario{partly}.</p>")
+    return (f'<p class="banner ok">All {fmt(inv.get("checked", 0))} invariant checks held'
+            f"{partly}.</p>")
 
 
 def invariants_section(summary: Mapping[str, Any], digest: TraceDigest | None) -> str:
-    """Checked count, violations (unexpected red, expected amber), failed checks in the trace."""
+    """Checked count, violations (unexpected red, expected amber), stated skips, failed checks
+    in the trace."""
     inv = summary.get("invariants")
     if inv is None:
         return no_data("summary.json has no 'invariants'")
     expected = _expected_names(summary)
     violations = inv.get("violations", [])
-    parts = [f"<p>{fmt(inv.get('checked'))} invariant checks; {len(violations)} violation(s).</p>"]
+    skipped = inv.get("skipped", [])
+    parts = [f"<p>{fmt(inv.get('checked'))} invariant checks; {len(violations)} violation(s); "
+             f"{len(skipped)} stated skip(s).</p>"]
     if violations:
         rows = [(v["name"], v.get("detail", ""),
                  "expected" if _is_expected(v, expected) else "UNEXPECTED") for v in violations]
         classes = ["warn" if r[2] == "expected" else "bad" for r in rows]
         parts.append(table(("invariant", "detail", "status"), rows, row_class=classes))
+    if skipped:
+        parts.append(f"<h3>Not checked ({len(skipped)} stated skip(s))</h3>")
+        parts.append(table(("invariant", "what was not checked, and why"),
+                           [(s["name"], s["reason"]) for s in skipped]))
     seen = {v["name"] for v in violations} | {v["name"].partition(":")[0] for v in violations}
     missing = sorted(expected - seen)
     if missing:

@@ -188,6 +188,16 @@ def _check_invariants(c: _Checker, value: object) -> None:
             c.text(item["detail"], f"{key}.detail")
         if "expected" in item and not isinstance(item["expected"], bool):
             raise c.fail(f"{key}.expected", "true or false", item["expected"])
+    skipped = inv.get("skipped", [])
+    if not isinstance(skipped, list):
+        raise c.fail("invariants.skipped", "a list", skipped)
+    for i, item in enumerate(skipped):
+        key = f"invariants.skipped[{i}]"
+        c.obj(item, key)
+        for part in ("name", "reason"):
+            if part not in item:
+                raise InputError(f"{c.path}: key {key + '.' + part!r} missing")
+            c.text(item[part], f"{key}.{part}")
     expected = inv.get("expected", [])
     if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
         raise c.fail("invariants.expected", "a list of names", expected)

@@ -29,6 +29,11 @@ class ChainError(PmrsimError):
     """Raised when the chain cannot do what was asked (bad nonce, unknown block, ...)."""
 
 
+class StateUnavailable(ChainError):
+    """Raised when a node does not expose its state for reading (an RPC node without
+    ``anvil_dumpState``): a property of the node, not a fault of pmrsim's backend."""
+
+
 class TransactionReverted(ChainError):
     """Raised when a transaction or call reverts; ``reason`` is the revert string."""
 

@@ -53,6 +53,21 @@ _PY_EVM_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def database_values(db: Any, backend: str) -> list[bytes]:
+    """Every value in py-evm's in-memory database ``db`` (an ``AtomicDB``): trie nodes, code,
+    headers; for privacy scans.
+
+    Raises :class:`ChainError` when py-evm no longer keeps them where this
+    reads them (``AtomicDB.wrapped_db.kv_store``): a scan must never pass
+    because it was handed nothing.
+    """
+    kv = getattr(getattr(db, "wrapped_db", None), "kv_store", None)
+    if not isinstance(kv, dict):
+        raise ChainError(f"the {backend} backend cannot read py-evm's database "
+                         "(AtomicDB.wrapped_db.kv_store is gone): its state cannot be listed")
+    return list(kv.values())
+
+
 class CancunChain(MiningChain):
     """A py-evm mining chain running Cancun from genesis, chain id :data:`CHAIN_ID`."""
 

@@ -14,7 +14,7 @@ All backends run the same pinned fork (:data:`FORK`), chain id
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -275,6 +275,17 @@ class Chain(abc.ABC):
     @abc.abstractmethod
     def code_at(self, address: bytes) -> bytes:
         """The runtime code of ``address`` at the head."""
+
+    @abc.abstractmethod
+    def state_blobs(self) -> Iterable[bytes]:
+        """Every value the chain's state holds (code, storage words, or whole trie nodes), for
+        privacy scans; a backend may give more (headers).
+
+        Raises :class:`~sim.errors.StateUnavailable` when the node does not
+        expose its state (an RPC node without a state dump), and
+        :class:`~sim.errors.ChainError` when the backend cannot reach it:
+        never an empty answer in place of the state.
+        """
 
     @abc.abstractmethod
     def snapshot(self) -> object:

@@ -299,10 +299,9 @@ class EthTesterChain(sup.PyEvmPool, Chain):
         return tuple(out)
 
     def state_blobs(self) -> list[bytes]:
-        """Every value in eth-tester's chain database (trie nodes, code, headers), for privacy scans."""
-        store = getattr(self._evm.chaindb.db, "wrapped_db", None)
-        kv = getattr(store, "kv_store", None)
-        return list(kv.values()) if kv is not None else []
+        """Every value in eth-tester's chain database (trie nodes, code, headers), for privacy
+        scans; a :class:`ChainError` when it is not reachable."""
+        return sup.database_values(self._evm.chaindb.db, self.name)
 
     # -- state (head number, time and gas limit: MinedRecords) ------------
     def storage_at(self, address: bytes, slot: int) -> int:

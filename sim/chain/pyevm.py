@@ -137,10 +137,12 @@ class PyEVMChain(sup.PyEvmPool, Chain):
         return self._settle(built.block.header, built.receipts, done)
 
     def state_blobs(self) -> list[bytes]:
-        """Every value in the chain's database (trie nodes, code, headers), for privacy scans."""
-        store = getattr(self._db.db, "wrapped_db", None)
-        kv = getattr(store, "kv_store", None)
-        return list(kv.values()) if kv is not None else []
+        """Every value in the chain's database (trie nodes, code, headers), for privacy scans.
+
+        A :class:`ChainError` when py-evm's database is not reachable
+        (:func:`~sim.chain._pyevm_support.database_values`).
+        """
+        return sup.database_values(self._db.db, self.name)
 
     # -- state (head number, time and gas limit: MinedRecords) ------------
     def storage_at(self, address: bytes, slot: int) -> int:

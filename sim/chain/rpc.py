@@ -40,9 +40,10 @@ pyevm's when refunds occur: the trace reports gas used after the refund,
 pyevm's trial before it (the +25% still covers the refund, at most 20%).
 
 :meth:`state_blobs` reads the node's state from anvil's ``anvil_dumpState``
-(gzipped JSON: every account's code and storage); a node without it gives
-``[]``, as its database is not otherwise readable over JSON-RPC (the PII
-invariant then scans inputs and logs only). This class assumes
+(gzipped JSON: every account's code and storage); a node without it raises
+:class:`~sim.errors.StateUnavailable`, as its database is not otherwise
+readable over JSON-RPC (the PII invariant then scans inputs and logs only, and
+says so in the run's summary). This class assumes
 it is the only client driving the node (it caches the head).
 ``genesis_timestamp`` cannot be set over RPC: start the node with it
 (:func:`sim.chain.anvil.start_anvil` does).
@@ -75,10 +76,12 @@ from sim.chain.base import (
     Receipt,
 )
 from sim.chain.keys import seed_bytes
-from sim.errors import ChainError, InputError, TransactionReverted
+from sim.errors import ChainError, InputError, StateUnavailable, TransactionReverted
 
 #: JSON-RPC error code of "method not found".
 METHOD_NOT_FOUND = -32601
+#: JSON-RPC error code of "method not supported" (EIP-1474).
+METHOD_NOT_SUPPORTED = -32004
 #: Names of EVM halts as nodes report them -> py-evm's exception names (pyevm's reasons).
 HALT_NAMES = {
     "OutOfGas": "OutOfGas",
@@ -573,13 +576,16 @@ class RpcChain(sup.PyEvmTxs, Chain):
     def state_blobs(self) -> list[bytes]:
         """Every contract's code and every storage value (32 bytes), from ``anvil_dumpState``.
 
-        In address then slot order. ``[]`` from a node without that method
-        (see the module docstring); a dump not of anvil's shape is a ChainError.
+        In address then slot order. :class:`StateUnavailable` from a node
+        without that method (see the module docstring); a dump not of anvil's
+        shape is a :class:`ChainError`.
         """
         try:
             dump = self._rpc("anvil_dumpState", [])
-        except RpcError:
-            return []
+        except RpcError as exc:
+            if exc.code not in (METHOD_NOT_FOUND, METHOD_NOT_SUPPORTED):
+                raise  # the node has the method and failed: a fault, not a missing feature
+            raise StateUnavailable(f"{self.url} does not dump its state ({exc})") from None
         try:
             state = json.loads(gzip.decompress(bytes.fromhex(str(dump).removeprefix("0x"))))
             blobs: list[bytes] = []

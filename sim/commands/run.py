@@ -81,8 +81,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"state root {s['state_root']}; outputs in {out}")
     if not result.ok:
         raise CheckFailed("; ".join(result.unexpected))
-    print(f"invariants: {s['invariants']['checked']} checked, all as expected")
+    print(f"invariants: {invariants_line(s)}")
     return 0
+
+
+def invariants_line(summary: dict[str, Any]) -> str:
+    """"9 checked, all as expected (1 skipped: name: reason)", every layout's skips included."""
+    inv = summary["invariants"]
+    layouts = summary.get("layouts") or {summary["layout"]: {"invariants": inv}}
+    skips = [f"{name}{f' ({layout})' if len(layouts) > 1 else ''}: {reason}"
+             for layout, entry in layouts.items()
+             for name, reason in ((s["name"], s["reason"])
+                                  for s in entry["invariants"].get("skipped", []))]
+    text = f"{inv['checked']} checked, all as expected"
+    return text + (f" ({len(skips)} skipped: {'; '.join(skips)})" if skips else "")
 
 
 def older_run(folder: Path) -> bool:

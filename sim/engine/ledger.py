@@ -86,11 +86,11 @@ class Ledger:
     rebuilds: Counter[str] = field(default_factory=Counter)
     rebuild_failures: list[str] = field(default_factory=list)
     minted: list[tuple[int, int, int, int]] = field(default_factory=list)  # pmr, patient, doctor, hospital
-    mint_problems: list[str] = field(default_factory=list)
 
     def remember(self, *values: object) -> None:
-        """Add generated personal or clinical values to the PII search."""
+        """Add generated personal or clinical values to the PII search, however short (how
+        each length is searched, and which are too short: :mod:`sim.engine.invariants`)."""
         for v in values:
             text = str(v).strip()
-            if len(text) >= 6:
+            if text:
                 self.personal.add(text)

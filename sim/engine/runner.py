@@ -119,11 +119,14 @@ def _run_layout_body(scenario: Any, layout: str, folder: Path, *, backend: str |
         finally:
             trace.close()
         with _prepare_aside(world, trace_path, render) as prepared:  # drawn while checked
-            checked, violations = check_all(world, trace_path)
+            checks = check_all(world, trace_path)
+            checked, violations = checks.checked, checks.violations
             expected = list(scenario.expect_violations.get(layout, []))
             unexpected = _unexpected(layout, violations, expected)
             summary = _summary(world, scenario, layout, checked, violations, expected,
                                time.perf_counter() - wall)
+            summary["invariants"]["skipped"] = [{"name": s.name, "reason": s.reason}
+                                                for s in checks.skipped]
             big = scenario.population.patients >= BIG_RUN_PATIENTS
             # while the trace is prepared; a big run's world goes first, for the memory peak
             figures = None if big or not render else _summary_figures(summary)

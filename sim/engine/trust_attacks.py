@@ -42,7 +42,7 @@ from sim.protocol import (
 )
 from sim.protocol.custodian import ANSWERED
 from sim.protocol.deployment import REGULATOR_ROLE
-from sim.protocol.outcome import Outcome, SlotWrites
+from sim.protocol.outcome import Outcome, SlotWrites, string_slots
 from sim.protocol.wallet import REENTER, REFUSE, ContractPatient
 
 if TYPE_CHECKING:
@@ -361,13 +361,18 @@ def reentrant_receiver(world: World, k: int, steps: list[Step]) -> Generator[sim
 
 
 def _onboard_address(world: World, c: Clinic, address: bytes, uprn: str) -> Any:
-    """The clinic's admin onboards ``address`` (a contract) as a doctor."""
+    """The clinic's admin onboards ``address`` (a contract) as a new doctor."""
     p = world.protocol
     if p.private:
-        return _raw(world, c.hospital.account, "DoctorRegistry", "onboard", address,
-                    uprn.encode().ljust(32, b"\0"), b"\x01" * 32, b"\x02" * 32)
-    return _raw(world, c.hospital.account, "DoctorRegistry", "onboard_paper", address, uprn,
-                "Dr. Wallet", "General", "none")
+        fn = "onboard"
+        args: tuple[Any, ...] = (address, uprn.encode().ljust(32, b"\0"), b"\x01" * 32,
+                                 b"\x02" * 32)
+        writes = SlotWrites(new=8, updated=1)
+    else:
+        fn = "onboard_paper"
+        args = (address, uprn, "Dr. Wallet", "General", "none")
+        writes = SlotWrites(new=6 + string_slots(*args[1:]), updated=1)
+    return p.prepare(c.hospital.account, "DoctorRegistry", fn, args, writes=writes)
 
 
 @attack

@@ -783,28 +783,31 @@ class World:
                                                               rng.randint(1, 99)))
         if not out.ok:
             return  # accounted as a failed operation
-        self.env.process(self._review_opening(doctor, out, rng.uniform(1, 48) * HOUR))
+        self.env.process(self._review_opening(doctor, rng.uniform(1, 48) * HOUR))
         if self.pmrs.get(patient.patient_id):
             yield from self.tx(doctor.access_call(self.pmrs[patient.patient_id][-1], "emergency"))
 
     def _glass_allowed(self, doctor: Doctor, patient_id: int) -> bool:
         """Whether AccessGrants would let ``doctor`` open break-glass on the patient now."""
         recent = self.driver.view("AccessGrants", "emergency_of", doctor.address, patient_id)[3]
-        count, head = self.driver.view("AccessGrants", "review_queue", doctor.address)
+        count, oldest = self.driver.view("AccessGrants", "review_queue", doctor.address)
         if recent >= 3:
             return False
-        if head < count:
-            opened, verdict = self.driver.view("AccessGrants", "opening_of", doctor.address,
-                                               head)[2:]
-            return bool(verdict) or opened + 72 * 3600 > self.driver.next_slot()
+        if oldest < count:
+            opened = self.driver.view("AccessGrants", "opening_of", doctor.address, oldest)[2]
+            return bool(opened + 72 * 3600 > self.driver.next_slot())
         return True
 
-    def _review_opening(self, doctor: Doctor, opened: Outcome, delay: float) -> Proc:
-        """The hospital the doctor acted for reviews the break-glass opening after ``delay``."""
+    def _review_opening(self, doctor: Doctor, delay: float) -> Proc:
+        """After ``delay``, the hospital the doctor acted for reviews the doctor's oldest
+        unreviewed break-glass opening (reviews go oldest first: one per opening)."""
         yield self.env.timeout(delay)
-        event = opened.event("EmergencyAccess")
-        hospital = next(x for x in self.hospitals if x.hospital_id == event["hospital_id"])
-        out = yield from self.tx(hospital.review_emergency_call(doctor, event["opening"]))
+        count, oldest = self.driver.view("AccessGrants", "review_queue", doctor.address)
+        if oldest >= count:
+            return
+        hospital_id = self.driver.view("AccessGrants", "opening_of", doctor.address, oldest)[1]
+        hospital = next(x for x in self.hospitals if x.hospital_id == hospital_id)
+        out = yield from self.tx(hospital.review_emergency_call(doctor, oldest))
         if out.ok:
             self.counts["break_glass_reviews"] += 1
 

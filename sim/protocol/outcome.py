@@ -25,6 +25,16 @@ class SlotWrites:
     def __add__(self, other: SlotWrites) -> SlotWrites:
         return SlotWrites(self.new + other.new, self.updated + other.updated)
 
+    def first_count(self) -> SlotWrites:
+        """These writes when a counter the operation increments goes from zero (the first
+        Hospital-ID, Doctor-ID, report, or a device's first batch): one changed slot is new."""
+        return SlotWrites(self.new + 1, self.updated - 1)
+
+    def rewrite(self) -> SlotWrites:
+        """These writes when a slot they count as new already holds a value (a grant or an
+        emergency window opened again for the same doctor and scope): it is a change."""
+        return SlotWrites(self.new - 1, self.updated + 1)
+
 
 def string_slots(*values: str) -> int:
     """Slots Vyper writes to store these strings: a length word plus 32-byte words each."""

@@ -42,11 +42,20 @@ class Protocol:
         #: Next block timestamp; None = one second after the head.
         self.clock: int | None = None
         self._tokens: dict[int, int] = {}
+        self._written: set[tuple[object, ...]] = set()
 
     def count_token(self, patient_id: int) -> int:
         """Note one more PMR token minted to ``patient_id``; return how many it now has."""
         self._tokens[patient_id] = self._tokens.get(patient_id, 0) + 1
         return self._tokens[patient_id]
+
+    def first_write(self, *slot: object) -> bool:
+        """Note a mined write of the storage slot ``slot`` names (e.g. a grant's expiry); True
+        the first time (the slot held zero), False afterwards. Called in chain order."""
+        if slot in self._written:
+            return False
+        self._written.add(slot)
+        return True
 
     @classmethod
     def deploy(

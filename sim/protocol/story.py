@@ -178,6 +178,16 @@ def _registration(p: Protocol, c: Cast) -> Iterator[Step]:
                c.clinic.onboard(impostor, rao), expect_ok=False,
                expect_reason="doctor_registry: registration number bound to another account",
                note="one Doctor-ID per registration number (UPRN)")
+    menon = DoctorProfile("KMC-90210", "Dr. Leela Menon", "Paediatrics", "+91 98470 33333")
+    yield Step(sec, "clinic", "onboards Dr. Menon's registration number to a clerk's account",
+               c.clinic.onboard(impostor, menon), note="a squat, or an honest mistake")
+    real = Doctor(p, "dr-menon")
+    yield Step(sec, "City Hospital", "tries to onboard the real Dr. Menon",
+               c.city_hospital.onboard(real, menon), expect_ok=False,
+               expect_reason="doctor_registry: registration number bound to another account")
+    yield Step(sec, "regulator", "rebinds Dr. Menon's Doctor-ID to her own account",
+               c.regulator.rebind(impostor, real),
+               note="the regulator's path to undo a squatted registration number")
 
 
 def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
@@ -275,8 +285,11 @@ def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
     now = _at(p, dt.date(2021, 2, 10))
     yield Step(sec, "patient", "grants Dr. Rao access to all records for 30 days",
                c.patient.grant(c.dr_rao, now + 30 * DAY))
-    yield Step(sec, "patient", "grants Dr. Iyer all records again, allowing him to write",
-               c.patient.grant(c.dr_iyer, now + 30 * DAY, write=True))
+    yield Step(sec, "patient", "grants Dr. Iyer all records again",
+               c.patient.grant(c.dr_iyer, now + 30 * DAY))
+    yield Step(sec, "Dr. Iyer", "opens the PMR under the all-records grant", c.dr_iyer.access(pmr))
+    yield Step(sec, "patient", "lets Dr. Iyer add his reading to that PMR",
+               c.patient.grant(c.dr_iyer, now + 30 * DAY, pmr_id=pmr, write=True))
     yield Step(sec, "Dr. Iyer", "adds his reading of the X-ray to City Hospital's PMR",
                c.dr_iyer.create_pmr(c.patient.patient_id, PAPER_VISIT, VisitRecord(
                    "second reading of the chest X-ray", "", "consolidation confirmed", "")))
@@ -382,6 +395,11 @@ def _oversight(p: Protocol, c: Cast) -> Iterator[Step]:
                c.dr_iyer.access(pmr, "all"), expect_ok=False,
                expect_reason="doctor_registry: doctor suspended", note="suspension ends all access")
     yield Step(sec, "regulator", "reinstates Dr. Iyer", c.regulator.reinstate_doctor(c.dr_iyer))
+    yield Step(sec, "clinic", "ends Dr. Rao's visiting affiliation", c.clinic.end_affiliation(c.dr_rao))
+    menon = Doctor(p, "dr-menon")  # the account the regulator rebound her Doctor-ID to
+    menon.doctor_id = p.view("DoctorRegistry", "doctor_id_of", menon.address)
+    yield Step(sec, "clinic", "ends Dr. Menon's affiliation, her only one",
+               c.clinic.end_affiliation(menon))
     yield Step(sec, "patient", "unbinds the pulse oximeter", c.patient.unbind_device(c.device))
     yield Step(sec, "pulse oximeter", "tries to anchor after it was unbound",
                c.device.anchor([Reading(1, 96, now)], now - 1, now + 1), expect_ok=False,

@@ -142,6 +142,13 @@ class ChainConformance:
         assert len(chain.code_at(c.address)) > 0
         assert chain.storage_at(c.address, 0) == 42
 
+    def test_state_blobs_hold_a_stored_value(self, chain: Chain) -> None:
+        """state_blobs() lists the state (a distinctive stored value is in it) for the PII scan."""
+        c = deploy_counter(chain, x0=0xC0FFEE5EED)
+        chain.mine()
+        assert any(b"\xc0\xff\xee\x5e\xed" in blob for blob in chain.state_blobs())
+        assert c.call("x") == 0xC0FFEE5EED
+
     def test_estimate_sees_pending_transactions(self, chain: Chain) -> None:
         """A call queued after an unmined deploy is estimated against it and succeeds."""
         alice = chain.account("alice")

@@ -104,3 +104,14 @@ def test_state_blobs_hold_storage() -> None:
     deploy_counter(chain)
     blobs = chain.state_blobs()
     assert blobs and any(chain.account("alice").address in b for b in blobs)
+
+
+def test_state_blobs_raise_when_the_database_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If py-evm's database under eth-tester moves, state_blobs() raises a ChainError, not []."""
+    from sim.errors import ChainError
+
+    chain = EthTesterChain(1)
+    deploy_counter(chain)
+    monkeypatch.setattr(chain._evm.chaindb.db, "wrapped_db", object())
+    with pytest.raises(ChainError, match="cannot read py-evm's database"):
+        chain.state_blobs()

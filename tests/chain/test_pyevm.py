@@ -105,3 +105,14 @@ def test_contract_rejects_wrong_arity() -> None:
     with pytest.raises(InputError, match="set"):
         c.call("set")
     assert isinstance(c, Contract)
+
+
+def test_state_blobs_raise_when_the_database_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If py-evm's in-memory database moves, state_blobs() raises a ChainError, not []."""
+    from sim.errors import ChainError
+
+    chain = PyEVMChain(1)
+    deploy_counter(chain)
+    monkeypatch.setattr(chain._db.db, "wrapped_db", object())  # a py-evm that keeps it elsewhere
+    with pytest.raises(ChainError, match="cannot read py-evm's database"):
+        chain.state_blobs()

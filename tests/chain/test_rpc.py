@@ -127,8 +127,9 @@ def test_state_blobs_come_from_the_state_dump(rpc_factory: ChainFactory) -> None
 
 def test_state_blobs_without_a_state_dump(rpc_factory: ChainFactory,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """A node without anvil_dumpState gives no blobs (its database is not readable over RPC)."""
+    """A node without anvil_dumpState raises StateUnavailable (its state is not readable over RPC)."""
     from sim.chain.rpc import RpcError
+    from sim.errors import StateUnavailable
 
     rpc = rpc_factory(1, 30_000_000)
     assert isinstance(rpc, RpcChain)
@@ -137,7 +138,25 @@ def test_state_blobs_without_a_state_dump(rpc_factory: ChainFactory,
         raise RpcError(method, -32601, "Method not found")
 
     monkeypatch.setattr(rpc, "_rpc", refuse)
-    assert rpc.state_blobs() == []
+    with pytest.raises(StateUnavailable, match="does not dump its state"):
+        rpc.state_blobs()
+
+
+def test_state_dump_that_fails_is_a_chain_error(rpc_factory: ChainFactory,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that has anvil_dumpState but fails it raises a ChainError, not StateUnavailable."""
+    from sim.chain.rpc import RpcError
+    from sim.errors import StateUnavailable
+
+    rpc = rpc_factory(1, 30_000_000)
+
+    def fail(method: str, params: list[object]) -> object:
+        raise RpcError(method, -32603, "internal error")
+
+    monkeypatch.setattr(rpc, "_rpc", fail)
+    with pytest.raises(ChainError, match="internal error") as caught:
+        rpc.state_blobs()
+    assert not isinstance(caught.value, StateUnavailable)
 
 
 def test_unreachable_or_bad_url() -> None:

@@ -139,6 +139,21 @@ def test_paper_layout_violates_pii_and_exits_1(tmp_path: Path, capsys: pytest.Ca
     assert "pii_on_chain" in capsys.readouterr().err
 
 
+def test_stated_skips_are_in_the_summary_and_on_the_last_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A check with nothing to check is a skip with its reason in summary.json and on the CLI's
+    last line; the run still passes."""
+    code = main(["run", str(SCENARIOS / "iomt.yaml"), "--backend", "revm",
+                 "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0
+    skipped = json.loads((tmp_path / "out" / "summary.json").read_text())["invariants"]["skipped"]
+    assert {"name": "access_had_valid_grant",
+            "reason": "no record was released to a doctor: nothing to check"} in skipped
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"invariants: 9 checked, all as expected ({len(skipped)} skipped: ")
+    assert "access_had_valid_grant: no record was released to a doctor" in last
+
+
 def test_layouts_flags_paper_and_passes_private(runs: dict[str, Path]) -> None:
     """The layouts scenario finds PII on chain in the paper layout only."""
     summary = json.loads((runs["layouts"] / "summary.json").read_text())

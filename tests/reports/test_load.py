@@ -53,6 +53,9 @@ def test_wrong_schema_is_rejected(tmp_path: Path) -> None:
     ({"counts": {"patients": 1.5}}, "counts.patients"),
     ({"seed": True}, "seed"),
     ({"invariants": {"violations": [{"detail": "d"}]}}, "invariants.violations[0].name"),
+    ({"invariants": {"skipped": [{"name": "denials"}]}}, "invariants.skipped[0].reason"),
+    ({"invariants": {"skipped": [{"name": "denials", "reason": 3}]}}, "invariants.skipped[0].reason"),
+    ({"invariants": {"skipped": "none"}}, "invariants.skipped"),
     ({"layouts": {"paper": {"gas_per_patient_year": "many"}}}, "layouts.paper.gas_per_patient_year"),
     ({"storage": {"nodes": {"node-0": None}}}, "storage.nodes.node-0"),
 ])

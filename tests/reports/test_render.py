@@ -119,6 +119,19 @@ def test_unexpected_violation_is_flagged(make_fake_run: MakeRun) -> None:
     assert '<tr class="bad"><td>grant_respected</td>' in html
 
 
+def test_stated_skips_are_shown_with_their_reasons(make_fake_run: MakeRun) -> None:
+    """Skips in summary.json appear in the banner's count and, with their reasons, in the section."""
+    run = make_fake_run()
+    summary = json.loads((run / "summary.json").read_text())
+    summary["invariants"]["skipped"] = [
+        {"name": "pii_on_chain", "reason": "the chain's state was not searched: <no dump>"}]
+    (run / "summary.json").write_text(json.dumps(summary))
+    html = render_report(run).read_text()
+    assert "(1 skip(s) stated below)" in html
+    assert ("<tr><td>pii_on_chain</td><td>the chain&#x27;s state was not searched: "
+            "&lt;no dump&gt;</td></tr>") in html
+
+
 @pytest.mark.parametrize("target", ["missing", "file"])
 def test_bad_run_folder_is_input_error(tmp_path: Path, target: str) -> None:
     """A missing folder, or a file given as the folder, is an InputError naming it."""
