@@ -249,7 +249,8 @@ def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
                c.dr_rao.create_pmr(c.patient.patient_id, PAPER_VISIT, VisitRecord(
                    "persistent cough, 3 weeks", "type 2 diabetes since 2015",
                    "community-acquired pneumonia, right lower lobe",
-                   "amoxicillin-clavulanate 625 mg, review in 7 days")))
+                   "amoxicillin-clavulanate 625 mg, review in 7 days",
+                   "Star Health policy on file")))
 
 
 def PAPER_PMR_ID_of(c: Cast) -> int:
@@ -292,7 +293,9 @@ def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
                c.patient.grant(c.dr_iyer, now + 30 * DAY, pmr_id=pmr, write=True))
     yield Step(sec, "Dr. Iyer", "adds his reading of the X-ray to City Hospital's PMR",
                c.dr_iyer.create_pmr(c.patient.patient_id, PAPER_VISIT, VisitRecord(
-                   "second reading of the chest X-ray", "", "consolidation confirmed", "")))
+                   "second reading of the chest X-ray", "type 2 diabetes since 2015",
+                   "consolidation confirmed", "agree with the treatment",
+                   "Star Health policy on file")))
     yield Step(sec, "patient", "revokes Dr. Rao's grant early", c.patient.revoke(c.dr_rao))
     yield Step(sec, "Dr. Rao", "tries to open the PMR after revocation", c.dr_rao.access(pmr, "all"),
                expect_ok=False, expect_reason="access_grants: grant revoked",
