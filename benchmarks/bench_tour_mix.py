@@ -146,8 +146,10 @@ def build_workload(cycles: int, arrival: int, seed: int = SEED) -> list[Tx]:
     chain = RecordingChain(seed)
     p = Protocol.deploy(chain, layout="private", seed=seed, first_patient_id=FIRST_PATIENT_ID)
     for i, tx in enumerate(chain.log):
-        name = p.system.name_of(tx.contract_address or b"")
-        chain.log[i] = replace(tx, op=f"deploy {name}")
+        if tx.contract_address is None:  # the deployer wires two contracts to each other
+            chain.log[i] = replace(tx, op=f"wire {p.system.name_of(tx.to or b'')}")
+        else:
+            chain.log[i] = replace(tx, op=f"deploy {p.system.name_of(tx.contract_address)}")
     rng = random.Random(seed)
 
     def run(call: Call, at: int) -> None:
@@ -176,6 +178,15 @@ def build_workload(cycles: int, arrival: int, seed: int = SEED) -> list[Tx]:
             f"MC-{10000 + d}", f"Dr. {d}", "General Medicine", f"+91 98400 {d:05d}")), at)
 
     # -- patient cycles, as timed events ------------------------------------
+    openings: dict[str, list[int]] = {d.label: [] for d in doctors}
+    opened_count: dict[str, int] = {d.label: 0 for d in doctors}
+
+    def opened(doctor: Doctor, call: Call) -> Call:
+        """Note the break-glass opening's number, for its hospital's review."""
+        openings[doctor.label].append(opened_count[doctor.label])
+        opened_count[doctor.label] += 1
+        return call
+
     Event = tuple[int, int, int, Callable[[], Call | None]]
     events: list[Event] = []
 
@@ -220,9 +231,13 @@ def build_workload(cycles: int, arrival: int, seed: int = SEED) -> list[Tx]:
                 "follow-up", "pneumonia", "resolving", "continue"))),
             (3 * DAY, lambda: patient.revoke_call(second, pmr_id=pmr())),
             (3 * DAY + 600, lambda: second.access_call(pmr()) if i % 4 == 0 else None),
-            (3 * DAY + 1200, lambda: third.emergency_access_call(patient.patient_id, 7)),
+            (3 * DAY + 1200, lambda: opened(third, third.emergency_access_call(
+                patient.patient_id, 7))),
             (3 * DAY + 1800, lambda: third.access_call(pmr())),
+            (3 * DAY + 7200, lambda: hospitals[(h + 2) % HOSPITALS].review_emergency_call(
+                third, openings[third.label].pop(0))),
             (4 * DAY, lambda: desk.bind_device_call(device, patient)),
+            (4 * DAY + 60, lambda: patient.accept_device_call(device)),
             (4 * DAY + 3605, anchor),
             (4 * DAY + 3665, lambda: device.record_call(Reading(1, 97, p.next_timestamp() - 60))),
         ]

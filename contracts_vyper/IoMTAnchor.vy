@@ -4,8 +4,12 @@
 @custom:contract-name IoMTAnchor
 @license MIT
 @notice The paper's IoMT devices, "stored in the blockchain ... by
-        referring to the unique Patient-ID". A verified hospital binds a
-        device to a patient; the device then either anchors a batch of
+        referring to the unique Patient-ID". A verified hospital's desk
+        proposes binding a device to a patient and the patient accepts
+        it (trust model rule I1: consent); the patient, the hospital's
+        desk or a regulator unbinds it (I2), and a device stops anchoring
+        while its hospital is suspended (I3). A bound device either
+        anchors a batch of
         readings as (time window, Merkle root, CID of the batch), or, in
         per-reading mode, stores every reading on chain as the paper
         literally says, so the gas of the two can be compared. Any
@@ -18,12 +22,29 @@ from interfaces import IPatientRegistry
 from snekmate.utils import merkle_proof_verification as merkle
 
 _PROOF_BOUND: constant(uint8) = max_value(uint8)
+ROLE_DESK: constant(uint256) = 2
+REGULATOR_ROLE: constant(bytes32) = keccak256("REGULATOR_ROLE")
+STATE_PROPOSED: constant(uint256) = 1
+STATE_BOUND: constant(uint256) = 2
+_U64: constant(uint256) = (1 << 64) - 1
+
+
+event DeviceBindingProposed:
+    device: indexed(address)
+    patient_id: indexed(uint256)
+    hospital_id: indexed(uint256)
 
 
 event DeviceBound:
     device: indexed(address)
     patient_id: indexed(uint256)
     hospital_id: indexed(uint256)
+
+
+event DeviceUnbound:
+    device: indexed(address)
+    patient_id: indexed(uint256)
+    by: indexed(address)
 
 
 event BatchAnchored:
@@ -49,7 +70,8 @@ event ReadingRecorded:
 HOSPITALS: public(immutable(IHospitalRegistry))
 PATIENTS: public(immutable(IPatientRegistry))
 
-device_patient: public(HashMap[address, uint256])
+# device -> state << 192 | binding Hospital-ID << 128 | Patient-ID
+_devices: HashMap[address, uint256]
 batch_count: public(HashMap[address, uint256])
 batch_root: public(HashMap[address, HashMap[uint256, bytes32]])
 reading_count: public(HashMap[address, uint256])
@@ -71,16 +93,54 @@ def __init__(hospitals: IHospitalRegistry, patients: IPatientRegistry):
 @external
 def bind_device(device: address, patient_id: uint256):
     """
-    @dev A verified hospital's operator binds a device to a patient.
+    @dev A verified hospital's desk proposes binding a device to a patient; the patient must accept it.
     @param device The device's account.
     @param patient_id The patient.
     """
-    hospital_id: uint256 = staticcall HOSPITALS.verified_hospital_of(msg.sender)
-    patient: address = staticcall PATIENTS.account_of(patient_id)
+    hospital_id: uint256 = staticcall HOSPITALS.hospital_for(msg.sender, ROLE_DESK)
     assert device != empty(address), "iomt_anchor: empty device"
-    assert self.device_patient[device] == 0, "iomt_anchor: device already bound"
-    self.device_patient[device] = patient_id
-    log DeviceBound(device=device, patient_id=patient_id, hospital_id=hospital_id)
+    current: uint256 = self._devices[device]
+    assert current == 0 or (
+        current >> 192 == STATE_PROPOSED and (current >> 128) & _U64 == hospital_id
+    ), "iomt_anchor: device already bound"
+    self._devices[device] = (STATE_PROPOSED << 192) | (hospital_id << 128) | patient_id
+    log DeviceBindingProposed(device=device, patient_id=patient_id, hospital_id=hospital_id)
+
+
+@external
+def accept_device(device: address):
+    """
+    @dev The patient consents to a binding proposed by a hospital's desk; the device may then anchor.
+    @param device The device's account.
+    """
+    current: uint256 = self._devices[device]
+    patient_id: uint256 = current & _U64
+    assert current >> 192 == STATE_PROPOSED and patient_id != 0 and staticcall PATIENTS.patient_id_of(
+        msg.sender
+    ) == patient_id, "iomt_anchor: no binding proposed to this patient"
+    self._devices[device] = (STATE_BOUND << 192) | (current & ((1 << 192) - 1))
+    log DeviceBound(device=device, patient_id=patient_id, hospital_id=(current >> 128) & _U64)
+
+
+@external
+def unbind_device(device: address):
+    """
+    @dev The patient, a desk of the binding hospital or a regulator ends a device's binding (or proposal).
+    @param device The device's account.
+    """
+    current: uint256 = self._devices[device]
+    assert current != 0, "iomt_anchor: unknown device"
+    patient_id: uint256 = current & _U64
+    hospital_id: uint256 = (current >> 128) & _U64
+    if staticcall PATIENTS.patient_id_of(msg.sender) != patient_id:
+        staff: uint256 = 0
+        role: uint256 = 0
+        staff, role = staticcall HOSPITALS.staff_of(msg.sender)
+        assert (staff == hospital_id and role == ROLE_DESK) or staticcall HOSPITALS.hasRole(
+            REGULATOR_ROLE, msg.sender
+        ), "iomt_anchor: only the patient, the hospital's desk or a regulator unbinds"
+    self._devices[device] = 0
+    log DeviceUnbound(device=device, patient_id=patient_id, by=msg.sender)
 
 
 @external
@@ -133,6 +193,34 @@ def record_reading(kind: uint256, reading: int128, taken_at: uint256):
 
 @external
 @view
+def device_patient(device: address) -> uint256:
+    """
+    @dev The patient a device is bound to (0 when not bound, or only proposed).
+    @param device The device's account.
+    @return uint256 The Patient-ID.
+    """
+    current: uint256 = self._devices[device]
+    if current >> 192 != STATE_BOUND:
+        return 0
+    return current & _U64
+
+
+@external
+@view
+def device_of(device: address) -> (uint256, uint256, uint256):
+    """
+    @dev A device's binding: patient, hospital and state (0 none, 1 proposed, 2 bound).
+    @param device The device's account.
+    @return uint256 The Patient-ID.
+    @return uint256 The binding Hospital-ID.
+    @return uint256 The state.
+    """
+    current: uint256 = self._devices[device]
+    return current & _U64, (current >> 128) & _U64, current >> 192
+
+
+@external
+@view
 def verify_reading(device: address, batch_index: uint256, leaf: bytes32, proof: DynArray[bytes32, _PROOF_BOUND]) -> bool:
     """
     @dev Whether `leaf` (keccak of a reading) is in an anchored batch.
@@ -151,8 +239,12 @@ def verify_reading(device: address, batch_index: uint256, leaf: bytes32, proof: 
 @view
 def _device_patient(device: address) -> uint256:
     """
-    @dev The patient a device is bound to; reverts for an unknown device.
+    @dev The patient a device may anchor for; reverts unless it is bound and its hospital verified.
+    @param device The device's account.
+    @return uint256 The Patient-ID.
     """
-    patient_id: uint256 = self.device_patient[device]
-    assert patient_id != 0, "iomt_anchor: unknown device"
-    return patient_id
+    current: uint256 = self._devices[device]
+    assert current != 0, "iomt_anchor: unknown device"
+    assert current >> 192 == STATE_BOUND, "iomt_anchor: binding not accepted by the patient"
+    assert staticcall HOSPITALS.is_verified((current >> 128) & _U64), "iomt_anchor: binding hospital not verified"
+    return current & _U64

@@ -9,11 +9,17 @@
         by the (1, t, n) essential secret sharing scheme and stored off
         chain; on chain goes the CID digest of its manifest.
 
+        Trust model rules L1-L2: only an operator holding the lab role
+        of the record's hospital posts, or of a hospital a doctor of the
+        record's hospital referred the test to (`refer`); the capture
+        date lies between the visit date and one day after the block's.
+
         Private layout: test type (enum), capture date, a reason code,
         a salted commitment to the observations and the manifest CID.
         Paper layout: the reason, observations and IPFS hash as strings.
 """
 
+from interfaces import IDoctorRegistry
 from interfaces import IHospitalRegistry
 from interfaces import IPMRToken
 import modules.pmr_ids as pmr_ids
@@ -23,6 +29,7 @@ import modules.cids as cids
 # ultrasound, mammography, general examination.
 TEST_TYPE_COUNT: public(constant(uint256)) = 9
 _U64: constant(uint256) = (1 << 64) - 1
+ROLE_LAB: constant(uint256) = 4
 
 
 struct PaperReport:
@@ -43,8 +50,16 @@ event LabReportPosted:
     manifest_cid: bytes32
 
 
+event LabReferral:
+    pmr_id: indexed(uint256)
+    patient_id: indexed(uint256)
+    hospital_id: indexed(uint256)
+    doctor_id: uint256
+
+
 HOSPITALS: public(immutable(IHospitalRegistry))
 PMRS: public(immutable(IPMRToken))
+DOCTORS: public(immutable(IDoctorRegistry))
 PAPER_LAYOUT: public(immutable(bool))
 
 report_count: public(uint256)
@@ -53,19 +68,40 @@ _meta: HashMap[uint256, uint256]
 observations_commitment: public(HashMap[uint256, bytes32])
 manifest_cid: public(HashMap[uint256, bytes32])
 paper_reports: public(HashMap[uint256, PaperReport])
+referred: public(HashMap[uint256, HashMap[uint256, bool]])
 
 
 @deploy
-def __init__(hospitals: IHospitalRegistry, pmrs: IPMRToken, paper_layout: bool):
+def __init__(hospitals: IHospitalRegistry, pmrs: IPMRToken, doctors: IDoctorRegistry, paper_layout: bool):
     """
-    @dev Wire the contract to the hospital registry and the PMR token.
+    @dev Wire the contract to the registries and the PMR token.
     @param hospitals The HospitalRegistry.
-    @param pmrs The PMRToken.
+    @param pmrs The PMR token (PMRToken or PMRMulti).
+    @param doctors The DoctorRegistry (who may refer a test).
     @param paper_layout True to store reason and observations as strings.
     """
     HOSPITALS = hospitals
     PMRS = pmrs
+    DOCTORS = doctors
     PAPER_LAYOUT = paper_layout
+
+
+@external
+def refer(pmr_id: uint256, hospital_id: uint256):
+    """
+    @dev A doctor of the record's hospital refers the record's tests to another verified hospital's lab.
+    @param pmr_id The PMR.
+    @param hospital_id The hospital whose lab may then post reports of it.
+    """
+    owner: address = empty(address)
+    record_hospital: uint256 = 0
+    owner, record_hospital = staticcall PMRS.record_of(pmr_id)
+    assert owner != empty(address), "lab_reports: unknown PMR"
+    doctor_id: uint256 = staticcall DOCTORS.check_doctor(msg.sender, record_hospital)
+    assert hospital_id != record_hospital, "lab_reports: already the record's hospital"
+    assert staticcall HOSPITALS.is_verified(hospital_id), "lab_reports: hospital not verified"
+    self.referred[pmr_id][hospital_id] = True
+    log LabReferral(pmr_id=pmr_id, patient_id=pmr_ids._patient_of(pmr_id), hospital_id=hospital_id, doctor_id=doctor_id)
 
 
 @external
@@ -161,12 +197,27 @@ def manifest_uri(report_id: uint256) -> String[66]:
 @internal
 def _post(pmr_id: uint256, test_type: uint256, capture_date: uint256, reason_code: uint256, codec: uint8) -> uint256:
     """
-    @dev Check the lab and the PMR, store the packed fields, return the report number.
+    @dev Check the lab, the PMR and the dates, store the packed fields, return the report number.
+    @param pmr_id The PMR.
+    @param test_type The test type.
+    @param capture_date The date of capture written DDMMYYYY.
+    @param reason_code The reason code (0 in the paper layout).
+    @param codec The manifest CID's multicodec (0 in the paper layout).
+    @return uint256 The report number.
     """
     assert test_type < TEST_TYPE_COUNT, "lab_reports: unknown test type"
     assert pmr_ids._is_valid_date(capture_date), "lab_reports: invalid capture date"
-    hospital_id: uint256 = staticcall HOSPITALS.verified_hospital_of(msg.sender)
-    assert staticcall PMRS.exists(pmr_id), "lab_reports: unknown PMR"
+    hospital_id: uint256 = staticcall HOSPITALS.hospital_for(msg.sender, ROLE_LAB)
+    owner: address = empty(address)
+    record_hospital: uint256 = 0
+    owner, record_hospital = staticcall PMRS.record_of(pmr_id)
+    assert owner != empty(address), "lab_reports: unknown PMR"
+    assert (
+        hospital_id == record_hospital or self.referred[pmr_id][hospital_id]
+    ), "lab_reports: not the record's hospital and not referred"
+    captured: uint256 = pmr_ids._civil_day(capture_date)
+    assert captured >= pmr_ids._civil_day(pmr_id % pmr_ids.DATE_BASE), "lab_reports: capture date before the visit"
+    assert captured <= pmr_ids._today() + 1, "lab_reports: capture date in the future"
     report_id: uint256 = self.report_count + 1
     self.report_count = report_id
     self._meta[report_id] = (
@@ -184,6 +235,9 @@ def _post(pmr_id: uint256, test_type: uint256, capture_date: uint256, reason_cod
 def _log(report_id: uint256, observations_commitment: bytes32, manifest_cid: bytes32):
     """
     @dev Emit LabReportPosted from the stored fields.
+    @param report_id The report number.
+    @param observations_commitment The observations commitment (empty in the paper layout).
+    @param manifest_cid The manifest CID digest (empty in the paper layout).
     """
     meta: uint256 = self._meta[report_id]
     pmr_id: uint256 = meta & _U64

@@ -7,9 +7,17 @@
         one ERC-1155 multi-token contract (snekmate's erc1155 module):
         token id = PMR-ID, one unit minted to the patient on the first
         version of a visit, further versions appended; `uri(id)` is the
-        current record's CID. PMRs stay with their patient: transfers
-        and approvals revert. Deployed in place of PMRToken when a
-        scenario says `token: erc1155`, so the two can be compared.
+        current record's CID, announced by the ERC-1155 `URI` event
+        when a later version changes it. PMRs stay with their patient:
+        transfers and approvals revert. Deployed in place of PMRToken
+        when a scenario says `token: erc1155`, so the two can be compared.
+
+        The mint calls untrusted code when the patient's account is a
+        contract (`onERC1155Received`), so every entry point that can
+        reach it is non-reentrant (trust model rule T1), and a receiver
+        that refuses does not block its own records (rule T2): the
+        version is recorded, the unit is held back (`MintDeferred`) and
+        the patient claims it later with `claim`.
 """
 
 from ethereum.ercs import IERC165
@@ -21,6 +29,9 @@ initializes: ownable
 from snekmate.tokens import erc1155
 initializes: erc1155[ownable := ownable]
 
+from snekmate.tokens.interfaces import IERC1155
+
+from interfaces import IAccessGrants
 from interfaces import IDoctorRegistry
 from interfaces import IPatientRegistry
 import modules.pmr_ids as pmr_ids
@@ -38,13 +49,23 @@ exports: (
     versions.PATIENTS,
     versions.PAPER_LAYOUT,
     versions.paper_records,
+    versions.access_grants,
+    versions.MAX_VISIT_AGE_DAYS,
 )
+
+#: Gas a patient contract's `onERC1155Received` may use (bounds the doctor's cost).
+RECEIVER_GAS: public(constant(uint256)) = 200_000
 
 _SUPPORTED_INTERFACES: constant(bytes4[3]) = [
     0x01FFC9A7,  # ERC-165
     0xD9B67A26,  # ERC-1155
     0x0E89341C,  # ERC-1155 metadata URI
 ]
+
+
+event MintDeferred:
+    pmr_id: indexed(uint256)
+    owner: indexed(address)
 
 
 @deploy
@@ -61,6 +82,16 @@ def __init__(doctors: IDoctorRegistry, patients: IPatientRegistry, paper_layout:
 
 
 @external
+def set_access_grants(grants: IAccessGrants):
+    """
+    @dev The deployer wires AccessGrants once (write grants for later versions).
+    @param grants The AccessGrants contract.
+    """
+    versions._set_access_grants(grants)
+
+
+@external
+@nonreentrant
 def mint(patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_cid: bytes32, codec: uint8) -> uint256:
     """
     @dev A doctor of a verified hospital creates the PMR of a visit (or adds a version to it).
@@ -78,6 +109,7 @@ def mint(patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_
 
 
 @external
+@nonreentrant
 def mint_paper(
     patient_id: uint256, visit_date: uint256, hospital_id: uint256, details: versions.PaperRecord
 ) -> uint256:
@@ -93,6 +125,32 @@ def mint_paper(
     pmr_id: uint256 = self._mint(patient_id, visit_date, hospital_id, empty(bytes32), 0)
     versions.paper_records[pmr_id][versions._version_count(pmr_id) - 1] = details
     return pmr_id
+
+
+@external
+@nonreentrant
+def claim(pmr_id: uint256):
+    """
+    @dev The patient takes the unit of a PMR its contract account refused at mint time.
+    @param pmr_id The PMR-ID.
+    """
+    owner: address = versions._record_of(pmr_id)[0]
+    assert owner != empty(address), "pmr_token: unknown token"
+    assert msg.sender == owner, "pmr_token: not the record owner"
+    assert erc1155.balanceOf[owner][pmr_id] == 0, "pmr_token: already held"
+    erc1155._safe_mint(owner, pmr_id, 1, b"")
+
+
+@external
+def mint_unit(owner: address, pmr_id: uint256):
+    """
+    @dev Internal step of `mint` for a contract patient, called by this contract only
+         so that a refusing receiver reverts this call and not the whole mint.
+    @param owner The patient's contract account.
+    @param pmr_id The PMR-ID.
+    """
+    assert msg.sender == self, "pmr_token: internal"
+    erc1155._safe_mint(owner, pmr_id, 1, b"")
 
 
 @external
@@ -127,6 +185,18 @@ def ownerOf(pmr_id: uint256) -> address:
     @return address The patient's account.
     """
     return versions._owner_of(pmr_id)
+
+
+@external
+@view
+def record_of(pmr_id: uint256) -> (address, uint256):
+    """
+    @dev The patient holding a PMR and the record's hospital (first version's); zeros if unknown.
+    @param pmr_id The PMR-ID.
+    @return address The patient's account.
+    @return uint256 The record's Hospital-ID.
+    """
+    return versions._record_of(pmr_id)
 
 
 @external
@@ -219,12 +289,33 @@ def setApprovalForAll(operator: address, approved: bool):
 @internal
 def _mint(patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_cid: bytes32, codec: uint8) -> uint256:
     """
-    @dev Add the version; on a new PMR mint one unit of it to the patient.
+    @dev Add the version; on a new PMR issue its unit to the patient, on a later version log the new URI.
+         The unit is minted by a call to `mint_unit` on this contract: a contract patient that
+         refuses it (or spends more than RECEIVER_GAS) reverts only that call and gets the unit
+         later through `claim`; and snekmate's transfer frames (kilobytes of batch buffers) live
+         in that call's memory, not in this function's, which every version pays for.
+    @param patient_id The Patient-ID.
+    @param visit_date The visit date written DDMMYYYY.
+    @param hospital_id The hospital the doctor acts for.
+    @param record_cid The record CID digest (empty in the paper layout).
+    @param codec The CID's multicodec.
+    @return uint256 The PMR-ID.
     """
     pmr_id: uint256 = 0
     version: uint256 = 0
     owner: address = empty(address)
     pmr_id, version, owner = versions._add_version(patient_id, visit_date, hospital_id, record_cid, codec)
-    if owner != empty(address):
-        erc1155._safe_mint(owner, pmr_id, 1, b"")
+    if owner == empty(address):
+        log IERC1155.URI(_value=versions._uri(pmr_id), _id=pmr_id)
+        return pmr_id
+    # a fixed gas argument (no GAS opcode): the outcome does not depend on the signed gas limit
+    minted: bool = raw_call(
+        self,
+        abi_encode(owner, pmr_id, method_id=method_id("mint_unit(address,uint256)")),
+        gas=RECEIVER_GAS,
+        revert_on_failure=False,
+    )
+    if not minted:
+        assert owner.is_contract, "pmr_token: mint failed"
+        log MintDeferred(pmr_id=pmr_id, owner=owner)
     return pmr_id

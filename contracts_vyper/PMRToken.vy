@@ -9,7 +9,10 @@
         a doctor of a verified hospital. A second visit on the same date
         appends a version (record CID, doctor, hospital, time) instead of
         failing. Tokens are non-transferable (EIP-5192 `locked`);
-        `tokenURI` is the current version's record CID.
+        `tokenURI` is the current version's record CID, and a new
+        version announces the change with EIP-4906 `MetadataUpdate`.
+        Who may add a version is the trust model's rules P1-P3 (see
+        modules/pmr_versions.vy); the token calls no untrusted code.
 
         Why not snekmate's erc721 module: it is ERC721Enumerable with
         permits, so every mint writes five enumeration slots (~110k gas)
@@ -25,6 +28,7 @@ implements: IERC165
 from ethereum.ercs import IERC721
 implements: IERC721
 
+from interfaces import IAccessGrants
 from interfaces import IDoctorRegistry
 from interfaces import IPatientRegistry
 import modules.pmr_ids as pmr_ids
@@ -38,13 +42,16 @@ exports: (
     versions.PATIENTS,
     versions.PAPER_LAYOUT,
     versions.paper_records,
+    versions.access_grants,
+    versions.MAX_VISIT_AGE_DAYS,
 )
 
-_SUPPORTED_INTERFACES: constant(bytes4[4]) = [
+_SUPPORTED_INTERFACES: constant(bytes4[5]) = [
     0x01FFC9A7,  # ERC-165
     0x80AC58CD,  # ERC-721
     0x5B5E139F,  # ERC-721 metadata
     0xB45A3C0E,  # EIP-5192 minimal soulbound
+    0x49064906,  # EIP-4906 metadata update
 ]
 
 
@@ -70,6 +77,10 @@ event Locked:
     tokenId: uint256
 
 
+event MetadataUpdate:
+    _tokenId: uint256
+
+
 name: public(constant(String[25])) = "Patient Medical Record"
 symbol: public(constant(String[5])) = "PMR"
 
@@ -85,6 +96,15 @@ def __init__(doctors: IDoctorRegistry, patients: IPatientRegistry, paper_layout:
     @param paper_layout True to store the record fields as strings.
     """
     versions.__init__(doctors, patients, paper_layout)
+
+
+@external
+def set_access_grants(grants: IAccessGrants):
+    """
+    @dev The deployer wires AccessGrants once (write grants for later versions).
+    @param grants The AccessGrants contract.
+    """
+    versions._set_access_grants(grants)
 
 
 @external
@@ -147,6 +167,18 @@ def exists(pmr_id: uint256) -> bool:
 
 @external
 @view
+def record_of(pmr_id: uint256) -> (address, uint256):
+    """
+    @dev The patient holding a PMR and the record's hospital (first version's); zeros if unknown.
+    @param pmr_id The PMR-ID.
+    @return address The patient's account.
+    @return uint256 The record's Hospital-ID.
+    """
+    return versions._record_of(pmr_id)
+
+
+@external
+@view
 def version_count(pmr_id: uint256) -> uint256:
     """
     @dev How many versions the PMR has (0 for an unknown token).
@@ -176,7 +208,7 @@ def version(pmr_id: uint256, index: uint256) -> (bytes32, uint256, uint256, uint
 @view
 def supportsInterface(interface_id: bytes4) -> bool:
     """
-    @dev ERC-165: ERC-165, ERC-721, ERC-721 metadata and EIP-5192.
+    @dev ERC-165: ERC-165, ERC-721, ERC-721 metadata, EIP-5192 and EIP-4906.
     @param interface_id The 4-byte interface identifier.
     @return bool Whether it is supported.
     """
@@ -302,7 +334,14 @@ def setApprovalForAll(_operator: address, _approved: bool):
 @internal
 def _mint(patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_cid: bytes32, codec: uint8) -> uint256:
     """
-    @dev Add the version; on a new token count it and log the ERC-721 and EIP-5192 events.
+    @dev Add the version; on a new token count it and log the ERC-721 and EIP-5192 events,
+         on a later version log EIP-4906 `MetadataUpdate` (tokenURI changed).
+    @param patient_id The Patient-ID.
+    @param visit_date The visit date written DDMMYYYY.
+    @param hospital_id The hospital the doctor acts for.
+    @param record_cid The record CID digest (empty in the paper layout).
+    @param codec The CID's multicodec.
+    @return uint256 The PMR-ID.
     """
     pmr_id: uint256 = 0
     version: uint256 = 0
@@ -312,4 +351,6 @@ def _mint(patient_id: uint256, visit_date: uint256, hospital_id: uint256, record
         self._balances[owner] += 1
         log Transfer(sender=empty(address), receiver=owner, token_id=pmr_id)
         log Locked(tokenId=pmr_id)
+    else:
+        log MetadataUpdate(_tokenId=pmr_id)
     return pmr_id

@@ -6,7 +6,8 @@
 @notice Fig. 3 of the paper: a verified hospital's registration desk
         registers a patient (and attendant) on the first visit; a
         Patient-ID is issued and bound to the patient's account, which
-        owns the patient's PMR tokens and signs access grants.
+        owns the patient's PMR tokens and signs access grants. Only an
+        operator holding the desk role may register (trust model rule H3).
 
         Private layout: a salted commitment to the demographics and
         attendant, and the CID digest of the encrypted registration
@@ -17,6 +18,7 @@ from interfaces import IHospitalRegistry
 import modules.pmr_ids as pmr_ids
 
 _ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
+ROLE_DESK: constant(uint256) = 2
 
 
 struct Record:
@@ -140,9 +142,11 @@ def registered_at(patient_id: uint256) -> uint256:
 @internal
 def _register(patient: address) -> uint256:
     """
-    @dev Issue the next Patient-ID to `patient` for the caller's verified hospital.
+    @dev Issue the next Patient-ID to `patient` for the caller's verified hospital (desk role).
+    @param patient The patient's account.
+    @return uint256 The new Patient-ID.
     """
-    hospital_id: uint256 = staticcall HOSPITALS.verified_hospital_of(msg.sender)
+    hospital_id: uint256 = staticcall HOSPITALS.hospital_for(msg.sender, ROLE_DESK)
     assert patient != empty(address), "patient_registry: empty account"
     assert self.patient_id_of[patient] == 0, "patient_registry: account already registered"
     patient_id: uint256 = self.next_patient_id

@@ -100,6 +100,32 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
+#: Mocks (``contracts_vyper/mocks/``): compiled on demand for tests and adversaries, never deployed
+#: by the system.
+MOCK_NAMES = ("PatientWallet",)
+
+
+def load_mock(name: str) -> Artifact:
+    """A mock contract's artifact (compiled once per source hash and process)."""
+    if name not in MOCK_NAMES:
+        raise CompileError(f"{name}: not a mock (expected one of {', '.join(MOCK_NAMES)})")
+    digest = source_hash()
+    key = f"{digest}:mocks/{name}"
+    if key not in _MOCKS:
+        cache_file = cache_dir() / f"{digest}-mock-{name}.json"
+        artifact = None
+        if cache_file.is_file():
+            try:
+                artifact = _from_json(json.loads(cache_file.read_text()))
+            except (ValueError, KeyError):
+                artifact = None  # a damaged cache entry is rebuilt
+        if artifact is None:
+            artifact = _compile_one(f"mocks/{name}", digest)
+            _write_atomic(cache_file, artifact.to_json())
+        _MOCKS[key] = artifact
+    return _MOCKS[key]
+
+
 def _compile_one(name: str, digest: str) -> Artifact:
     from vyper.compiler import compile_from_file_input
     from vyper.compiler.input_bundle import FileInput, FilesystemInputBundle
@@ -122,7 +148,7 @@ def _compile_one(name: str, digest: str) -> Artifact:
     except Exception as exc:  # vyper raises many exception types; translate them all
         raise CompileError(f"{path}: {type(exc).__name__}: {exc}") from exc
     return Artifact(
-        name=name,
+        name=name.rsplit("/", 1)[-1],
         abi=out["abi"],
         bytecode=bytes.fromhex(out["bytecode"][2:]),
         runtime_bytecode=bytes.fromhex(out["bytecode_runtime"][2:]),
@@ -141,6 +167,7 @@ def _from_json(data: dict[str, Any]) -> Artifact:
 
 
 _MEMORY: dict[str, dict[str, Artifact]] = {}
+_MOCKS: dict[str, Artifact] = {}
 
 
 def load_artifacts(*, use_cache: bool = True) -> dict[str, Artifact]:

@@ -12,6 +12,12 @@
 
 CODEC_RAW: constant(uint8) = 85  # 0x55
 CODEC_DAG_PB: constant(uint8) = 112  # 0x70
+# the byte lanes of a word (0x0101...01) and the masks `_base32_word` halves groups with
+_LANES: constant(uint256) = max_value(uint256) // 255
+_MASK_40: constant(uint256) = (1 << 40) - 1
+_MASK_20: constant(uint256) = (max_value(uint256) // (2**64 - 1)) * ((1 << 20) - 1)
+_MASK_10: constant(uint256) = (max_value(uint256) // (2**32 - 1)) * 1023
+_MASK_5: constant(uint256) = (max_value(uint256) // (2**16 - 1)) * 31
 
 
 @internal
@@ -27,19 +33,27 @@ def _is_codec(codec: uint8) -> bool:
 
 @internal
 @pure
-def _byte_at(prefix: uint256, digest: uint256, j: uint256) -> uint256:
+def _base32_word(bits: uint256) -> bytes32:
     """
-    @dev Byte `j` of the 36-byte CID (4 prefix bytes, then the digest).
-    @param prefix The 4 prefix bytes as a number.
-    @param digest The digest as a number.
-    @param j The byte index, 0..36 (36 reads as zero padding).
-    @return uint256 The byte value.
+    @dev Thirty-two lower-case base32 characters (RFC 4648) of 160 bits, as ASCII bytes.
+         The four 40-bit groups go to four 64-bit lanes, each is halved (20, 10, 5 bits)
+         until every 5-bit value has a byte, and all 32 bytes are mapped at once:
+         0..25 to a..z, 26..31 to 2..7.
+    @param bits The 160-bit value, most significant character first.
+    @return bytes32 The characters.
     """
-    if j < 4:
-        return (prefix >> (8 * (3 - j))) & 255
-    if j < 36:
-        return (digest >> (8 * (35 - j))) & 255
-    return 0
+    v: uint256 = (
+        (((bits >> 120) & _MASK_40) << 192)
+        | (((bits >> 80) & _MASK_40) << 128)
+        | (((bits >> 40) & _MASK_40) << 64)
+        | (bits & _MASK_40)
+    )
+    v = (((v >> 20) & _MASK_20) << 32) | (v & _MASK_20)
+    v = (((v >> 10) & _MASK_10) << 16) | (v & _MASK_10)
+    v = (((v >> 5) & _MASK_5) << 8) | (v & _MASK_5)
+    # bytes holding 26..31 reach 128 once 102 is added; they take 24 + v instead of 97 + v
+    high: uint256 = ((v + 102 * _LANES) & (128 * _LANES)) >> 7
+    return convert(v + 97 * _LANES - high * 73, bytes32)
 
 
 @internal
@@ -53,25 +67,10 @@ def _to_uri(codec: uint8, digest: bytes32) -> String[66]:
     """
     if digest == empty(bytes32):
         return ""
-    # CID bytes: 0x01 (v1), codec, 0x12 (sha2-256), 0x20 (32 bytes), digest
-    prefix: uint256 = (1 << 24) | (convert(codec, uint256) << 16) | 4640  # 0x12, 0x20
+    # CID bytes: 0x01 (v1), codec, 0x12 (sha2-256), 0x20 (32 bytes), then the digest: 36 bytes
+    # = 58 characters: bytes 0..19 give the first 32, bytes 20..35 (zero-padded) the other 26
     d: uint256 = convert(digest, uint256)
-    head: uint256 = 0
-    tail: uint256 = 0
-    # 288 bits -> 58 base32 characters of 5 bits, most significant first
-    for i: uint256 in range(58):
-        bit: uint256 = i * 5
-        window: uint256 = (self._byte_at(prefix, d, bit // 8) << 8) | self._byte_at(
-            prefix, d, bit // 8 + 1
-        )
-        index: uint256 = (window >> (11 - bit % 8)) & 31
-        char: uint256 = 97 + index  # a..z
-        if index >= 26:
-            char = 24 + index  # 2..7
-        if i < 32:
-            head = (head << 8) | char
-        else:
-            tail = (tail << 8) | char
-    tail = tail << (8 * 6)  # 26 characters, left-aligned
-    raw: Bytes[58] = concat(convert(head, bytes32), slice(convert(tail, bytes32), 0, 26))
-    return concat("ipfs://b", convert(raw, String[58]))
+    prefix: uint256 = (1 << 24) | (convert(codec, uint256) << 16) | 4640  # 0x12, 0x20
+    head: bytes32 = self._base32_word((prefix << 128) | (d >> 128))
+    tail: bytes32 = self._base32_word((d & ((1 << 128) - 1)) << 32)
+    return convert(concat(b"ipfs://b", head, slice(tail, 0, 26)), String[66])

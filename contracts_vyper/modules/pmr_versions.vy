@@ -9,8 +9,17 @@
         version (record CID, doctor, hospital, time). The token standard
         (ERC-721 in PMRToken, ERC-1155 in PMRMulti) is the parent's
         business: `_add_version` tells it when a token is new.
+
+        Trust model rules P1-P3: the doctor must stand at the hospital it
+        names; the hospital of a PMR's first version is the record's
+        hospital, and a later version comes from a doctor of that
+        hospital or one holding the patient's grant to write
+        (AccessGrants, wired once after deployment); a new PMR's visit
+        date lies between MAX_VISIT_AGE_DAYS before the block's date and
+        one day after it (time zones east of UTC).
 """
 
+from interfaces import IAccessGrants
 from interfaces import IDoctorRegistry
 from interfaces import IPatientRegistry
 import modules.pmr_ids as pmr_ids
@@ -18,6 +27,8 @@ import modules.cids as cids
 
 _ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
 _U64: constant(uint256) = (1 << 64) - 1
+#: How many days after a visit its PMR may still be created.
+MAX_VISIT_AGE_DAYS: public(constant(uint256)) = 30
 
 
 struct PaperRecord:
@@ -41,13 +52,15 @@ DOCTORS: public(immutable(IDoctorRegistry))
 PATIENTS: public(immutable(IPatientRegistry))
 PAPER_LAYOUT: public(immutable(bool))
 
-# PMR-ID -> version count << 160 | owner (one slot per token)
+# PMR-ID -> version count << 224 | record's Hospital-ID << 160 | owner (one slot per token)
 _state: HashMap[uint256, uint256]
 # PMR-ID -> version -> record CID digest
 _cids: HashMap[uint256, HashMap[uint256, bytes32]]
 # PMR-ID -> version -> codec << 192 | timestamp << 128 | hospital_id << 64 | doctor_id
 _meta: HashMap[uint256, HashMap[uint256, uint256]]
 paper_records: public(HashMap[uint256, HashMap[uint256, PaperRecord]])
+access_grants: public(IAccessGrants)
+_wirer: address
 
 
 @deploy
@@ -61,6 +74,18 @@ def __init__(doctors: IDoctorRegistry, patients: IPatientRegistry, paper_layout:
     DOCTORS = doctors
     PATIENTS = patients
     PAPER_LAYOUT = paper_layout
+    self._wirer = msg.sender
+
+
+@internal
+def _set_access_grants(grants: IAccessGrants):
+    """
+    @dev The deployer wires AccessGrants once (it is deployed after the token).
+    @param grants The AccessGrants contract.
+    """
+    assert msg.sender == self._wirer, "pmr_token: only the deployer wires"
+    assert self.access_grants.address == empty(address), "pmr_token: already wired"
+    self.access_grants = grants
 
 
 @internal
@@ -68,7 +93,7 @@ def _add_version(
     patient_id: uint256, visit_date: uint256, hospital_id: uint256, record_cid: bytes32, codec: uint8
 ) -> (uint256, uint256, address):
     """
-    @dev Check the doctor and the patient, record the version; the owner is
+    @dev Check the doctor, the patient and the date, record the version; the owner is
          returned for a new token (the zero address when only a version was added).
     @param patient_id The Patient-ID.
     @param visit_date The visit date written DDMMYYYY.
@@ -81,10 +106,24 @@ def _add_version(
     """
     pmr_id: uint256 = pmr_ids._encode(patient_id, visit_date)
     doctor_id: uint256 = staticcall DOCTORS.check_doctor(msg.sender, hospital_id)
-    owner: address = staticcall PATIENTS.account_of(patient_id)
     state: uint256 = self._state[pmr_id]
-    version: uint256 = state >> 160
-    self._state[pmr_id] = ((version + 1) << 160) | convert(owner, uint256)
+    owner: address = empty(address)
+    record_hospital: uint256 = hospital_id
+    if state == 0:
+        day: uint256 = pmr_ids._civil_day(visit_date)
+        today: uint256 = pmr_ids._today()
+        assert day <= today + 1, "pmr_token: visit date in the future"
+        assert day + MAX_VISIT_AGE_DAYS >= today, "pmr_token: visit date too old"
+        owner = staticcall PATIENTS.account_of(patient_id)
+    else:
+        owner = convert(convert(state & _ADDRESS_MASK, uint160), address)
+        record_hospital = (state >> 160) & _U64
+        if record_hospital != hospital_id:
+            assert staticcall self.access_grants.can_write(
+                msg.sender, pmr_id
+            ), "pmr_token: not the record's hospital and no write grant"
+    version: uint256 = state >> 224
+    self._state[pmr_id] = ((version + 1) << 224) | (record_hospital << 160) | convert(owner, uint256)
     self._meta[pmr_id][version] = (
         (convert(codec, uint256) << 192) | (block.timestamp << 128) | (hospital_id << 64) | doctor_id
     )
@@ -101,6 +140,19 @@ def _add_version(
     if state == 0:
         return pmr_id, version, owner
     return pmr_id, version, empty(address)
+
+
+@internal
+@view
+def _record_of(pmr_id: uint256) -> (address, uint256):
+    """
+    @dev The patient holding a PMR and the record's hospital; zeros for an unknown PMR.
+    @param pmr_id The PMR-ID.
+    @return address The owner.
+    @return uint256 The Hospital-ID of the first version.
+    """
+    state: uint256 = self._state[pmr_id]
+    return convert(convert(state & _ADDRESS_MASK, uint160), address), (state >> 160) & _U64
 
 
 @internal
@@ -135,7 +187,7 @@ def _version_count(pmr_id: uint256) -> uint256:
     @param pmr_id The PMR-ID.
     @return uint256 The count.
     """
-    return self._state[pmr_id] >> 160
+    return self._state[pmr_id] >> 224
 
 
 @internal
@@ -151,7 +203,7 @@ def _version(pmr_id: uint256, index: uint256) -> (bytes32, uint256, uint256, uin
     @return uint256 The Hospital-ID.
     @return uint256 The timestamp.
     """
-    assert index < self._state[pmr_id] >> 160, "pmr_token: unknown version"
+    assert index < self._state[pmr_id] >> 224, "pmr_token: unknown version"
     meta: uint256 = self._meta[pmr_id][index]
     return self._cids[pmr_id][index], meta >> 192, meta & _U64, (meta >> 64) & _U64, (meta >> 128) & _U64
 
@@ -164,6 +216,6 @@ def _uri(pmr_id: uint256) -> String[66]:
     @param pmr_id The PMR-ID.
     @return String The URI.
     """
-    count: uint256 = self._state[pmr_id] >> 160
+    count: uint256 = self._state[pmr_id] >> 224
     assert count != 0, "pmr_token: unknown token"
     return cids._to_uri(convert(self._meta[pmr_id][count - 1] >> 192, uint8), self._cids[pmr_id][count - 1])

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         if not o.ok:
             note = f"  ({step.note})" if step.note else ""
             console.print(f"  revert reason: [yellow]{o.reason}[/]{note}")
+        if not step.as_expected and not step.expect_ok:
+            console.print(f"  expected: [yellow]{step.expect_reason}[/]")
 
     run_story(args.layout, seed=args.seed, on_step=show)
     ok = sum(1 for s in steps if s.outcome.ok)
@@ -68,11 +70,13 @@ def run(args: argparse.Namespace) -> int:
     console.rule("[bold]Summary")
     console.print(
         f"{len(steps)} transactions: {ok} succeeded, {rejected} rejected by the contracts "
-        f"as the paper's rules require; {total:,} gas in all."
+        f"as the trust model requires, each for its rule's reason; {total:,} gas in all."
     )
     bad = [s for s in steps if not s.as_expected]
     if bad:
         raise CheckFailed(f"{len(bad)} step(s) did not behave as expected: " +
-                          "; ".join(f"{s.actor} {s.action}: {s.outcome.reason or 'succeeded'}" for s in bad))
+                          "; ".join(f"{s.actor} {s.action}: {s.outcome.reason or 'succeeded'}"
+                                    + (f" (expected {s.expect_reason})" if not s.expect_ok else "")
+                                    for s in bad))
     console.print("Every step behaved as the paper describes.")
     return 0

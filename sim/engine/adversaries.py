@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import simpy
 
+from sim.engine import trust_attacks as trust
 from sim.engine.accounting import Step
 from sim.engine.studies import StoredStudy
 from sim.errors import ChainError
@@ -187,8 +188,14 @@ def _rebuild_attack(world: World, k: int, kind: str, expected: tuple[str, ...], 
         essential = EssentialShare(study.record_id, essential.version, essential.key_epoch,
                                    SecretBytes(rng.randbytes(32)))
     for _ in range(TRIES):  # the storage it needs may be down for a while (churn)
-        result = yield from world._rebuild(doctor, study, essential, tamper=not forge,
-                                           attack=kind)
+        # the doctor records the read on chain (an ordinary, granted read): the custodians
+        # answer it once, so each try is a read of its own
+        read = yield from world.tx(doctor.access_call(study.pmr_id, "pmr",
+                                                      hospital_id=doctor.hospitals[0]))
+        if not read.ok:
+            return f"the doctor's granted read reverted ({read.reason})"
+        result = yield from world._rebuild(doctor, study, essential, read.receipt.tx_hash,
+                                           tamper=not forge, attack=kind)
         if result != "unavailable":
             return [(expected, result)]
         yield world.env.timeout(HOUR)
@@ -247,6 +254,30 @@ ATTACKS: dict[str, Callable[[World, int], Attack]] = {
     "forged_essential_share": _forged_essential,
     "tampered_fragment": _tampered_fragment,
     "replayed_transaction": _replay,
+    # the trust model's rules (docs/trust-model.md), each attack on a clinic of its own
+    "role_grab": trust.role_grab,
+    "registration_squatting": trust.registration_squatting,
+    "application_swap": trust.application_swap,
+    "operator_role_abuse": trust.operator_role_abuse,
+    "operator_hijack": trust.operator_hijack,
+    "lost_standing": trust.lost_standing,
+    "uprn_squatting": trust.uprn_squatting,
+    "foreign_version": trust.foreign_version,
+    "bogus_visit_date": trust.bogus_visit_date,
+    "token_transfer": trust.token_transfer,
+    "reentrant_receiver": trust.reentrant_receiver,
+    "refusing_receiver": trust.refusing_receiver,
+    "unminted_grant": trust.unminted_grant,
+    "custodian_replay": trust.custodian_replay,
+    "scope_key_use": trust.scope_key_use,
+    "break_glass_flood": trust.break_glass_flood,
+    "break_glass_after_close": trust.break_glass_after_close,
+    "break_glass_unreviewed": trust.break_glass_unreviewed,
+    "foreign_lab_report": trust.foreign_lab_report,
+    "bogus_capture_date": trust.bogus_capture_date,
+    "device_without_consent": trust.device_without_consent,
+    "device_unbind_by_stranger": trust.device_unbind_by_stranger,
+    "suspended_device": trust.suspended_device,
 }
 
 __all__ = ["ATTACKS", "start_adversaries"]

@@ -2,8 +2,12 @@
 
 The run's trace is replayed (and so verified) on a fresh chain; the audit
 log is then read from that chain's events: grants, revocations,
-break-glass openings and every recorded access of the patient's PMRs,
-together with the PMR versions and lab reports written for them.
+break-glass openings, closings and reviews, and every recorded access of
+the patient's PMRs (under a grant for the PMR, for all records, or
+emergency), together with the PMR versions and lab reports written for
+them. Custodians release key shares only for a recorded access, so this
+log is every read of the patient's records; the Patient-ID of each entry
+is the one the contract checked (a ``use`` names a well-formed PMR-ID).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sim.engine.replay import Replayed, replay_folder
 from sim.errors import InputError
 
 KINDS = {1: "grant for this PMR", 2: "grant for all records", 3: "emergency (break-glass)"}
+VERDICTS = {1: "justified", 2: "not justified"}
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,9 @@ def _refused(replayed: Replayed, art: dict[str, Any], patient_id: int,
 
     grants = Contract(replayed.chain, bytes.fromhex(replayed.contracts["AccessGrants"][2:]),
                       art["AccessGrants"].abi)
-    selectors = {grants.calldata("use", 0)[:4]: "refused access",
-                 grants.calldata("grant", b"\0" * 20, 0, 0)[:4]: "refused grant"}
+    selectors = {grants.calldata("use", 0, 0, 0)[:4]: "refused access",
+                 grants.calldata("grant", b"\0" * 20, 0, 0, False)[:4]: "refused grant",
+                 grants.calldata("emergency_access", 0, 0, 0)[:4]: "refused break-glass"}
     out = []
     chain = replayed.chain
     for number in range(1, chain.block_number + 1):
@@ -106,11 +112,17 @@ def _refused(replayed: Replayed, art: dict[str, Any], patient_id: int,
                 continue
             words = [int.from_bytes(data[4 + 32 * i: 36 + 32 * i], "big")
                      for i in range((len(data) - 4) // 32)]
-            pmr_id = words[0] if label == "refused access" else words[1]
-            if pmr_id // 10**8 != patient_id:
-                continue
+            if label == "refused break-glass":
+                if words[0] != patient_id:
+                    continue
+                pmr: int | None = None
+            else:
+                pmr = words[0] if label == "refused access" else words[1]
+                # a read refused for naming a scope key (SCOPE_ALL | Patient-ID) is the patient's too
+                if (pmr & ~(1 << 255)) != patient_id and pmr // 10**8 != patient_id:
+                    continue
             out.append(AuditEntry(block.timestamp, number, label, who("0x" + r.sender.hex()),
-                                  pmr_id, r.revert_reason or "reverted"))
+                                  pmr, r.revert_reason or "reverted"))
     return out
 
 
@@ -143,19 +155,31 @@ def _entry(event: str, a: dict[str, Any], ts: int, block: int, who: Any, doctor:
     pmr = a.get("pmr_id") or None
     if event == "AccessGranted":
         return AuditEntry(ts, block, "grant", who(a["grantee"]), pmr,
-                          f"until {_time(a['expiry'])}" + ("" if pmr else " (all records)"))
+                          f"until {_time(a['expiry'])}" + ("" if pmr else " (all records)")
+                          + (", may write" if a.get("can_write") else ""))
     if event == "AccessRevoked":
         return AuditEntry(ts, block, "revoke", who(a["grantee"]), pmr, "")
     if event == "AccessUsed":
         return AuditEntry(ts, block, "access", who(a["grantee"]), pmr,
-                          f"under {KINDS.get(a['kind'], a['kind'])}")
+                          f"under {KINDS.get(a['kind'], a['kind'])}, "
+                          f"for {hospital(a['hospital_id'])}")
     if event == "EmergencyAccess":
         return AuditEntry(ts, block, "break-glass", who(a["doctor"]), None,
-                          f"at {hospital(a['hospital_id'])}, reason code {a['reason_code']}, "
-                          f"until {_time(a['expiry'])}")
+                          f"opening {a['opening']} at {hospital(a['hospital_id'])}, "
+                          f"reason code {a['reason_code']}, until {_time(a['expiry'])}")
+    if event == "EmergencyClosed":
+        return AuditEntry(ts, block, "break-glass closed", who(a["doctor"]), None,
+                          f"by {who(a['closed_by'])}")
+    if event == "EmergencyReviewed":
+        return AuditEntry(ts, block, "break-glass review", who(a["doctor"]), None,
+                          f"opening {a['opening']} at {hospital(a['hospital_id'])}: "
+                          f"{VERDICTS.get(a['verdict'], a['verdict'])}, by {who(a['reviewer'])}")
     if event == "PMRVersionAdded":
         return AuditEntry(ts, block, "PMR version", doctor(a["doctor_id"]), pmr,
                           f"version {a['version']} at {hospital(a['hospital_id'])}")
+    if event == "LabReferral":
+        return AuditEntry(ts, block, "lab referral", doctor(a["doctor_id"]), pmr,
+                          f"to {hospital(a['hospital_id'])}")
     return AuditEntry(ts, block, "lab report", hospital(a["hospital_id"]), pmr,
                       f"report {a['report_id']}, test type {a['test_type']}")
 

@@ -32,7 +32,8 @@ limit is the outside world's (a node that does not expose its state).
 * ``access_had_valid_grant`` - every record the custodians released was
   covered, at that head block time, by a grant or emergency window rebuilt
   from the mined grant, revoke and break-glass outcomes (independently of
-  ``AccessGrants.is_valid``). Skips: no record was released.
+  ``AccessGrants.is_valid``), and answered a mined ``use`` of its own (no
+  ``use`` answered twice). Skips: no record was released.
 * ``record_rebuilds`` - every rebuild during the run returned the exact
   de-identified bytes; and at the end every stored study still rebuilds
   from its custodians while at most n - t of them are down (node lost or
@@ -71,8 +72,9 @@ limit is the outside world's (a node that does not expose its state).
   calldata and slots are in the floor, and what their lengths still move
   (memory, copying) stays within a few percent on the shipped scenarios.
   Violations: the table is missing or unreadable; it has no row for an
-  operation the run made (the table is stale). Skips: no operation
-  succeeded.
+  operation the run made (the table is stale). Not compared: calls to the
+  mock contracts an adversary deploys (a patient's wallet), which are not
+  part of the system the table describes. Skips: no operation succeeded.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sim.contracts import MOCK_NAMES
 from sim.errors import ChainError, StateUnavailable
 from sim.privacy.sharing import Custodian, combine
 
@@ -204,9 +207,16 @@ def _access_had_valid_grant(world: World) -> Found:
     served = world.ledger.served
     if not served:
         return Found([], ["no record was released to a doctor: nothing to check"])
-    return Found([f"{s.record_id} released to {s.grantee} at {s.block_time} without a valid grant"
-                  for s in served
-                  if not world.ledger.grants.valid_at(s.grantee, s.pmr_id, s.block_time)], [])
+    problems = [f"{s.record_id} released to {s.grantee} at {s.block_time} without a valid grant"
+                for s in served
+                if not world.ledger.grants.valid_at(s.grantee, s.pmr_id, s.block_time)]
+    answered: set[bytes] = set()
+    for s in served:
+        if not s.use_tx or s.use_tx in answered:
+            problems.append(f"{s.record_id} released to {s.grantee} at {s.block_time} "
+                            f"without a use of its own on chain")
+        answered.add(s.use_tx)
+    return Found(problems, [])
 
 
 #: The checks whose violations are named per operation or attack kind (``family:kind``).
@@ -295,7 +305,7 @@ def _rebuild_stored(world: World, study: Any) -> tuple[str, bool]:
         if node.lost or not node.online:
             down += 1
             continue
-        share = world.vault.get(entry["node"], study.record_id)
+        share = world.custodians[entry["node"]].held(study.record_id)
         if share is None:
             faults.append(f"custodian {entry['index']} ({entry['node']}) is up without its key share")
             continue
@@ -549,6 +559,8 @@ def _gas_matches_table(world: World) -> Found:
     for op, stats in sorted(world.driver.ops.items()):
         if not stats.overhead:
             continue  # every call reverted: no gas figure of a successful call
+        if op.split(".")[0] in MOCK_NAMES:
+            continue  # an adversary's own contract, not the system's
         compared += 1
         expected = table.get((world.layout, world.sc.token, op))
         if expected is None:

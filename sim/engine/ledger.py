@@ -20,6 +20,7 @@ class Served:
     pmr_id: int
     block_time: int
     record_id: str
+    use_tx: bytes = b""  # the mined AccessGrants.use the custodians answered
 
 
 @dataclass
@@ -54,13 +55,18 @@ class GrantWindows:
         """Was any window covering ``pmr_id`` open for ``grantee`` at time ``when``?"""
         return any(e > when for e in self.windows_at(grantee, pmr_id, when))
 
-    def denial_at(self, grantee: str, pmr_id: int, when: int) -> str | None:
+    def denial_at(self, grantee: str, pmr_id: int, when: int,
+                  kind: str | None = None) -> str | None:
         """The reason an access must be refused at ``when`` (None when it must be allowed).
 
         The engine's own statement of the rule AccessGrants enforces: an open
         window allows; otherwise a revoked grant, then an expired one, then none.
+        ``kind`` "pmr" looks at the grant for the PMR only (what ``use`` under
+        that kind checks); None at any window.
         """
         by_pmr, by_all, by_emergency = self.windows_at(grantee, pmr_id, when)
+        if kind == "pmr":
+            by_all = by_emergency = 0
         if max(by_pmr, by_all, by_emergency) > when:
             return None
         if 1 in (by_pmr, by_all):

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.chain import Chain, make_chain
+from sim.contracts import MOCK_NAMES
 from sim.engine.trace import logs_digest
 from sim.errors import CheckFailed, InputError
 
@@ -409,24 +410,40 @@ class _ChainCheck:
                 self.reverted += 1
 
     def _operation(self, tx: dict[str, Any], receipt: Any) -> str:
-        """What the transaction calls: ``Contract.function``, ``deploy`` or ``setup``."""
+        """What the transaction calls: ``Contract.function``, ``deploy`` or ``setup``.
+
+        A mock contract an adversary deployed during the run (a patient's wallet,
+        ``Mock.deploy``) is named by its creation, and a call its owner forwards
+        through it (``execute``) by the call forwarded.
+        """
         if receipt.to is None:
+            mock = tx["op"].removesuffix(".deploy")
+            if tx["op"].endswith(".deploy") and mock in MOCK_NAMES and receipt.contract_address:
+                self.by_address[receipt.contract_address] = mock
+                return tx["op"]
             return "deploy"
         if tx["op"] == "setup" or tx["op"] == "deploy":
             return tx["op"] if tx["sender"] == "admin" else "?"
         name = self.by_address.get(receipt.to)
         if name is None:
             return f"an unknown contract 0x{receipt.to.hex()}"
-        return f"{name}.{self._function(name, _calldata(bytes.fromhex(tx['raw'][2:])))}"
+        data = _calldata(bytes.fromhex(tx["raw"][2:]))
+        function = self._function(name, data)
+        if name in MOCK_NAMES and function == "execute" and len(data) >= 100:
+            target = self.by_address.get(data[16:36], "an unknown contract")
+            length = int.from_bytes(data[68:100], "big")
+            return f"{target}.{self._function(target, data[100:100 + length])}"
+        return f"{name}.{function}"
 
     def _function(self, contract: str, data: bytes) -> str:
         if self.selectors is None:
             from sim.chain.abi import selector
-            from sim.contracts import load_artifacts
+            from sim.contracts import load_artifacts, load_mock
 
+            artifacts = {**load_artifacts(), **{name: load_mock(name) for name in MOCK_NAMES}}
             self.selectors = {name: {selector(e): str(e["name"]) for e in art.abi
                                      if e.get("type") == "function"}
-                              for name, art in load_artifacts().items()}
+                              for name, art in artifacts.items()}
         return self.selectors.get(contract, {}).get(data[:4], f"0x{data[:4].hex()}")
 
     def _end(self, line: int, rec: dict[str, Any], digest: Any) -> None:

@@ -430,7 +430,8 @@ class AdversaryConfig(Strict):
     """How many attempts of each forbidden kind the run makes (each must be rejected)."""
 
     unregistered_hospital: int = Field(
-        default=0, ge=0, le=MAX_ATTEMPTS, description="A hospital the regulator never verified acts.")
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A hospital the regulator never verified acts.")
     foreign_doctor: int = Field(default=0, ge=0, le=MAX_ATTEMPTS,
                                 description="A doctor of another hospital writes a PMR.")
     non_owner_grant: int = Field(default=0, ge=0, le=MAX_ATTEMPTS,
@@ -444,6 +445,74 @@ class AdversaryConfig(Strict):
                                    description="A storage node serves a tampered fragment.")
     replayed_transaction: int = Field(
         default=0, ge=0, le=MAX_ATTEMPTS, description="A signed transaction is sent a second time.")
+    # the trust model (docs/trust-model.md): one kind per rule, each on a clinic of its own
+    role_grab: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A hospital grants itself the regulator role or rewires (R1).")
+    registration_squatting: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A copycat files a pending applicant's Gov. Reg. ID (H1).")
+    application_swap: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="An applicant revises its application after review (H2).")
+    operator_role_abuse: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS, description="A lab or desk acts outside its role (H4).")
+    operator_hijack: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A hospital names a pending applicant its operator (H5).")
+    lost_standing: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A doctor reads after its hospital's suspension or its affiliation's end (D2).")
+    uprn_squatting: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A hospital binds a real doctor's UPRN to a puppet (D3).")
+    foreign_version: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="Another hospital's doctor adds a version without a grant to write (P1).")
+    bogus_visit_date: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS, description="A PMR dated 2099 or 1900 (P2).")
+    token_transfer: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A patient transfers its PMR (T1).")
+    reentrant_receiver: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A contract patient re-enters mint from its hook (T2).")
+    refusing_receiver: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A contract patient refuses its PMR unit (T3).")
+    unminted_grant: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A patient grants access to a visit with no PMR (G2).")
+    custodian_replay: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="One recorded read is presented to the custodians twice (A1).")
+    scope_key_use: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A read is logged under a scope key, not a PMR-ID (A2).")
+    break_glass_flood: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A fourth break-glass opening on a patient in a week (E1).")
+    break_glass_after_close: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A break-glass read after the patient closed it (E2).")
+    break_glass_unreviewed: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A foreign or self review of an opening; a new one while overdue (E3).")
+    foreign_lab_report: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="Another hospital's lab reports on a record, unreferred (L1).")
+    bogus_capture_date: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A lab report captured in 2099 or before the visit (L2).")
+    device_without_consent: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A device anchors for a patient who never accepted it (I1).")
+    device_unbind_by_stranger: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="Another hospital's desk unbinds a patient's device (I2).")
+    suspended_device: int = Field(
+        default=0, ge=0, le=MAX_ATTEMPTS,
+        description="A device of a suspended hospital anchors (I3).")
 
 
 def _default_layouts() -> list[Layout]:

@@ -23,7 +23,7 @@ from pydicom.data import get_testdata_file
 from sim.errors import InputError
 from sim.privacy.deid import DeidConfig, deidentify_dataset
 from sim.privacy.deid_actions import UidMap
-from sim.privacy.material import EssentialShare, KeyShare
+from sim.privacy.material import EssentialShare
 from sim.privacy.sharing import Custodian, split
 from sim.privacy.synthetic import synthetic_study
 from storage_sim import Cid
@@ -55,21 +55,6 @@ class StoredStudy:
     digest: bytes  # sha256 of the de-identified study
     size: int
     essential: EssentialShare = field(repr=False)
-
-
-@dataclass
-class CustodianVault:
-    """Key shares held by each custodian node, per record."""
-
-    shares: dict[str, dict[str, KeyShare]] = field(default_factory=dict)
-
-    def put(self, node_id: str, record_id: str, share: KeyShare) -> None:
-        """Custodian ``node_id`` keeps ``share`` of ``record_id``."""
-        self.shares.setdefault(node_id, {})[record_id] = share
-
-    def get(self, node_id: str, record_id: str) -> KeyShare | None:
-        """The share custodian ``node_id`` holds for ``record_id``."""
-        return self.shares.get(node_id, {}).get(record_id)
 
 
 def deidentified_study(

@@ -6,9 +6,12 @@ starts the actors: hospitals apply and are verified, onboard doctors and
 name their desk and lab; patients register and visit; doctors create PMR
 tokens; labs de-identify, split and store real DICOM studies and post the
 report; patients seeking a second opinion grant a doctor access and send
-the essential share to them; custodians release key shares only while
-AccessGrants says the grant is valid at the head block time; IoMT devices
-anchor their readings; adversaries try every forbidden path.
+the essential share to them; the doctor records each read on chain
+(``AccessGrants.use``) and the custodians (:class:`~sim.protocol.KeyCustodian`)
+release key shares only for such a mined use, once each; break-glass
+openings are reviewed by the doctor's hospital; IoMT devices anchor their
+readings once the patient accepted them; adversaries try every forbidden
+path.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ from sim.engine.offload import (
     spare_core,
 )
 from sim.engine.studies import (
-    CustodianVault,
     StoredStudy,
     deidentify_order,
     dicom_source,
@@ -52,7 +54,7 @@ from sim.engine.texts import lab_findings, visit_record
 from sim.engine.trace import TraceWriter
 from sim.errors import PrivacyError
 from sim.privacy.deid import DeidConfig
-from sim.privacy.keys import AccessDenied, open_sealed, public_key_of, release_share, seal
+from sim.privacy.keys import AccessDenied, open_sealed, public_key_of, seal
 from sim.privacy.manifest import Manifest
 from sim.privacy.material import EssentialShare
 from sim.privacy.population import synthetic_registrations
@@ -64,6 +66,7 @@ from sim.protocol import (
     DoctorProfile,
     Hospital,
     HospitalProfile,
+    KeyCustodian,
     Lab,
     Patient,
     PatientDetails,
@@ -71,6 +74,7 @@ from sim.protocol import (
     ReadingBatch,
     Regulator,
     TestType,
+    ids,
 )
 from sim.protocol.merkle import merkle_root
 from sim.protocol.offchain import PackStore
@@ -119,7 +123,10 @@ class World:
         #: (a second opinion's pool: ~2,000).
         self._onboarded: list[list[Doctor]] = []
         self._others: dict[int, list[Doctor]] = {}
-        self.vault = CustodianVault()
+        #: Custodian node -> the custodian holding its key shares (made with the swarm).
+        self.custodians: dict[str, KeyCustodian[Any]] = {}
+        #: (doctor address, PMR-ID) -> the doctor's last mined use of it (its access ticket).
+        self.tickets: dict[tuple[bytes, int], bytes] = {}
         self._packs: list[Any] = []
         # started first, while this process is small (the worker is a fork of it)
         self.offload = Offload(default_workers(scenario.population.patients))
@@ -257,7 +264,7 @@ class World:
                                        args["hospital_id"]))
             if "same-day" not in op:
                 self.counts["pmr_tokens"] += 1
-        elif op == "AccessGrants.grant":
+        elif op.startswith("AccessGrants.grant"):
             a = out.event("AccessGranted")
             scope = a["pmr_id"] or ((1 << 255) | a["patient_id"])
             self.ledger.grants.record(ts, "grant", (a["grantee"].lower(), scope), a["expiry"])
@@ -273,6 +280,8 @@ class World:
             self.counts["emergency_accesses"] += 1
         elif op.startswith("AccessGrants.use"):
             self.counts["accesses"] += 1
+            a = out.event("AccessUsed")
+            self.tickets[(out.receipt.sender, a["pmr_id"])] = out.receipt.tx_hash
         elif op.startswith("LabReports.post"):
             self.counts["lab_reports"] += 1
 
@@ -288,6 +297,8 @@ class World:
                                 blockstore=self._pack(PackBlockstore, f"custodian-{i}")).node_id
             for i in range(s.nodes)
         ]
+        self.custodians = {node: KeyCustodian(self.protocol, node, view=self.driver.view)
+                           for node in self.custodian_nodes}
         self.swarm.add_node("gateway", bandwidth=bandwidth * 4, latency=latency,
                             blockstore=self._pack(PackBlockstore, "gateway"))
         for node_id in self.custodian_nodes[: s.byzantine]:
@@ -464,8 +475,10 @@ class World:
         choice = rng.choices(names, weights=[mix[n] for n in names])[0]
         return TestType[choice.upper()]
 
-    def _lab(self, patient: Patient, h: int, pmr_id: int, rng: random.Random
-             ) -> Generator[simpy.Event, Any, StoredStudy | None]:
+    def _lab(self, patient: Patient, h: int, pmr_id: int, rng: random.Random, *,
+             lab: Lab | None = None) -> Generator[simpy.Event, Any, StoredStudy | None]:
+        """A study of the visit, de-identified, split, stored, reported by hospital ``h``'s lab
+        (or by ``lab``: an adversary's own clinic makes its target this way)."""
         test = self._test_type(rng)
         study_data: Pending[bytes] | None = None
         if test in IMAGING:
@@ -507,7 +520,7 @@ class World:
         for custodian, node in zip(custodians, chosen, strict=True):
             assert custodian.fragment is not None and custodian.key_share is not None
             cid = self.swarm.add(node, custodian.fragment, cid_version=1)
-            self.vault.put(node, record_id, custodian.key_share)
+            self.custodians[node].keep(record_id, pmr_id, custodian.key_share)
             fragments.append((custodian.index, node, cid))
             named.append((custodian.index, node, str(cid)))
             self.trace.write("storage", self.env.now, event="store", node=node, cid=named[-1][2],
@@ -525,8 +538,9 @@ class World:
                                    f"{exc}", fault=self.storage_fault())
         findings = lab_findings(rng, test, self.today())
         self.ledger.remember(findings.reason, findings.observations)
-        out = yield from self.tx(self.labs[h].post_report_call(pmr_id, findings, mcid.digest,
-                                                              codec=mcid.codec))
+        reporter = lab or self.labs[h]
+        out = yield from self.tx(reporter.post_report_call(pmr_id, findings, mcid.digest,
+                                                           codec=mcid.codec))
         if not out.ok:
             return None  # accounted as a failed operation
         study = StoredStudy(record_id, pmr_id, patient.patient_id, mcid, fragments,
@@ -551,17 +565,18 @@ class World:
         yield self.env.timeout(rng.uniform(1, 24) * HOUR)
         w = self.sc.workload
         until = self.driver.next_slot() + int(w.grant_duration_days * DAY)
-        out = yield from self.tx(patient.grant_call(doctor, until, pmr_id=study.pmr_id))
+        # the patient lets the second doctor read the record and add an opinion to it
+        out = yield from self.tx(patient.grant_call(doctor, until, pmr_id=study.pmr_id, write=True))
         if not out.ok:
             return  # accounted as a failed operation
         sealed = self._send_essential(study, doctor, patient)
         yield self.env.timeout(rng.uniform(0.5, 6) * HOUR)
-        got = yield from self._fetch(doctor, study, sealed)
-        if got == "ok":
-            yield from self.tx(doctor.access_call(study.pmr_id))
+        result = yield from self._read(doctor, study, sealed)
+        if result == "ok":
             opinion = visit_record(rng)
             self.ledger.remember(opinion.present_illness, opinion.provisional_diagnosis)
-            yield from self.tx(doctor.create_pmr_call(patient.patient_id, self.today(), opinion,
+            visit = ids.split_pmr_id(study.pmr_id)[1]
+            yield from self.tx(doctor.create_pmr_call(patient.patient_id, visit, opinion,
                                                       hospital_id=doctor.hospitals[0]))
         revoked = rng.random() < w.revoke_probability
         if revoked:
@@ -586,15 +601,20 @@ class World:
                          record=study.record_id, to=doctor.label, bytes=len(blob))
         return blob
 
-    def _fetch(self, doctor: Doctor, study: StoredStudy, sealed: bytes, *,
-               attack: str | None = None) -> Generator[simpy.Event, Any, str]:
-        """The doctor rebuilds the study: manifest, fragments, custodian key shares.
+    def _read(self, doctor: Doctor, study: StoredStudy, sealed: bytes, kind: str = "pmr"
+              ) -> Generator[simpy.Event, Any, str]:
+        """One read: the doctor records it on chain (``use``), then rebuilds the study.
 
-        Returns :meth:`_rebuild`'s result ("ok" when the exact bytes came back).
+        Returns "ok", the revert reason of the ``use`` (a failed operation), or
+        :meth:`_rebuild`'s result.
         """
+        use = yield from self.tx(doctor.access_call(study.pmr_id, kind,
+                                                    hospital_id=doctor.hospitals[0]))
+        if not use.ok:
+            return use.reason
         essential = EssentialShare.from_json(
             open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
-        result: str = yield from self._rebuild(doctor, study, essential, attack=attack)
+        result: str = yield from self._rebuild(doctor, study, essential, use.receipt.tx_hash)
         return result
 
     def storage_fault(self) -> str | None:
@@ -612,12 +632,13 @@ class World:
             return f"{s.byzantine} byzantine storage nodes"
         return None
 
-    def _rebuild(self, doctor: Doctor, study: StoredStudy, essential: EssentialShare, *,
-                 tamper: bool = False, attack: str | None = None
+    def _rebuild(self, doctor: Doctor, study: StoredStudy, essential: EssentialShare,
+                 use_tx: bytes, *, tamper: bool = False, attack: str | None = None
                  ) -> Generator[simpy.Event, Any, str]:
-        """Rebuild ``study`` for ``doctor``: "ok", "tampered-detected", "denied" (a custodian
-        refused), "unavailable" (the manifest or too few fragments could be fetched), or the
-        name of the error the sharing scheme raised.
+        """Rebuild ``study`` for ``doctor`` with the custodians' key shares released for the
+        mined ``use_tx``: "ok", "tampered-detected", "denied" (a custodian refused),
+        "unavailable" (the manifest or too few fragments could be fetched), or the name of the
+        error the sharing scheme raised.
 
         An ordinary rebuild (no ``attack``) is accounted: each custodian's release and the
         rebuild itself; one done as an attack's step is judged by the attack.
@@ -635,10 +656,6 @@ class World:
         doc = json.loads(raw)
         manifest = Manifest.from_json(json.dumps(doc["sharing"]))
         grantee = "0x" + doctor.address.hex()
-
-        def valid_now() -> bool:
-            return bool(self.driver.view("AccessGrants", "is_valid", doctor.address, study.pmr_id))
-
         custodians: list[Custodian] = []
         need = manifest.t + (1 if tamper else 0)
         for entry in doc["fragments"]:
@@ -647,18 +664,17 @@ class World:
             node = self.swarm.node(entry["node"])
             if not node.online:
                 continue
-            share = self.vault.get(entry["node"], study.record_id)
             try:
-                released = release_share(share, grant_is_valid=valid_now, requester=doctor.label,
-                                         custodian=entry["index"], record_id=study.record_id)
-            except AccessDenied:
+                released = self.custodians[entry["node"]].release(study.record_id, doctor.address,
+                                                                  use_tx)
+            except AccessDenied as exc:
                 if ordinary:
                     self.accounts.offchain("custodian.release", False,
-                                           f"{where}: custodian {entry['index']} refused")
+                                           f"{where}: custodian {entry['index']} refused: {exc}")
                     self.accounts.offchain("record.rebuild", False, f"{where}: a custodian refused")
                 self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
-                                 pmr=study.pmr_id, grantee=doctor.label, reason="no valid grant",
-                                 mode="custodian")
+                                 pmr=study.pmr_id, grantee=doctor.label,
+                                 reason=str(exc).split(": ", 1)[-1], mode="custodian")
                 return "denied"
             if ordinary:
                 self.accounts.offchain("custodian.release", True)
@@ -695,7 +711,8 @@ class World:
             self.accounts.offchain("record.rebuild", ok, f"{where}: rebuilt bytes differ")
         if rebuilt.rejected_fragments:
             self.counts["tampered_fragments_detected"] += len(rebuilt.rejected_fragments)
-        self.ledger.served.append(Served(grantee, study.pmr_id, self.now_ts(), study.record_id))
+        self.ledger.served.append(Served(grantee, study.pmr_id, self.now_ts(), study.record_id,
+                                         use_tx))
         self.trace.write("access", self.env.now, event="released", patient=study.patient_id,
                          pmr=study.pmr_id, grantee=doctor.label, reason="", mode="grant")
         if not ok:
@@ -704,26 +721,33 @@ class World:
 
     def _forbidden_access(self, doctor: Doctor, study: StoredStudy, sealed: bytes,
                           kind: str) -> Generator[simpy.Event, Any, list[Step] | None]:
-        """An access after the grant ended: custodians and AccessGrants.use must both refuse.
+        """A read after the grant ended: the custodians and AccessGrants.use must both refuse.
 
-        What must happen is the engine's own reading of the grant history
-        (another grant may since have opened a window; then it is no attack,
-        and None is returned). Otherwise the steps tried: the custodians'
-        answer, then the chain's.
+        The custodians are shown the doctor's last recorded read (already
+        answered), or none; then the doctor tries a new ``use`` under the
+        grant for the PMR. What must happen is the engine's own reading of the
+        grant history (another grant may since have opened a window; then it
+        is no attack, and None is returned). Otherwise the steps tried: the
+        custodians' answer, then the chain's.
         """
         self.driver.ensure_fresh_head()
         grantee = "0x" + doctor.address.hex()
-        if self.ledger.grants.denial_at(grantee, study.pmr_id, self.now_ts()) is None:
+        if self.ledger.grants.denial_at(grantee, study.pmr_id, self.now_ts(), "pmr") is None:
             return None
-        result = yield from self._fetch(doctor, study, sealed, attack=kind)
+        essential = EssentialShare.from_json(
+            open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
+        ticket = self.tickets.get((doctor.address, study.pmr_id), bytes(32))
+        result = yield from self._rebuild(doctor, study, essential, ticket, attack=kind)
         # the custodians are asked once the manifest and fragments are within reach
         steps: list[Step] = ([] if result == "unavailable" else
                              [(("denied",), "served" if result in SERVED else result)])
-        expected = self.ledger.grants.denial_at(grantee, study.pmr_id, self.driver.next_slot())
+        expected = self.ledger.grants.denial_at(grantee, study.pmr_id, self.driver.next_slot(),
+                                                "pmr")
+        read = doctor.access_call(study.pmr_id, "pmr", hospital_id=doctor.hospitals[0])
         if expected is None:  # a window opens in the block the use would land in
-            yield from self.tx(doctor.access_call(study.pmr_id))
+            yield from self.tx(read)
             return steps
-        out = yield from self.tx(doctor.access_call(study.pmr_id), attack=kind)
+        out = yield from self.tx(read, attack=kind)
         steps.append(((expected,), out.reason or "succeeded"))
         if not out.ok:
             self.trace.write("access", self.env.now, event="denied", patient=study.patient_id,
@@ -750,14 +774,48 @@ class World:
         if doctor is None:
             return
         yield self.env.timeout(rng.uniform(0, 12) * HOUR)
+        if not self._glass_allowed(doctor, patient.patient_id):
+            # the doctor's DApp shows the bound (3 openings a week per patient, reviews within
+            # 72 h) before anything is sent
+            self.counts["break_glass_withheld"] += 1
+            return
         out = yield from self.tx(doctor.emergency_access_call(patient.patient_id,
                                                               rng.randint(1, 99)))
-        if out.ok and self.pmrs.get(patient.patient_id):
-            yield from self.tx(doctor.access_call(self.pmrs[patient.patient_id][-1]))
+        if not out.ok:
+            return  # accounted as a failed operation
+        self.env.process(self._review_opening(doctor, rng.uniform(1, 48) * HOUR))
+        if self.pmrs.get(patient.patient_id):
+            yield from self.tx(doctor.access_call(self.pmrs[patient.patient_id][-1], "emergency"))
+
+    def _glass_allowed(self, doctor: Doctor, patient_id: int) -> bool:
+        """Whether AccessGrants would let ``doctor`` open break-glass on the patient now."""
+        recent = self.driver.view("AccessGrants", "emergency_of", doctor.address, patient_id)[3]
+        count, oldest = self.driver.view("AccessGrants", "review_queue", doctor.address)
+        if recent >= 3:
+            return False
+        if oldest < count:
+            opened = self.driver.view("AccessGrants", "opening_of", doctor.address, oldest)[2]
+            return bool(opened + 72 * 3600 > self.driver.next_slot())
+        return True
+
+    def _review_opening(self, doctor: Doctor, delay: float) -> Proc:
+        """After ``delay``, the hospital the doctor acted for reviews the doctor's oldest
+        unreviewed break-glass opening (reviews go oldest first: one per opening)."""
+        yield self.env.timeout(delay)
+        count, oldest = self.driver.view("AccessGrants", "review_queue", doctor.address)
+        if oldest >= count:
+            return
+        hospital_id = self.driver.view("AccessGrants", "opening_of", doctor.address, oldest)[1]
+        hospital = next(x for x in self.hospitals if x.hospital_id == hospital_id)
+        out = yield from self.tx(hospital.review_emergency_call(doctor, oldest))
+        if out.ok:
+            self.counts["break_glass_reviews"] += 1
 
     def _device(self, patient: Patient, h: int) -> Proc:
         device = Device(self.protocol, f"device-{patient.label}")
         out = yield from self.tx(self.desks[h].bind_device_call(device, patient))
+        if out.ok:  # the patient consents to the device
+            out = yield from self.tx(patient.accept_device_call(device))
         if not out.ok:
             return
         w = self.sc.workload

@@ -6,6 +6,7 @@
 """
 
 from sim.protocol.actors import Actor, Desk, Device, Doctor, Hospital, Lab, Patient, Regulator
+from sim.protocol.custodian import KeyCustodian
 from sim.protocol.deployment import LAYOUTS, System, deploy_system
 from sim.protocol.merkle import Reading, ReadingBatch, merkle_proof, merkle_root
 from sim.protocol.outcome import Outcome, SlotWrites
@@ -28,6 +29,7 @@ __all__ = [
     "DoctorProfile",
     "Hospital",
     "HospitalProfile",
+    "KeyCustodian",
     "Lab",
     "LabFindings",
     "Outcome",

@@ -33,8 +33,16 @@ from sim.protocol.records import (
 )
 
 Events = list[tuple[str, dict[str, Any]]]
+#: Kinds of access window AccessGrants.use names (KIND_PMR, KIND_ALL, KIND_EMERGENCY).
+KINDS = {"pmr": 1, "all": 2, "emergency": 3}
 #: Labels of AccessGrants.use by the kind of window that allowed it.
 _USE_KINDS = {1: "", 2: " (all records)", 3: " (emergency)"}
+#: Staff roles of HospitalRegistry.set_operator.
+ROLE_DESK = 2
+ROLE_LAB = 4
+#: Break-glass review verdicts (AccessGrants.VERDICT_*).
+JUSTIFIED = 1
+UNJUSTIFIED = 2
 #: An IoMT batch or reading: the item (new) and the device's count of them (changed).
 _BATCH = SlotWrites(new=1, updated=1)
 
@@ -83,29 +91,74 @@ class Actor:
 class Regulator(Actor):
     """A regulatory body (medical association) that verifies hospitals (Fig. 2)."""
 
-    def verify_call(self, hospital: Hospital) -> Call:
-        """Verify a hospital's application; the hospital receives its Hospital-ID."""
+    def review(self, hospital: Hospital) -> bytes:
+        """The digest of the hospital's application as it stands now (what the regulator reviewed)."""
+        return bytes(self.protocol.view("HospitalRegistry", "application_digest", hospital.address))
+
+    def verify_call(self, hospital: Hospital, reviewed: bytes | None = None) -> Call:
+        """Verify the application the regulator ``reviewed`` (by default: as it stands now).
+
+        The Gov. Reg. tag is claimed and the hospital receives its Hospital-ID.
+        """
+        digest = self.review(hospital) if reviewed is None else reviewed
 
         def issued(out: Outcome) -> None:
             if out.issued is not None:
                 hospital.hospital_id = out.issued
 
-        writes = SlotWrites(new=2, updated=1)  # the hospital, its operator; the count
-        return self._call("HospitalRegistry", "verify", (hospital.address,), writes,
+        # tag owner, hospital, its admin's staff slot, the DoctorRegistry's status copy; the count
+        writes = SlotWrites(new=4, updated=1)
+        return self._call("HospitalRegistry", "verify", (hospital.address, digest), writes,
                           classify=_first_count("HospitalRegistry.verify", writes,
                                                 "HospitalVerified", "hospital_id", 1),
                           issued_from=("HospitalVerified", "hospital_id"), on_mined=issued)
 
-    def verify(self, hospital: Hospital) -> Outcome:
+    def verify(self, hospital: Hospital, reviewed: bytes | None = None) -> Outcome:
         """Run :meth:`verify_call`."""
-        return self.protocol.run(self.verify_call(hospital))
+        return self.protocol.run(self.verify_call(hospital, reviewed))
 
     def status_call(self, target: Hospital | Doctor, action: str) -> Call:
         """Suspend or reinstate (``action``) a hospital or a doctor."""
         if isinstance(target, Hospital):
+            # the hospital and the DoctorRegistry's copy of its status
             return self._call("HospitalRegistry", action, (target.hospital_id,),
-                              SlotWrites(updated=1))
-        return self._call("DoctorRegistry", action, (target.doctor_id,), SlotWrites(updated=1))
+                              SlotWrites(updated=2))
+        # the doctor and its standing at each affiliated hospital
+        return self._call("DoctorRegistry", action, (target.doctor_id,),
+                          SlotWrites(updated=1 + len(target.affiliations())))
+
+    def rebind_call(self, doctor: Doctor, account: Actor) -> Call:
+        """Move a Doctor-ID (and its registration number) to its rightful account."""
+        moved = len(doctor.affiliations())
+
+        def rebound(out: Outcome) -> None:
+            if out.ok:
+                doctor.account = account.account
+                doctor.label = account.label
+
+        return self._call("DoctorRegistry", "rebind", (doctor.doctor_id, account.address),
+                          SlotWrites(new=1 + moved, updated=2 + moved), on_mined=rebound)
+
+    def rebind(self, doctor: Doctor, account: Actor) -> Outcome:
+        """Run :meth:`rebind_call`."""
+        return self.protocol.run(self.rebind_call(doctor, account))
+
+    def close_emergency_call(self, doctor: Doctor, patient_id: int) -> Call:
+        """Close a doctor's open emergency access to a patient."""
+        return self._call("AccessGrants", "close_emergency", (doctor.address, patient_id),
+                          SlotWrites(updated=1), op="AccessGrants.close_emergency (regulator)")
+
+    def close_emergency(self, doctor: Doctor, patient_id: int) -> Outcome:
+        """Run :meth:`close_emergency_call`."""
+        return self.protocol.run(self.close_emergency_call(doctor, patient_id))
+
+    def review_emergency_call(self, doctor: Doctor, opening: int, verdict: int = JUSTIFIED) -> Call:
+        """Review a doctor's break-glass opening (any hospital's; oldest first)."""
+        return _review_call(self, doctor, opening, verdict, " (regulator)")
+
+    def review_emergency(self, doctor: Doctor, opening: int, verdict: int = JUSTIFIED) -> Outcome:
+        """Run :meth:`review_emergency_call`."""
+        return self.protocol.run(self.review_emergency_call(doctor, opening, verdict))
 
     def suspend_hospital(self, hospital: Hospital) -> Outcome:
         """Suspend a verified hospital."""
@@ -130,30 +183,56 @@ class Hospital(Actor):
     hospital_id: int = 0
 
     def apply_call(self, profile: HospitalProfile) -> Call:
-        """Apply with the profile; a regulator must verify it before the hospital may act."""
+        """Apply with the profile; a regulator must verify it before the hospital may act.
+
+        Applying again before verification replaces the pending application
+        (and the regulator must review it again).
+        """
         p = self.protocol
+        pending = [bytes(v) for v in p.view("HospitalRegistry", "applications", self.address)]
+        revised = pending[0] != bytes(32)
         if p.private:
             tag = blind_tag(p.authority_key, "gov-reg-id", profile.gov_reg_id)
             commit, digest = self._commit(profile)
-            return self._call("HospitalRegistry", "apply", (tag, commit, digest),
-                              SlotWrites(new=3))
+            changed = sum(a != b for a, b in zip(pending, (tag, commit, digest), strict=True))
+            writes = SlotWrites(updated=changed) if revised else SlotWrites(new=3)
+            return self._call("HospitalRegistry", "apply", (tag, commit, digest), writes,
+                              op="HospitalRegistry.apply" + (" (revised)" if revised else ""))
         fields = (profile.gov_reg_id, profile.name, profile.location,
                   profile.specialization, profile.contact)
+        # the tag and the profile's hash, then the strings
+        slots = 2 + string_slots(*fields)
         return self._call("HospitalRegistry", "apply_paper", fields,
-                          SlotWrites(new=1 + string_slots(*fields)))
+                          SlotWrites(updated=slots) if revised else SlotWrites(new=slots),
+                          op="HospitalRegistry.apply_paper" + (" (revised)" if revised else ""))
 
     def apply(self, profile: HospitalProfile) -> Outcome:
         """Run :meth:`apply_call`."""
         return self.protocol.run(self.apply_call(profile))
 
-    def add_operator_call(self, staff: Actor) -> Call:
-        """Name a desk or lab operator who acts for this hospital."""
-        return self._call("HospitalRegistry", "set_operator", (staff.address, True),
+    def add_operator_call(self, staff: Actor, role: int | None = None) -> Call:
+        """Name a desk or lab operator who acts for this hospital (role from its class by default)."""
+        if role is None:
+            role = ROLE_LAB if isinstance(staff, Lab) else ROLE_DESK
+        return self._call("HospitalRegistry", "set_operator", (staff.address, role),
                           SlotWrites(new=1))
 
-    def add_operator(self, staff: Actor) -> Outcome:
+    def add_operator(self, staff: Actor, role: int | None = None) -> Outcome:
         """Run :meth:`add_operator_call`."""
-        return self.protocol.run(self.add_operator_call(staff))
+        return self.protocol.run(self.add_operator_call(staff, role))
+
+    def remove_operator(self, staff: Actor) -> Outcome:
+        """Remove a desk or lab operator."""
+        return self.protocol.run(self._call("HospitalRegistry", "set_operator", (staff.address, 0),
+                                            SlotWrites(updated=1)))
+
+    def review_emergency_call(self, doctor: Doctor, opening: int, verdict: int = JUSTIFIED) -> Call:
+        """Review a break-glass opening a doctor made acting for this hospital (oldest first)."""
+        return _review_call(self, doctor, opening, verdict)
+
+    def review_emergency(self, doctor: Doctor, opening: int, verdict: int = JUSTIFIED) -> Outcome:
+        """Run :meth:`review_emergency_call`."""
+        return self.protocol.run(self.review_emergency_call(doctor, opening, verdict))
 
     def onboard_call(self, doctor: Doctor, profile: DoctorProfile) -> Call:
         """Onboard a medical practitioner; a new registration number gets a Doctor-ID."""
@@ -163,18 +242,19 @@ class Hospital(Actor):
             commit, digest = self._commit(profile)
             fn = "onboard"
             args: tuple[Any, ...] = (doctor.address, tag, commit, digest)
-            fresh = SlotWrites(new=6, updated=1)
+            # account, Doctor-ID's account, tag, profile (2), standing, affiliation list (2)
+            fresh = SlotWrites(new=8, updated=1)
         else:
             fn = "onboard_paper"
             texts = (profile.registration_number, profile.name, profile.specialization,
                      profile.contact)
             args = (doctor.address, *texts)
-            fresh = SlotWrites(new=4 + string_slots(*texts), updated=1)
+            fresh = SlotWrites(new=6 + string_slots(*texts), updated=1)
 
         def classify(events: Events) -> tuple[str, SlotWrites]:
             new = next((a for n, a in events if n == "DoctorOnboarded" and a["new_doctor"]), None)
-            if new is None:
-                return f"DoctorRegistry.{fn} (affiliation)", SlotWrites(new=1)
+            if new is None:  # a further affiliation: its standing and list entry, the length
+                return f"DoctorRegistry.{fn} (affiliation)", SlotWrites(new=2, updated=1)
             # the doctor count is one of the changed slots: new for the first Doctor-ID
             return f"DoctorRegistry.{fn}", fresh.first_count() if new["doctor_id"] == 1 else fresh
 
@@ -192,8 +272,13 @@ class Hospital(Actor):
 
     def end_affiliation_call(self, doctor: Doctor) -> Call:
         """End a doctor's affiliation with this hospital."""
+        hospitals = doctor.affiliations()
+        moved = (self.hospital_id in hospitals[:-1])  # the last entry moves into its place
+        variant = " (last affiliation)" if len(hospitals) == 1 else ""
+        # the standing and the list's length (cleared, and refunded, for the last affiliation)
         return self._call("DoctorRegistry", "end_affiliation", (doctor.doctor_id,),
-                          SlotWrites(updated=1))
+                          SlotWrites(updated=2 + moved),
+                          op=f"DoctorRegistry.end_affiliation{variant}")
 
     def end_affiliation(self, doctor: Doctor) -> Outcome:
         """Run :meth:`end_affiliation_call`."""
@@ -240,18 +325,17 @@ class Desk(Actor):
         return self.protocol.run(self.register_call(patient, details))
 
     def bind_device_call(self, device: Device, patient: Patient) -> Call:
-        """Bind an IoMT device to a patient."""
-
-        def bound(out: Outcome) -> None:
-            if out.ok:
-                device.patient_id = patient.patient_id
-
+        """Propose binding an IoMT device to a patient (the patient accepts it)."""
         return self._call("IoMTAnchor", "bind_device", (device.address, patient.patient_id),
-                          SlotWrites(new=1), on_mined=bound)
+                          SlotWrites(new=1))
 
     def bind_device(self, device: Device, patient: Patient) -> Outcome:
         """Run :meth:`bind_device_call`."""
         return self.protocol.run(self.bind_device_call(device, patient))
+
+    def unbind_device(self, device: Device) -> Outcome:
+        """End a device's binding made by this hospital."""
+        return self.protocol.run(_unbind_call(self, device))
 
 
 class Doctor(Actor):
@@ -261,6 +345,10 @@ class Doctor(Actor):
         super().__init__(protocol, label)
         self.doctor_id = 0
         self.hospitals: list[int] = []
+
+    def affiliations(self) -> list[int]:
+        """The hospitals this doctor is affiliated with now (from the DoctorRegistry)."""
+        return [int(h) for h in self.protocol.view("DoctorRegistry", "affiliations", self.doctor_id)]
 
     def _hospital(self, hospital_id: int | None) -> int:
         if hospital_id is not None:
@@ -293,7 +381,11 @@ class Doctor(Actor):
             # state, meta and the record; a new ERC-721 token also writes the owner's
             # balance, a new ERC-1155 id its holder's balance and its total supply
             if not any(n in ("Transfer", "TransferSingle") for n, _ in events):
-                return f"{name}.{fn} (same-day version)", SlotWrites(new=1 + record_slots, updated=1)
+                added = next(a for n, a in events if n == "PMRVersionAdded")
+                record_hospital = p.view("PMRToken", "record_of", added["pmr_id"])[1]
+                how = ("same-day version" if added["hospital_id"] == record_hospital
+                       else "version under a write grant")
+                return f"{name}.{fn} ({how})", SlotWrites(new=1 + record_slots, updated=1)
             first = p.count_token(patient_id) == 1
             label = f"{name}.{fn}" + ("" if first else " (later visit)")
             if multi:
@@ -313,34 +405,51 @@ class Doctor(Actor):
         return self.protocol.run(self.create_pmr_call(patient_id, visit, record,
                                                       hospital_id=hospital_id))
 
-    def access_call(self, pmr_id: int) -> Call:
-        """Record an access to a PMR under a valid grant or emergency access (audit log)."""
+    def window(self, pmr_id: int, *, hospital_id: int | None = None) -> str | None:
+        """The kind of window ("pmr", "all", "emergency") open for this doctor on ``pmr_id`` now."""
+        kind = self.protocol.view("AccessGrants", "window_of", self.address, pmr_id,
+                                  self._hospital(hospital_id))
+        return {v: k for k, v in KINDS.items()}.get(int(kind))
+
+    def access_call(self, pmr_id: int, kind: str | None = None, *,
+                    hospital_id: int | None = None) -> Call:
+        """Record one access to a PMR under the named window (audit log; custodians answer it once).
+
+        ``kind`` is "pmr", "all" or "emergency"; by default the window open now (or "pmr").
+        """
+        hid = self._hospital(hospital_id)
+        chosen = kind or self.window(pmr_id, hospital_id=hid) or "pmr"
 
         def classify(events: Events) -> tuple[str, SlotWrites]:
-            kind = next((a["kind"] for n, a in events if n == "AccessUsed"), 1)
-            return "AccessGrants.use" + _USE_KINDS.get(kind, ""), SlotWrites()
+            used = next((a["kind"] for n, a in events if n == "AccessUsed"), 1)
+            return "AccessGrants.use" + _USE_KINDS.get(used, ""), SlotWrites()
 
-        return self._call("AccessGrants", "use", (pmr_id,), SlotWrites(), classify=classify)
+        return self._call("AccessGrants", "use", (pmr_id, KINDS[chosen], hid), SlotWrites(),
+                          classify=classify)
 
-    def access(self, pmr_id: int) -> Outcome:
+    def access(self, pmr_id: int, kind: str | None = None, *,
+               hospital_id: int | None = None) -> Outcome:
         """Run :meth:`access_call`."""
-        return self.protocol.run(self.access_call(pmr_id))
+        return self.protocol.run(self.access_call(pmr_id, kind, hospital_id=hospital_id))
 
     def emergency_access_call(
         self, patient_id: int, reason_code: int, *, hospital_id: int | None = None
     ) -> Call:
         """Break-glass access to a patient's records for a short fixed time, with a reason."""
+
         p = self.protocol
 
         def classify(events: Events) -> tuple[str, SlotWrites]:
             a = next(a for n, a in events if n == "EmergencyAccess")
-            first = p.first_write("emergency", a["doctor"].lower(), a["patient_id"])
-            return ("AccessGrants.emergency_access",
-                    SlotWrites(new=1) if first else SlotWrites(updated=1))
+            first = a["opening"] == 0
+            window = p.first_write("emergency", a["doctor"].lower(), a["patient_id"])
+            # the opening; the doctor's queue (new on its first opening); the window on the patient
+            return "AccessGrants.emergency_access", SlotWrites(
+                new=1 + first + window, updated=(not first) + (not window))
 
         return self._call("AccessGrants", "emergency_access",
                           (patient_id, self._hospital(hospital_id), reason_code),
-                          SlotWrites(new=1), classify=classify)
+                          SlotWrites(new=3), classify=classify)
 
     def emergency_access(
         self, patient_id: int, reason_code: int, *, hospital_id: int | None = None
@@ -348,6 +457,15 @@ class Doctor(Actor):
         """Run :meth:`emergency_access_call`."""
         return self.protocol.run(self.emergency_access_call(patient_id, reason_code,
                                                             hospital_id=hospital_id))
+
+
+    def refer_call(self, pmr_id: int, hospital: Hospital) -> Call:
+        """Refer a record's tests to another hospital's lab (a doctor of the record's hospital)."""
+        return self._call("LabReports", "refer", (pmr_id, hospital.hospital_id), SlotWrites(new=1))
+
+    def refer(self, pmr_id: int, hospital: Hospital) -> Outcome:
+        """Run :meth:`refer_call`."""
+        return self.protocol.run(self.refer_call(pmr_id, hospital))
 
 
 class Lab(Actor):
@@ -389,22 +507,56 @@ class Patient(Actor):
 
     patient_id: int = 0
 
-    def grant_call(self, doctor: Doctor, until: int, *, pmr_id: int | None = None) -> Call:
-        """Grant ``doctor`` access to one PMR (or all records) until block time ``until``."""
+    def grant_call(self, doctor: Doctor, until: int, *, pmr_id: int | None = None,
+                   write: bool = False) -> Call:
+        """Grant ``doctor`` access to one PMR (or all records) until block time ``until``.
+
+        ``write``: the doctor may also add versions to the record(s).
+        """
+        op = "AccessGrants.grant" + ("" if pmr_id else " (all records)")
         p = self.protocol
 
         def classify(events: Events) -> tuple[str, SlotWrites]:
-            # the expiry slot of (grantee, scope) is new only the first time it is granted
+            # the slot of (grantee, scope) is new only the first time it is granted
             a = next(a for n, a in events if n == "AccessGranted")
             first = p.first_write("grant", a["grantee"].lower(), a["patient_id"], a["pmr_id"])
-            return "AccessGrants.grant", SlotWrites(new=1) if first else SlotWrites(updated=1)
+            return op, SlotWrites(new=1) if first else SlotWrites(updated=1)
 
-        return self._call("AccessGrants", "grant", (doctor.address, pmr_id or 0, until),
-                          SlotWrites(new=1), classify=classify)
+        return self._call("AccessGrants", "grant", (doctor.address, pmr_id or 0, until, write),
+                          SlotWrites(new=1), op=op, classify=classify)
 
-    def grant(self, doctor: Doctor, until: int, *, pmr_id: int | None = None) -> Outcome:
+    def grant(self, doctor: Doctor, until: int, *, pmr_id: int | None = None,
+              write: bool = False) -> Outcome:
         """Run :meth:`grant_call`."""
-        return self.protocol.run(self.grant_call(doctor, until, pmr_id=pmr_id))
+        return self.protocol.run(self.grant_call(doctor, until, pmr_id=pmr_id, write=write))
+
+    def close_emergency_call(self, doctor: Doctor) -> Call:
+        """Close a doctor's open emergency access to this patient's records."""
+        return self._call("AccessGrants", "close_emergency", (doctor.address, self.patient_id),
+                          SlotWrites(updated=1))
+
+    def close_emergency(self, doctor: Doctor) -> Outcome:
+        """Run :meth:`close_emergency_call`."""
+        return self.protocol.run(self.close_emergency_call(doctor))
+
+    def accept_device_call(self, device: Device) -> Call:
+        """Consent to a device a hospital's desk proposed to bind to this patient."""
+        patient_id = self.patient_id
+
+        def bound(out: Outcome) -> None:
+            if out.ok:
+                device.patient_id = patient_id
+
+        return self._call("IoMTAnchor", "accept_device", (device.address,), SlotWrites(updated=1),
+                          on_mined=bound)
+
+    def accept_device(self, device: Device) -> Outcome:
+        """Run :meth:`accept_device_call`."""
+        return self.protocol.run(self.accept_device_call(device))
+
+    def unbind_device(self, device: Device) -> Outcome:
+        """End a device's binding to this patient."""
+        return self.protocol.run(_unbind_call(self, device))
 
     def revoke_call(self, doctor: Doctor, *, pmr_id: int | None = None) -> Call:
         """End a grant before its expiry."""
@@ -453,3 +605,22 @@ class Device(Actor):
     def record(self, reading: Reading) -> Outcome:
         """Run :meth:`record_call`."""
         return self.protocol.run(self.record_call(reading))
+
+
+def _review_call(reviewer: Actor, doctor: Doctor, opening: int, verdict: int,
+                 variant: str = "") -> Call:
+    """AccessGrants.review_emergency from a hospital admin or (``variant``) a regulator."""
+    # the opening's verdict and the doctor's queue
+    return reviewer._call("AccessGrants", "review_emergency", (doctor.address, opening, verdict),
+                          SlotWrites(updated=2), op=f"AccessGrants.review_emergency{variant}")
+
+
+def _unbind_call(actor: Actor, device: Device) -> Call:
+    """IoMTAnchor.unbind_device from the patient, the binding hospital's desk or a regulator."""
+
+    def unbound(out: Outcome) -> None:
+        if out.ok:
+            device.patient_id = 0
+
+    return actor._call("IoMTAnchor", "unbind_device", (device.address,), SlotWrites(updated=1),
+                       on_mined=unbound)

@@ -1,4 +1,12 @@
-"""Deploy the pmrsim contracts, wired to each other, for one layout."""
+"""Deploy the pmrsim contracts, wired to each other, for one layout.
+
+Two links are circular and wired by the deployer right after deployment,
+once each: the HospitalRegistry pushes hospital status to the
+DoctorRegistry (so a doctor's standing is one call), and the PMR token
+asks AccessGrants whether a doctor of another hospital holds a grant to
+write (AccessGrants itself needs the token to check grants on minted
+records).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from eth_utils import keccak
 
 from sim.chain import Account, Chain, Contract
 from sim.contracts import load_artifacts
-from sim.errors import InputError
+from sim.errors import ChainError, InputError
 
 LAYOUTS = ("private", "paper")
 TOKENS = {"erc721": "PMRToken", "erc1155": "PMRMulti"}
@@ -77,7 +85,13 @@ def deploy_system(
     doctors = deploy("DoctorRegistry", hospitals.address, paper)
     patients = deploy("PatientRegistry", hospitals.address, paper, first_patient_id)
     pmrs = deploy(TOKENS[token], doctors.address, patients.address, paper)
-    labs = deploy("LabReports", hospitals.address, pmrs.address, paper)
-    grants = deploy("AccessGrants", doctors.address, patients.address)
+    labs = deploy("LabReports", hospitals.address, pmrs.address, doctors.address, paper)
+    grants = deploy("AccessGrants", hospitals.address, doctors.address, patients.address,
+                    pmrs.address)
     iomt = deploy("IoMTAnchor", hospitals.address, patients.address)
+    for contract, fn, target in ((hospitals, "set_doctor_registry", doctors),
+                                 (pmrs, "set_access_grants", grants)):
+        receipt = contract.transact(admin, fn, target.address)
+        if not receipt.ok:
+            raise ChainError(f"wiring {fn} failed: {receipt.revert_reason}")
     return System(layout, hospitals, doctors, patients, pmrs, labs, grants, iomt, token)

@@ -145,8 +145,8 @@ class Protocol:
 
     def finish(self, call: Call, receipt: Receipt) -> Outcome:
         """Read a mined call's receipt into an :class:`Outcome` and run its hooks."""
-        target = self.system.by_name()[call.contract]
-        events = target.decode_logs(receipt) if receipt.ok else []
+        target = self.system.by_name().get(call.contract)  # None: a deployment of another contract
+        events = target.decode_logs(receipt) if receipt.ok and target is not None else []
         op, writes = call.op, call.writes
         if call.classify is not None and receipt.ok:
             op, writes = call.classify(events)
@@ -193,7 +193,7 @@ class Call:
     contract: str
     fn: str
     args: tuple[Any, ...]
-    to: bytes
+    to: bytes | None  # None: a contract creation
     calldata: bytes
     op: str
     writes: SlotWrites

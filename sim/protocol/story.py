@@ -1,8 +1,10 @@
 """The paper's use cases as one scripted story (Figs. 2-5 and the second opinion).
 
 :func:`paper_story` plays every use case on a fresh deployment, in the
-paper's order, including the attempts the contracts must reject. The tour
-prints it, ``pmrsim gas`` measures it, and the end-to-end tests check it.
+paper's order, including the attempts the contracts must reject (each with
+the revert reason that names the rule of ``docs/trust-model.md`` it
+breaks). The tour prints it, ``pmrsim gas`` measures it, and the
+end-to-end tests check it.
 Patient-IDs start at 85437 so the first visit is the paper's example:
 patient 85437 on 26 Jan 2021 -> PMR-ID 8543726012021.
 """
@@ -14,7 +16,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sim.protocol import ids
-from sim.protocol.actors import Desk, Device, Doctor, Hospital, Lab, Patient, Regulator
+from sim.protocol.actors import (
+    UNJUSTIFIED,
+    Desk,
+    Device,
+    Doctor,
+    Hospital,
+    Lab,
+    Patient,
+    Regulator,
+)
 from sim.protocol.merkle import Reading, merkle_proof
 from sim.protocol.outcome import Outcome, SlotWrites
 from sim.protocol.protocol import Protocol
@@ -43,11 +54,20 @@ class Step:
     outcome: Outcome
     expect_ok: bool = True
     note: str = ""
+    #: The revert reason a rejected step must give (the rule it breaks).
+    expect_reason: str = ""
+
+    def __post_init__(self) -> None:
+        """A step expected to be rejected names the reason it must be rejected for."""
+        if not self.expect_ok and not self.expect_reason:
+            raise ValueError(f"step {self.action!r}: a rejected step needs expect_reason")
 
     @property
     def as_expected(self) -> bool:
-        """True when the step succeeded, or was rejected, as the story expects."""
-        return self.outcome.ok == self.expect_ok
+        """True when the step succeeded as expected, or was rejected for the expected reason."""
+        if self.expect_ok:
+            return self.outcome.ok
+        return not self.outcome.ok and self.outcome.reason == self.expect_reason
 
 
 def _at(protocol: Protocol, day: dt.date, seconds: int = 9 * 3600) -> int:
@@ -65,6 +85,7 @@ class Cast:
     city_hospital: Hospital
     clinic: Hospital
     applicant: Hospital
+    copycat: Hospital
     desk: Desk
     lab: Lab
     dr_rao: Doctor
@@ -81,6 +102,7 @@ def make_cast(p: Protocol) -> Cast:
         city_hospital=Hospital(p, "city-hospital"),
         clinic=Hospital(p, "second-opinion-clinic"),
         applicant=Hospital(p, "unverified-hospital"),
+        copycat=Hospital(p, "copycat-hospital"),
         desk=Desk(p, "city-hospital-desk"),
         lab=Lab(p, "city-hospital-lab"),
         dr_rao=Doctor(p, "dr-rao"),
@@ -97,6 +119,7 @@ def paper_story(p: Protocol, cast: Cast | None = None) -> Iterator[Step]:
     yield from _registration(p, c)
     yield from _consultation(p, c)
     yield from _second_opinion(p, c)
+    yield from _break_glass(p, c)
     yield from _iomt(p, c)
     yield from _oversight(p, c)
 
@@ -105,28 +128,47 @@ def _registration(p: Protocol, c: Cast) -> Iterator[Step]:
     sec = "Fig. 2 - hospital and doctor registration"
     _at(p, dt.date(2021, 1, 4))
     yield Step(sec, "deployer", "grants the regulator role", p.grant_regulator(c.regulator.account))
+    city = HospitalProfile("GOVREG-TN-2009-0042", "City General Hospital", "Coimbatore, Tamil Nadu",
+                           "Multi-speciality", "+91 422 555 0100")
     yield Step(sec, "City Hospital", "applies with its Gov. Reg. ID and profile",
-               c.city_hospital.apply(HospitalProfile(
-                   "GOVREG-TN-2009-0042", "City General Hospital", "Coimbatore, Tamil Nadu",
-                   "Multi-speciality", "+91 422 555 0100")))
-    yield Step(sec, "regulator", "verifies City Hospital -> Hospital-ID",
+               c.city_hospital.apply(city))
+    yield Step(sec, "copycat", "files an application with City Hospital's Gov. Reg. ID",
+               c.copycat.apply(city), note="a pending tag is not claimed: filing gains nothing")
+    yield Step(sec, "regulator", "reviews and verifies City Hospital -> Hospital-ID",
                c.regulator.verify(c.city_hospital))
+    yield Step(sec, "regulator", "is asked to verify the copycat",
+               c.regulator.verify(c.copycat), expect_ok=False,
+               expect_reason="hospital_registry: registration id already used",
+               note="one hospital per Gov. Reg. ID, claimed at verification")
     yield Step(sec, "Second-opinion clinic", "applies",
                c.clinic.apply(HospitalProfile(
                    "GOVREG-KL-2014-0917", "Lakeside Diagnostic Clinic", "Kochi, Kerala",
                    "Radiology", "+91 484 555 0199")))
     yield Step(sec, "regulator", "verifies the clinic -> Hospital-ID", c.regulator.verify(c.clinic))
-    yield Step(sec, "unverified hospital", "applies but is never verified",
+    yield Step(sec, "unverified hospital", "applies",
                c.applicant.apply(HospitalProfile(
                    "GOVREG-XX-0000-0001", "Unlicensed Care", "Nowhere", "General", "none")))
+    reviewed = c.regulator.review(c.applicant)
+    yield Step(sec, "unverified hospital", "swaps its application after the regulator's review",
+               c.applicant.apply(HospitalProfile(
+                   "GOVREG-XX-0000-0002", "Unlicensed Care", "Elsewhere", "General", "none")))
+    yield Step(sec, "regulator", "verifies the application it reviewed",
+               c.regulator.verify(c.applicant, reviewed), expect_ok=False,
+               expect_reason="hospital_registry: application changed since review",
+               note="verify is bound to the reviewed application")
     yield Step(sec, "unverified hospital", "tries to onboard a doctor",
                c.applicant.onboard(Doctor(p, "impostor"), DoctorProfile(
                    "TN-00000", "Dr. Nobody", "General", "none")),
-               expect_ok=False, note="only verified hospitals onboard doctors")
+               expect_ok=False, expect_reason="hospital_registry: hospital not verified",
+               note="only verified hospitals onboard doctors")
     yield Step(sec, "City Hospital", "names its registration desk", c.city_hospital.add_operator(c.desk))
     yield Step(sec, "City Hospital", "names its diagnostic lab", c.city_hospital.add_operator(c.lab))
     rao = DoctorProfile("TNMC-61234", "Dr. Anitha Rao", "General Medicine", "+91 98400 11111")
     iyer = DoctorProfile("KMC-88121", "Dr. Vikram Iyer", "Radiology", "+91 98470 22222")
+    yield Step(sec, "City Hospital lab", "tries to onboard a doctor for its hospital",
+               Hospital(p, c.lab.label).onboard(c.dr_rao, rao),
+               expect_ok=False, expect_reason="hospital_registry: only the hospital account",
+               note="operators have one role; only the hospital's account onboards")
     yield Step(sec, "City Hospital", "onboards Dr. Rao -> Doctor-ID", c.city_hospital.onboard(c.dr_rao, rao))
     yield Step(sec, "clinic", "onboards Dr. Iyer -> Doctor-ID", c.clinic.onboard(c.dr_iyer, iyer))
     yield Step(sec, "clinic", "adds Dr. Rao as visiting consultant (same UPRN, same Doctor-ID)",
@@ -134,7 +176,18 @@ def _registration(p: Protocol, c: Cast) -> Iterator[Step]:
     impostor = Doctor(p, "uprn-thief")
     yield Step(sec, "clinic", "tries to onboard another account under Dr. Rao's registration number",
                c.clinic.onboard(impostor, rao), expect_ok=False,
+               expect_reason="doctor_registry: registration number bound to another account",
                note="one Doctor-ID per registration number (UPRN)")
+    menon = DoctorProfile("KMC-90210", "Dr. Leela Menon", "Paediatrics", "+91 98470 33333")
+    yield Step(sec, "clinic", "onboards Dr. Menon's registration number to a clerk's account",
+               c.clinic.onboard(impostor, menon), note="a squat, or an honest mistake")
+    real = Doctor(p, "dr-menon")
+    yield Step(sec, "City Hospital", "tries to onboard the real Dr. Menon",
+               c.city_hospital.onboard(real, menon), expect_ok=False,
+               expect_reason="doctor_registry: registration number bound to another account")
+    yield Step(sec, "regulator", "rebinds Dr. Menon's Doctor-ID to her own account",
+               c.regulator.rebind(impostor, real),
+               note="the regulator's path to undo a squatted registration number")
 
 
 def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
@@ -155,15 +208,29 @@ def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
                          "chest X-ray ordered; amoxicillin 500 mg", "Star Health policy on file")
     yield Step(sec, "Dr. Rao", "creates the PMR of the visit -> PMR-ID = Patient-ID + 26012021",
                c.dr_rao.create_pmr(c.patient.patient_id, PAPER_VISIT, record))
+    yield Step(sec, "Dr. Rao", "creates the second patient's PMR of the same day",
+               c.dr_rao.create_pmr(c.other_patient.patient_id, PAPER_VISIT, VisitRecord(
+                   "chest pain on exertion", "hypertension", "stable angina", "ECG; aspirin")))
     yield Step(sec, "Dr. Iyer", "tries to create a PMR at City Hospital, where he is not affiliated",
                c.dr_iyer.create_pmr(c.patient.patient_id, PAPER_VISIT, record,
                                     hospital_id=c.city_hospital.hospital_id),
-               expect_ok=False, note="doctors act only for their own hospitals")
+               expect_ok=False, expect_reason="doctor_registry: doctor not affiliated with hospital",
+               note="doctors act only for their own hospitals")
+    yield Step(sec, "Dr. Iyer", "tries to add a version to City Hospital's PMR, for his clinic",
+               c.dr_iyer.create_pmr(c.patient.patient_id, PAPER_VISIT, record),
+               expect_ok=False, expect_reason="pmr_token: not the record's hospital and no write grant",
+               note="only the record's hospital, or a doctor the patient lets write, adds versions")
     yield Step(sec, "Dr. Rao", "tries a visit date that does not exist (30 Feb 2021)",
-               p.execute(c.dr_rao.account, "PMRToken", "mint",
+               p.execute(c.dr_rao.account, "PMRToken", "mint" if p.private else "mint_paper",
                          (c.patient.patient_id, 30022021, c.city_hospital.hospital_id,
-                          b"\x11" * 32, 0x55), writes=SlotWrites()),
-               expect_ok=False, note="PMR-IDs encode real dates only")
+                          *((b"\x11" * 32, 0x55) if p.private else (("", "", "", "", ""),))),
+                         writes=SlotWrites()),
+               expect_ok=False, expect_reason="pmr_ids: invalid date",
+               note="PMR-IDs encode real dates only")
+    yield Step(sec, "Dr. Rao", "tries a visit dated 1 Jan 2099",
+               c.dr_rao.create_pmr(c.patient.patient_id, dt.date(2099, 1, 1), record),
+               expect_ok=False, expect_reason="pmr_token: visit date in the future",
+               note="visit dates lie within sane bounds of the block time")
     _at(p, PAPER_VISIT, 16 * 3600)
     xray = LabFindings(TestType.XRAY, PAPER_VISIT, 1000,
                        "suspected pneumonia", "right lower lobe opacity")
@@ -174,11 +241,16 @@ def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
     blood = LabFindings(TestType.BLOOD, PAPER_VISIT, 1001, "glycaemic control", "HbA1c 7.9 %")
     yield Step(sec, "City Hospital lab", "posts a blood test report",
                c.lab.post_report(PAPER_PMR_ID_of(c), blood, manifest.digest))
+    yield Step(sec, "registration desk", "tries to post a lab report",
+               Lab(p, c.desk.label).post_report(PAPER_PMR_ID_of(c), blood, manifest.digest),
+               expect_ok=False, expect_reason="hospital_registry: not a lab operator",
+               note="the desk registers, the lab reports")
     yield Step(sec, "Dr. Rao", "reviews the X-ray the same evening: a second version of the PMR",
                c.dr_rao.create_pmr(c.patient.patient_id, PAPER_VISIT, VisitRecord(
                    "persistent cough, 3 weeks", "type 2 diabetes since 2015",
                    "community-acquired pneumonia, right lower lobe",
-                   "amoxicillin-clavulanate 625 mg, review in 7 days")))
+                   "amoxicillin-clavulanate 625 mg, review in 7 days",
+                   "Star Health policy on file")))
 
 
 def PAPER_PMR_ID_of(c: Cast) -> int:
@@ -195,7 +267,12 @@ def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
     yield Step(sec, "Dr. Iyer", "opens the PMR (logged on chain)", c.dr_iyer.access(pmr))
     yield Step(sec, "other patient", "tries to grant access to a PMR that is not theirs",
                c.other_patient.grant(c.dr_iyer, now + DAY, pmr_id=pmr), expect_ok=False,
-               note="only the owner grants")
+               expect_reason="access_grants: not the record owner", note="only the owner grants")
+    yield Step(sec, "patient", "tries to grant access to a visit that has no PMR",
+               c.patient.grant(c.dr_iyer, now + DAY,
+                               pmr_id=ids.pmr_id(c.patient.patient_id, dt.date(2021, 1, 27))),
+               expect_ok=False, expect_reason="access_grants: unknown PMR",
+               note="grants only on minted records")
     second = dt.date(2021, 2, 3)
     _at(p, second)
     yield Step(sec, "Dr. Iyer", "records his second opinion as a PMR of his own visit",
@@ -204,15 +281,34 @@ def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
                    "continue antibiotics; repeat X-ray in 6 weeks")))
     _at(p, dt.date(2021, 2, 9))
     yield Step(sec, "Dr. Iyer", "tries to open the PMR after the grant expired",
-               c.dr_iyer.access(pmr), expect_ok=False, note="access ends by itself at expiry")
+               c.dr_iyer.access(pmr, "pmr"), expect_ok=False,
+               expect_reason="access_grants: grant expired", note="access ends by itself at expiry")
     now = _at(p, dt.date(2021, 2, 10))
     yield Step(sec, "patient", "grants Dr. Rao access to all records for 30 days",
                c.patient.grant(c.dr_rao, now + 30 * DAY))
     yield Step(sec, "patient", "grants Dr. Iyer all records again",
                c.patient.grant(c.dr_iyer, now + 30 * DAY))
+    yield Step(sec, "Dr. Iyer", "opens the PMR under the all-records grant", c.dr_iyer.access(pmr))
+    yield Step(sec, "patient", "lets Dr. Iyer add his reading to that PMR",
+               c.patient.grant(c.dr_iyer, now + 30 * DAY, pmr_id=pmr, write=True))
+    yield Step(sec, "Dr. Iyer", "adds his reading of the X-ray to City Hospital's PMR",
+               c.dr_iyer.create_pmr(c.patient.patient_id, PAPER_VISIT, VisitRecord(
+                   "second reading of the chest X-ray", "type 2 diabetes since 2015",
+                   "consolidation confirmed", "agree with the treatment",
+                   "Star Health policy on file")))
     yield Step(sec, "patient", "revokes Dr. Rao's grant early", c.patient.revoke(c.dr_rao))
-    yield Step(sec, "Dr. Rao", "tries to open the PMR after revocation", c.dr_rao.access(pmr),
-               expect_ok=False, note="a revoked grant is over")
+    yield Step(sec, "Dr. Rao", "tries to open the PMR after revocation", c.dr_rao.access(pmr, "all"),
+               expect_ok=False, expect_reason="access_grants: grant revoked",
+               note="a revoked grant is over")
+    yield Step(sec, "Dr. Iyer", "tries to log a read under an all-records scope key, not a PMR-ID",
+               c.dr_iyer.access((1 << 255) | c.patient.patient_id, "all"),
+               expect_ok=False, expect_reason="access_grants: not a PMR-ID",
+               note="every logged read names a real record of a real Patient-ID")
+
+
+def _break_glass(p: Protocol, c: Cast) -> Iterator[Step]:
+    sec = "Break-glass: emergency access, bounded and reviewed"
+    _at(p, dt.date(2021, 2, 10), 12 * 3600)
     other = ids.pmr_id(c.other_patient.patient_id, PAPER_VISIT)
     yield Step(sec, "Dr. Rao", "break-glass: emergency access to the other patient, reason 7",
                c.dr_rao.emergency_access(c.other_patient.patient_id, 7))
@@ -220,16 +316,56 @@ def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
                c.dr_iyer.emergency_access(c.other_patient.patient_id, 3))
     yield Step(sec, "Dr. Rao", "opens the other patient's record under emergency access",
                c.dr_rao.access(other))
+    yield Step(sec, "Dr. Iyer", "opens it too", c.dr_iyer.access(other))
+    yield Step(sec, "other patient", "closes Dr. Rao's emergency access",
+               c.other_patient.close_emergency(c.dr_rao))
+    yield Step(sec, "Dr. Rao", "tries to read again after the patient closed it",
+               c.dr_rao.access(other, "emergency"), expect_ok=False,
+               expect_reason="access_grants: emergency access closed",
+               note="the patient and the regulator can close break-glass")
+    for n in (2, 3):
+        yield Step(sec, "Dr. Rao", f"opens emergency access again ({n} of 3 in 7 days)",
+                   c.dr_rao.emergency_access(c.other_patient.patient_id, 7))
+    yield Step(sec, "Dr. Rao", "tries a fourth opening the same week",
+               c.dr_rao.emergency_access(c.other_patient.patient_id, 7), expect_ok=False,
+               expect_reason="access_grants: break-glass limit reached",
+               note="at most 3 openings per doctor and patient in 7 days")
+    _at(p, dt.date(2021, 2, 11))
+    yield Step(sec, "City Hospital", "reviews Dr. Rao's first opening: justified",
+               c.city_hospital.review_emergency(c.dr_rao, 0))
+    yield Step(sec, "clinic", "tries to review Dr. Rao's second opening, made for City Hospital",
+               c.clinic.review_emergency(c.dr_rao, 1), expect_ok=False,
+               expect_reason="access_grants: only the hospital or a regulator reviews",
+               note="the hospital the doctor acted for, or a regulator, reviews")
+    _at(p, dt.date(2021, 2, 14))
+    yield Step(sec, "Dr. Iyer", "tries a new opening with last week's unreviewed for over 72 h",
+               c.dr_iyer.emergency_access(c.patient.patient_id, 3), expect_ok=False,
+               expect_reason="access_grants: break-glass review overdue",
+               note="no new break-glass until the old one is reviewed")
+    yield Step(sec, "regulator", "reviews Dr. Iyer's opening: not justified",
+               c.regulator.review_emergency(c.dr_iyer, 0, UNJUSTIFIED))
+    yield Step(sec, "Dr. Iyer", "opens emergency access to the patient, now reviewed",
+               c.dr_iyer.emergency_access(c.patient.patient_id, 3))
+    yield Step(sec, "regulator", "closes it", c.regulator.close_emergency(c.dr_iyer,
+                                                                         c.patient.patient_id))
+    for opening in (1, 2):
+        yield Step(sec, "City Hospital", f"reviews Dr. Rao's opening {opening}",
+                   c.city_hospital.review_emergency(c.dr_rao, opening))
 
 
 def _iomt(p: Protocol, c: Cast) -> Iterator[Step]:
     sec = "IoMT device data"
-    start = _at(p, dt.date(2021, 2, 11))
-    yield Step(sec, "registration desk", "binds a pulse oximeter to the patient",
+    start = _at(p, dt.date(2021, 2, 15))
+    yield Step(sec, "registration desk", "proposes binding a pulse oximeter to the patient",
                c.desk.bind_device(c.device, c.patient))
+    yield Step(sec, "pulse oximeter", "tries to anchor before the patient consented",
+               c.device.anchor([Reading(1, 95, start - 10)], start - 60, start - 1),
+               expect_ok=False, expect_reason="iomt_anchor: binding not accepted by the patient",
+               note="a device is bound only with the patient's consent")
+    yield Step(sec, "patient", "accepts the device", c.patient.accept_device(c.device))
     for batch in range(2):
         readings = [Reading(1, 95 + (i % 4), start + batch * 3600 + 60 * i) for i in range(60)]
-        _at(p, dt.date(2021, 2, 11), 9 * 3600 + (batch + 1) * 3600 + 5)
+        _at(p, dt.date(2021, 2, 15), 9 * 3600 + (batch + 1) * 3600 + 5)
         yield Step(sec, "pulse oximeter", f"anchors batch {batch}: 60 readings as one Merkle root",
                    c.device.anchor(readings, start + batch * 3600, start + (batch + 1) * 3600))
     proof_ok = p.view("IoMTAnchor", "verify_reading", c.device.address, 1,
@@ -242,18 +378,35 @@ def _iomt(p: Protocol, c: Cast) -> Iterator[Step]:
 
 def _oversight(p: Protocol, c: Cast) -> Iterator[Step]:
     sec = "Regulator oversight"
-    _at(p, dt.date(2021, 3, 1))
+    now = _at(p, dt.date(2021, 3, 1))
+    pmr = PAPER_PMR_ID_of(c)
     yield Step(sec, "regulator", "suspends the clinic", c.regulator.suspend_hospital(c.clinic))
     yield Step(sec, "Dr. Iyer", "tries to create a PMR for the suspended clinic",
                c.dr_iyer.create_pmr(c.patient.patient_id, dt.date(2021, 3, 1), VisitRecord(
                    "check-up", "", "", "")), expect_ok=False,
+               expect_reason="doctor_registry: hospital not verified",
                note="a suspended hospital's doctors cannot act for it")
+    yield Step(sec, "Dr. Iyer", "tries to read under the patient's grant while his clinic is suspended",
+               c.dr_iyer.access(pmr, "all"), expect_ok=False,
+               expect_reason="doctor_registry: hospital not verified",
+               note="grants are usable only while the doctor stands at a verified hospital")
+    yield Step(sec, "pulse oximeter", "anchors while its hospital is verified",
+               c.device.anchor([Reading(1, 96, now - 30)], now - 60, now - 1))
     yield Step(sec, "regulator", "reinstates the clinic", c.regulator.reinstate_hospital(c.clinic))
     yield Step(sec, "regulator", "suspends Dr. Iyer", c.regulator.suspend_doctor(c.dr_iyer))
     yield Step(sec, "Dr. Iyer", "tries to open a PMR while suspended",
-               c.dr_iyer.access(PAPER_PMR_ID_of(c)), expect_ok=False,
-               note="suspension ends all access")
+               c.dr_iyer.access(pmr, "all"), expect_ok=False,
+               expect_reason="doctor_registry: doctor suspended", note="suspension ends all access")
     yield Step(sec, "regulator", "reinstates Dr. Iyer", c.regulator.reinstate_doctor(c.dr_iyer))
+    yield Step(sec, "clinic", "ends Dr. Rao's visiting affiliation", c.clinic.end_affiliation(c.dr_rao))
+    menon = Doctor(p, "dr-menon")  # the account the regulator rebound her Doctor-ID to
+    menon.doctor_id = p.view("DoctorRegistry", "doctor_id_of", menon.address)
+    yield Step(sec, "clinic", "ends Dr. Menon's affiliation, her only one",
+               c.clinic.end_affiliation(menon))
+    yield Step(sec, "patient", "unbinds the pulse oximeter", c.patient.unbind_device(c.device))
+    yield Step(sec, "pulse oximeter", "tries to anchor after it was unbound",
+               c.device.anchor([Reading(1, 96, now)], now - 1, now + 1), expect_ok=False,
+               expect_reason="iomt_anchor: unknown device", note="an unbound device anchors nothing")
 
 
 def run_story(

@@ -51,6 +51,13 @@ class World:
         return SlotWrites()
 
 
+def on_day(world: World, day: dt.date, hour: int = 9) -> int:
+    """Set the protocol clock to ``day`` at ``hour`` UTC (not before the head); return it."""
+    ts = int(dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC).timestamp())
+    world.p.clock = max(ts, world.p.chain.timestamp + 1)
+    return world.p.clock
+
+
 def hospital_profile(n: int) -> HospitalProfile:
     """A distinct synthetic hospital profile."""
     return HospitalProfile(f"GOV-{n}", f"Hospital {n}", "Town", "General", "000")
@@ -81,8 +88,11 @@ def build_world(layout: str = "private", token: str = "erc721") -> World:
     patient, other = Patient(p, "patient"), Patient(p, "other")
     desk.register(patient, details("Pat")).require()
     desk.register(other, details("Oth")).require()
+    # the visit happens on its day (visit dates are bounded by the block time)
+    p.clock = int(dt.datetime(VISIT.year, VISIT.month, VISIT.day, 10, tzinfo=dt.UTC).timestamp())
     out = doc1.create_pmr(patient.patient_id, VISIT, RECORD).require()
     assert out.issued is not None
+    p.clock = None
     return World(p, reg, h1, h2, pending, desk, lab, doc1, doc2, patient, other, out.issued)
 
 

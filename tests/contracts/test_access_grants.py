@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sim.protocol import Doctor, VisitRecord
 
-from .conftest import World
+from .conftest import World, on_day
 
 HOUR = 3600
 
@@ -22,10 +22,11 @@ def test_grant_is_valid_until_expiry(world: World) -> None:
     """A grant is valid before its expiry and not at or after it."""
     expiry = _now(world) + 10 * HOUR
     world.patient.grant(world.doc2, expiry, pmr_id=world.pmr_id).require()
-    assert world.p.view("AccessGrants", "is_valid", world.doc2.address, world.pmr_id)
+    assert world.p.view("AccessGrants", "is_valid", world.doc2.address, world.pmr_id,
+                        world.h2.hospital_id)
     assert world.doc2.access(world.pmr_id).ok
     world.p.clock = expiry
-    assert world.doc2.access(world.pmr_id).reason == "access_grants: grant expired"
+    assert world.doc2.access(world.pmr_id, "pmr").reason == "access_grants: grant expired"
 
 
 @settings(max_examples=12, deadline=None)
@@ -58,7 +59,7 @@ def test_only_the_owner_grants(world: World) -> None:
 def test_non_patient_cannot_grant(world: World) -> None:
     """An account that is not a registered patient cannot grant."""
     out = world.p.execute(world.doc1.account, "AccessGrants", "grant",
-                          (world.doc2.address, world.pmr_id, _now(world) + HOUR),
+                          (world.doc2.address, world.pmr_id, _now(world) + HOUR, False),
                           writes=world.p_writes())
     assert out.reason == "access_grants: caller is not a registered patient"
 
@@ -78,22 +79,25 @@ def test_expiry_must_be_in_the_future_and_bounded(world: World) -> None:
 
 def test_all_records_grant_covers_every_pmr_of_the_patient_only(world: World) -> None:
     """An all-records grant opens any PMR of that patient and none of another patient's."""
-    world.patient.grant(world.doc2, _now(world) + HOUR).require()
-    later = world.doc1.create_pmr(world.patient.patient_id, dt.date(2021, 3, 3),
+    later_visit = dt.date(2021, 3, 3)
+    now = on_day(world, later_visit)
+    world.patient.grant(world.doc2, now + 10 * HOUR).require()
+    later = world.doc1.create_pmr(world.patient.patient_id, later_visit,
                                   VisitRecord("a", "b", "c", "d")).require()
     assert later.issued is not None
     assert world.doc2.access(world.pmr_id).event("AccessUsed")["kind"] == 2
     assert world.doc2.access(later.issued).ok
     other_pmr = world.other.patient_id * 10**8 + 26012021
-    assert world.doc2.access(other_pmr).reason == "access_grants: no grant"
+    assert world.doc2.access(other_pmr, "all").reason == "access_grants: no grant"
 
 
 def test_revoke_ends_access_early(world: World) -> None:
     """After the patient revokes, the grant is over and says so."""
     world.patient.grant(world.doc2, _now(world) + 5 * HOUR, pmr_id=world.pmr_id).require()
     world.patient.revoke(world.doc2, pmr_id=world.pmr_id).require()
-    assert not world.p.view("AccessGrants", "is_valid", world.doc2.address, world.pmr_id)
-    assert world.doc2.access(world.pmr_id).reason == "access_grants: grant revoked"
+    assert not world.p.view("AccessGrants", "is_valid", world.doc2.address, world.pmr_id,
+                            world.h2.hospital_id)
+    assert world.doc2.access(world.pmr_id, "pmr").reason == "access_grants: grant revoked"
 
 
 def test_revoke_needs_an_active_grant(world: World) -> None:
@@ -102,11 +106,12 @@ def test_revoke_needs_an_active_grant(world: World) -> None:
 
 
 def test_suspended_doctor_loses_access(world: World) -> None:
-    """A grant does not survive its doctor's suspension."""
+    """A grant does not survive its doctor's suspension (the registry names the standing lost)."""
     world.patient.grant(world.doc2, _now(world) + HOUR, pmr_id=world.pmr_id).require()
     world.regulator.suspend_doctor(world.doc2).require()
-    assert not world.p.view("AccessGrants", "is_valid", world.doc2.address, world.pmr_id)
-    assert world.doc2.access(world.pmr_id).reason == "access_grants: doctor not active"
+    assert not world.p.view("AccessGrants", "is_valid", world.doc2.address, world.pmr_id,
+                            world.h2.hospital_id)
+    assert world.doc2.access(world.pmr_id, "pmr").reason == "doctor_registry: doctor suspended"
 
 
 def test_break_glass_opens_four_hours_and_is_logged(world: World) -> None:
@@ -116,7 +121,8 @@ def test_break_glass_opens_four_hours_and_is_logged(world: World) -> None:
     assert event["reason_code"] == 7 and event["expiry"] == out_time(world) + 4 * HOUR
     assert world.doc2.access(world.pmr_id).event("AccessUsed")["kind"] == 3
     world.p.clock = event["expiry"]
-    assert world.doc2.access(world.pmr_id).reason == "access_grants: grant expired"
+    out = world.doc2.access(world.pmr_id, "emergency")
+    assert out.reason == "access_grants: emergency access expired"
 
 
 def out_time(world: World) -> int:

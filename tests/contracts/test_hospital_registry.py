@@ -20,7 +20,8 @@ def test_verify_issues_sequential_hospital_ids(world: World) -> None:
 def test_only_regulators_verify(world: World) -> None:
     """An account without REGULATOR_ROLE cannot verify a hospital."""
     out = world.p.execute(world.h1.account, "HospitalRegistry", "verify",
-                          (world.pending.address,), writes=world.p_writes())
+                          (world.pending.address, world.regulator.review(world.pending)),
+                          writes=world.p_writes())
     assert not out.ok and "missing role" in out.reason
 
 
@@ -90,7 +91,7 @@ def test_suspended_hospital_desk_cannot_register(world: World) -> None:
 def test_only_the_hospital_account_names_operators(world: World) -> None:
     """A desk operator cannot name further operators."""
     out = world.p.execute(world.desk.account, "HospitalRegistry", "set_operator",
-                          (world.other.address, True), writes=world.p_writes())
+                          (world.other.address, 2), writes=world.p_writes())
     assert out.reason == "hospital_registry: only the hospital account"
 
 
@@ -101,7 +102,7 @@ def test_removed_operator_cannot_act(world: World) -> None:
     from .conftest import details
 
     world.p.execute(world.h1.account, "HospitalRegistry", "set_operator",
-                    (world.desk.address, False), writes=world.p_writes()).require()
+                    (world.desk.address, 0), writes=world.p_writes()).require()
     out = world.desk.register(Patient(world.p, "nobody"), details("N"))
     assert out.reason == "hospital_registry: not a hospital operator"
 

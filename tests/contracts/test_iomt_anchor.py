@@ -13,6 +13,7 @@ from .conftest import World
 def _bound_device(world: World, label: str = "oximeter") -> Device:
     device = Device(world.p, label)
     world.desk.bind_device(device, world.patient).require()
+    world.patient.accept_device(device).require()
     return device
 
 

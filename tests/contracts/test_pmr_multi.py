@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.protocol import VisitRecord
 from sim.protocol.offchain import cid_v1
@@ -63,3 +65,29 @@ def test_interfaces(multi: World) -> None:
     """ERC-165 reports ERC-1155 and its metadata URI extension."""
     for iface in ("01ffc9a7", "d9b67a26", "0e89341c"):
         assert multi.p.view("PMRToken", "supportsInterface", bytes.fromhex(iface))
+
+
+def test_a_new_version_announces_its_uri(multi: World) -> None:
+    """A later version logs ERC-1155's URI event with the new uri(id); a new PMR does not."""
+    with multi.p.chain.anchor():
+        out = multi.doc1.create_pmr(multi.patient.patient_id, VISIT, RECORD).require()
+        uri = out.event("URI")
+        assert uri["_id"] == multi.pmr_id
+        assert uri["_value"] == multi.p.view("PMRToken", "uri", multi.pmr_id)
+        cid = multi.p.view("PMRToken", "version", multi.pmr_id, 1)[0]
+        assert uri["_value"] == "ipfs://" + cid_v1(cid)
+
+
+@settings(max_examples=25, deadline=None)
+@given(digest=st.binary(min_size=32, max_size=32), dag_pb=st.booleans())
+def test_on_chain_uri_matches_python_for_any_digest(multi: World, digest: bytes,
+                                                    dag_pb: bool) -> None:
+    """The contract's base32 CIDv1 equals the Python rendering for any digest and codec."""
+    if digest == bytes(32):
+        return
+    codec = 0x70 if dag_pb else 0x55
+    with multi.p.chain.anchor():
+        multi.p.execute(multi.doc1.account, "PMRToken", "mint",
+                        (multi.patient.patient_id, 26012021, multi.h1.hospital_id, digest, codec),
+                        writes=multi.p_writes()).require()
+        assert multi.p.view("PMRToken", "uri", multi.pmr_id) == "ipfs://" + cid_v1(digest, codec)

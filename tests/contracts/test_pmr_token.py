@@ -12,7 +12,7 @@ from sim.errors import TransactionReverted
 from sim.protocol import Doctor, VisitRecord
 from sim.protocol.offchain import cid_v1
 
-from .conftest import RECORD, VISIT, World
+from .conftest import RECORD, VISIT, World, on_day
 
 
 def test_token_id_is_the_pmr_id(world: World) -> None:
@@ -121,8 +121,17 @@ def test_locked_and_interfaces(world: World) -> None:
 
 def test_mint_emits_transfer_and_locked(world: World) -> None:
     """A new token emits ERC-721 Transfer from zero and EIP-5192 Locked."""
+    on_day(world, dt.date(2021, 2, 1))
     out = world.doc1.create_pmr(world.patient.patient_id, dt.date(2021, 2, 1),
                                 VisitRecord("a", "b", "c", "d")).require()
     names = [n for n, _ in out.events]
     assert names == ["PMRVersionAdded", "Transfer", "Locked"]
     assert out.event("Transfer")["token_id"] == 8543701022021
+
+
+def test_a_new_version_announces_a_metadata_update(world: World) -> None:
+    """A later version logs EIP-4906 MetadataUpdate for the token (tokenURI changed); the
+    token reports EIP-4906 through ERC-165."""
+    out = world.doc1.create_pmr(world.patient.patient_id, VISIT, RECORD).require()
+    assert out.event("MetadataUpdate")["_tokenId"] == world.pmr_id
+    assert world.p.view("PMRToken", "supportsInterface", bytes.fromhex("49064906"))

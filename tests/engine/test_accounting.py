@@ -98,7 +98,9 @@ def test_a_declared_failure_is_expected(monkeypatch: pytest.MonkeyPatch, tmp_pat
     _reverting_posts(monkeypatch)
     scenario = load_scenario(Path(QUICK), [
         "population.patients=6", "duration_days=2", "population.devices=0",
-        "expect_violations.private=[operations:LabReports.post, attacks]"])
+        # the trust model's lab attacks then name an unminted PMR too: denied for another reason
+        "expect_violations.private=[operations:LabReports.post, attacks, "
+        "denials:foreign_lab_report, denials:bogus_capture_date]"])
     result = run_scenario(scenario, tmp_path / "out", progress=False, render=False)
     assert result.ok, result.unexpected
     ops = result.summary["operations"]["LabReports.post"]

@@ -107,10 +107,25 @@ def test_record_served_outside_any_grant_window_is_reported(
         quickstart: Simulated, monkeypatch: pytest.MonkeyPatch) -> None:
     """A record released to a doctor long after every window closed is a violation."""
     ledger = quickstart.world.ledger
-    late = dataclasses.replace(ledger.served[0], block_time=ledger.served[0].block_time + 400 * 86_400)
+    # answering a use of its own (a reused use is the next test's violation)
+    late = dataclasses.replace(ledger.served[0], block_time=ledger.served[0].block_time + 400 * 86_400,
+                               use_tx=b"\x01" * 32)
     monkeypatch.setattr(ledger, "served", [*ledger.served, late])
     assert _details(_check(quickstart), "access_had_valid_grant") == [
         f"{late.record_id} released to {late.grantee} at {late.block_time} without a valid grant"]
+
+
+def test_record_released_twice_for_one_use_is_reported(
+        quickstart: Simulated, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second release answering an already answered use (one read, two releases) is a
+    violation, as is a release answering no use at all."""
+    ledger = quickstart.world.ledger
+    again = ledger.served[0]
+    unasked = dataclasses.replace(ledger.served[0], use_tx=b"")
+    monkeypatch.setattr(ledger, "served", [*ledger.served, again, unasked])
+    expected = [f"{s.record_id} released to {s.grantee} at {s.block_time} without a use of its "
+                f"own on chain" for s in (again, unasked)]
+    assert _details(_check(quickstart), "access_had_valid_grant") == expected
 
 
 def test_no_record_released_is_a_stated_skip(quickstart: Simulated,

@@ -18,6 +18,17 @@ def test_every_step_behaves_as_the_paper_says(steps: list) -> None:
     assert bad == []
 
 
+def test_a_rejection_for_another_reason_is_not_as_expected(steps: list) -> None:
+    """as_expected checks the revert reason: the same rejection expected for another rule fails."""
+    import dataclasses
+
+    rejected = next(s for s in steps if not s.expect_ok)
+    assert rejected.as_expected
+    assert not dataclasses.replace(rejected, expect_reason="some other rule").as_expected
+    with pytest.raises(ValueError, match="expect_reason"):
+        dataclasses.replace(rejected, expect_reason="")
+
+
 def test_the_papers_pmr_id_is_minted(steps: list) -> None:
     """The first visit's PMR-ID is the paper's 8543726012021."""
     minted = [s.outcome.issued for s in steps if s.outcome.op.startswith("PMRToken.mint")]
@@ -33,7 +44,7 @@ def test_rejections_carry_their_reasons(steps: list) -> None:
         "access_grants: grant expired",
         "access_grants: not the record owner",
         "access_grants: grant revoked",
-        "access_grants: doctor not active",
+        "doctor_registry: doctor suspended",
     } <= reasons
 
 
