@@ -105,7 +105,8 @@ def test_adversarial_every_attempt_denied_for_its_reason(tmp_path: Path, seed: i
     attacks = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()
                if '"kind":"attack"' in line]
     assert attacks and all(a["actual"] in a["expected"] for a in attacks)
-    assert result.summary["counts"]["denied"] >= len(attacks)
+    attempts = {(a["attack"], a["t"]) for a in attacks}  # an attempt may take several steps
+    assert result.summary["counts"]["denied"] >= len(attempts)
 
 
 def test_paper_scenario_is_the_papers_story(runs: dict[str, Path]) -> None:
@@ -138,6 +139,7 @@ def test_stated_skips_are_in_the_summary_and_on_the_last_line(
     """A check with nothing to check is a skip with its reason in summary.json and on the CLI's
     last line; the run still passes."""
     code = main(["run", str(SCENARIOS / "iomt.yaml"), "--backend", "revm",
+                 "--set", "workload.lab_order_probability=0",
                  "--out", str(tmp_path / "out"), "--no-progress"])
     assert code == 0
     skipped = json.loads((tmp_path / "out" / "summary.json").read_text())["invariants"]["skipped"]
