@@ -35,7 +35,8 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,11 @@ def run_folders(run_dir: Path) -> list[Path]:
 
 # --- chain-only -------------------------------------------------------------------------------
 
+#: Blocks a chain that computes its roots in a worker (revm) may run ahead of their check.
+ROOT_LAG = 64
+#: Blocks of history a chain-only replay keeps (the chain lets go of older verified ones).
+HISTORY_BLOCKS = 2048
+
 @dataclass
 class Replayed:
     """What a chain-only replay verified."""
@@ -210,10 +216,14 @@ class Replayed:
 class _ChainCheck:
     """One pass over a trace, re-executing its transactions (see the module docstring)."""
 
-    def __init__(self, path: Path, backend: str | None, rpc_url: str | None) -> None:
+    def __init__(self, path: Path, backend: str | None, rpc_url: str | None, *,
+                 keep_history: bool = True) -> None:
         self.path = path
         self.backend = backend
         self.rpc_url = rpc_url
+        self.keep_history = keep_history
+        #: Blocks whose state root and hash a worker is still computing: (line, record, number).
+        self.deferred: deque[tuple[int, dict[str, Any], int]] = deque()
         self.chain: Chain | None = None
         self.recorded_backend = ""
         self.header: dict[str, Any] = {}
@@ -258,6 +268,7 @@ class _ChainCheck:
             self._record(number, kind, rec)
         if self.chain is None:
             raise InputError(f"{self.path}: no 'chain' record")
+        self._settle(0)
         if self.pending:
             raise self.fail(self.pending[0][0], "a transaction after the last block record")
         if not self.end:
@@ -277,10 +288,13 @@ class _ChainCheck:
             if self.chain is not None:
                 raise self.fail(line, "a second 'chain' record")
             self.recorded_backend = rec["backend"]
+            from sim.engine.offload import spare_core
+
+            # revm computes the roots on the second core while the next blocks execute
             self.chain = make_chain(self.backend or rec["backend"], seed=rec["seed"],
                                     block_gas_limit=rec["block_gas_limit"],
                                     genesis_timestamp=rec["genesis_timestamp"],
-                                    rpc_url=self.rpc_url)
+                                    rpc_url=self.rpc_url, background=spare_core())
             return
         chain = self.chain
         if chain is None:
@@ -324,7 +338,6 @@ class _ChainCheck:
                 raise self.fail(tx_line, f"the chain refuses the transaction's raw bytes "
                                          f"({exc})") from None
         block = chain.mine(rec["timestamp"])
-        block = chain.block(block.number)  # with its root and hash on every backend
         where = f"block {rec['number']}"
         if block.number != rec["number"]:
             raise self.fail(line, f"{where}: replay mined block {block.number} here")
@@ -336,18 +349,35 @@ class _ChainCheck:
             self._receipt(tx_line, tx, receipt, rec["number"])
         from sim.engine.driver import txs_hash
 
-        got: dict[str, object] = {"gas_used": block.gas_used, "gas_limit": block.gas_limit,
-               "txs_hash": txs_hash(block), "state_root": "0x" + block.state_root.hex()}
-        if self.backend in (None, self.recorded_backend) and self.recorded_backend != "rpc":
-            got["hash"] = "0x" + block.block_hash.hex()
+        self._compare(line, rec, {"gas_used": block.gas_used, "gas_limit": block.gas_limit,
+                                  "txs_hash": txs_hash(block)})
+        self.deferred.append((line, rec, block.number))
+        self._settle(ROOT_LAG if chain.defers_roots else 0)
+        self.blocks += 1
+        self.txs += len(pending)
+
+    def _settle(self, keep: int) -> None:
+        """Check the state root (and hash) of the blocks mined, but the last ``keep``."""
+        chain = self.chain
+        assert chain is not None
+        same = self.backend in (None, self.recorded_backend) and self.recorded_backend != "rpc"
+        while len(self.deferred) > keep:
+            line, rec, number = self.deferred.popleft()
+            block = chain.block(number)  # waits for a root a worker computes
+            got = {"state_root": "0x" + block.state_root.hex()}
+            if same:
+                got["hash"] = "0x" + block.block_hash.hex()
+            self._compare(line, rec, got)
+            self.root = got["state_root"]
+            if not self.keep_history and number % HISTORY_BLOCKS == 0:
+                chain.forget_history(number - HISTORY_BLOCKS)
+
+    def _compare(self, line: int, rec: dict[str, Any], got: Mapping[str, object]) -> None:
         for key, value in got.items():
             if rec[key] != value:
                 what = ("the order of its transactions differs" if key == "txs_hash" else "")
-                raise self.fail(line, f"{where}: {key} is {rec[key]} in the trace, {value} on "
-                                      f"replay" + (f" ({what})" if what else ""))
-        self.root = "0x" + block.state_root.hex()
-        self.blocks += 1
-        self.txs += len(pending)
+                raise self.fail(line, f"block {rec['number']}: {key} is {rec[key]} in the "
+                                      f"trace, {value} on replay" + (f" ({what})" if what else ""))
 
     def _receipt(self, line: int, tx: dict[str, Any], receipt: Any, number: int) -> None:
         got = {"hash": "0x" + receipt.tx_hash.hex(), "status": receipt.status,
@@ -400,6 +430,7 @@ class _ChainCheck:
         return self.selectors.get(contract, {}).get(data[:4], f"0x{data[:4].hex()}")
 
     def _end(self, line: int, rec: dict[str, Any], digest: Any) -> None:
+        self._settle(0)
         if rec["lines"] != line - 1 or rec["sha256"] != digest.hexdigest():
             raise self.fail(line, f"the end record covers {rec['lines']} lines with sha256 "
                                   f"{rec['sha256'][:16]}..., the {line - 1} lines before it hash "
@@ -432,11 +463,15 @@ def _calldata(raw: bytes) -> bytes:
         return b""
 
 
-def replay_folder(run_dir: Path, *, backend: str | None = None,
-                  rpc_url: str | None = None) -> Replayed:
+def replay_folder(run_dir: Path, *, backend: str | None = None, rpc_url: str | None = None,
+                  keep_history: bool = True) -> Replayed:
     """Re-execute ``run_dir/trace.jsonl`` on a fresh chain (chain-only); raise
-    :class:`CheckFailed` on the first mismatch, :class:`InputError` on malformed input."""
-    return _ChainCheck(run_dir / "trace.jsonl", backend, rpc_url).run()
+    :class:`CheckFailed` on the first mismatch, :class:`InputError` on malformed input.
+
+    ``keep_history``: the returned chain keeps every block (its events are read by the
+    audit); without it, blocks are let go of once verified (a long run's receipts)."""
+    return _ChainCheck(run_dir / "trace.jsonl", backend, rpc_url,
+                       keep_history=keep_history).run()
 
 
 def check_summary(run_dir: Path, replayed: Replayed) -> None:
@@ -556,7 +591,7 @@ def _verify_chain_only(folders: list[Path], verdict: Verdict, backend: str | Non
                        rpc_url: str | None) -> None:
     layouts: list[str] = []
     for folder in folders:
-        replayed = replay_folder(folder, backend=backend, rpc_url=rpc_url)
+        replayed = replay_folder(folder, backend=backend, rpc_url=rpc_url, keep_history=False)
         replayed.chain.close()
         check_summary(folder, replayed)
         layouts.append(str(replayed.header.get("layout")))
