@@ -135,7 +135,7 @@ def print_table(result: dict[str, Any]) -> None:
     mean, peak = result["demand"]["mean"], result["demand"]["peak"]
     what = (f"{src['kind']} {src['path']} ({src['scenario']}"
             + (f", {src['regions']} regions, {src['runs']} runs" if src["kind"] == "sweep" else "")
-            + f"; its own rate {src['visits_per_patient_year']:g} visits per patient-year)")
+            + f"; its own rate {src['visits_per_patient_year']:.3g} visits per patient-year)")
     console.print(f"[bold]Can one chain serve {a['population']:,} people?[/bold] Measured by {what}.")
     console.print(f"Assumed: {a['visits_per_person_year']:g} visits per person-year, peak day "
                   f"{a['peak_factor']:g} x the mean, target utilisation {a['target_utilisation']:g}, "
@@ -149,8 +149,8 @@ def print_table(result: dict[str, Any]) -> None:
                 "cost per patient-year", "onboarding (days)"):
         table.add_column(col, justify="left" if col == "chain" else "right")
     for c in result["configs"]:
-        table.add_row(f"{c['name']} ({c['gas_limit']:,}/{c['block_seconds']:g} s)",
-                      _si(c["gas_per_second"], "gas/s"), f"{c['utilisation']:.1%}",
+        table.add_row(c["name"], f"{_si(c['gas_per_second'], 'gas/s')} ({_si(c['gas_limit'])} "
+                      f"/ {c['block_seconds']:g} s)", f"{c['utilisation']:.1%}",
                       f"{c['utilisation_mean']:.1%}", f"{c['chains_needed']:,}",
                       f"{c['cost_per_patient_year']:.3g} {c['unit']}", f"{c['setup_days']:,.1f}")
     console.print(table)

@@ -83,12 +83,23 @@ def _print_table(result: Any) -> None:
     table.add_column("ok")
     for metric in metrics:
         table.add_column(labelled(metric, metric_unit(metric)), justify="right", overflow="fold")
+    cut = False
     for r in result.rows:
-        cells = [str(r["index"]), str(r["seed"]), *(override_value(r["values"][k]) for k in spec.grid),
-                 "yes" if r["ok"] else "[red]FAILED[/red]"]
+        values = [override_value(r["values"][k]) for k in spec.grid]
+        shown = [v if len(v) <= MAX_VALUE else v[:MAX_VALUE - 1] + "…" for v in values]
+        cut = cut or shown != values
+        cells = [str(r["index"]), str(r["seed"]), *shown, "yes" if r["ok"] else "[red]FAILED[/red]"]
         cells += [_fmt(r["metrics"].get(m)) for m in metrics]
         table.add_row(*cells)
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    if cut:
+        console.print(f"(grid values longer than {MAX_VALUE} characters are cut here; sweep.csv and "
+                      "sweep.json have them whole)")
+
+
+#: Longest grid value the terminal table shows whole.
+MAX_VALUE = 40
 
 
 def _fmt(value: Any) -> str:

@@ -75,6 +75,18 @@ def _series(rows: Sequence[Mapping[str, Any]], spec: PlotSpec, xs: list[Any], by
     return out
 
 
+#: Longest grid value written on an axis; longer ones are numbered (#0, #1, ...), the caption
+#: saying what each number stands for.
+MAX_TICK = 24
+
+
+def tick_labels(values: Sequence[Any]) -> list[str]:
+    """Axis labels of grid values: the values, or #0, #1, ... when one is too long."""
+    labels = [_label(v) for v in values]
+    return labels if all(len(x) <= MAX_TICK for x in labels) else [f"#{i}" for i in
+                                                                    range(len(labels))]
+
+
 def plot_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]], spec: PlotSpec, name: str) -> str | None:
     """Metric ``spec.y`` against grid key ``spec.x``, one line per ``spec.by`` value, as inline SVG."""
     from sim.engine.sweep import numeric
@@ -99,13 +111,14 @@ def plot_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]], spec: PlotSpec, 
                      else spec.y)
             ax.errorbar(px, mean, yerr=np.vstack([low, high]), color=CYCLE[n % len(CYCLE)], marker="o",
                         markersize=4, linewidth=1.4, capsize=3, label=label)
+        labels = tick_labels(xs)
         if numeric_x:
             positive = [p for p in positions if p > 0]
             if len(positive) == len(positions) and max(positive) / min(positive) > 30:
                 ax.set_xscale("log")
-            ax.set_xticks(positions, [_label(x) for x in xs])
+            ax.set_xticks(positions, labels)
         else:
-            ax.set_xticks(positions, [_label(x) for x in xs])
+            ax.set_xticks(positions, labels)
             ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.yaxis.set_major_formatter(FuncFormatter(_short))
         ax.set_xlabel(labelled(spec.x, key_unit(spec.x)))
@@ -190,9 +203,12 @@ def render_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]],
         by = f", one line per {plot.by}" if plot.by else ""
         y_label = labelled(plot.y, metric_unit(plot.y))
         x_label = labelled(plot.x, key_unit(plot.x))
+        xs = list(spec.grid[plot.x])
+        legend = ("" if tick_labels(xs) == [_label(x) for x in xs] else " " + "; ".join(
+            f"#{i}: {plot.x} = {_label(x)}" for i, x in enumerate(xs)) + ".")
         figures.append(f"<h3>{escape(y_label)} against {escape(x_label)}</h3>" + figure(
-            svg, f"{y_label} against {x_label}{by}: mean over seeds, bars from min to max.",
-            f"no numeric value of {plot.y} in any run"))
+            svg, f"{y_label} against {x_label}{by}: mean over seeds, bars from min to max."
+            + legend, f"no numeric value of {plot.y} in any run"))
     body = (f"<h2>Figures</h2>{''.join(figures) or no_data('no plots requested')}"
             f"<h2>Points (mean over seeds)</h2>{_scroll(_points_table(sweep, rows))}"
             f"<h2>Runs</h2>{_scroll(_runs_table(sweep, rows, reports or {}))}"
