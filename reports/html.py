@@ -43,24 +43,43 @@ SECTIONS = (
     ("gas", "Gas"),
     ("latency", "Confirmation latency"),
     ("blocks", "Blocks and capacity"),
+    ("capacity", "Capacity: can one chain serve a nation?"),
     ("storage", "Storage"),
     ("accesses", "Accesses"),
     ("reverts", "Reverted transactions"),
     ("trace", "Trace"),
 )
 
+class Markup(str):
+    """Text that is HTML already (built here from escaped parts): a table shows it as is."""
+
+
 Cell = str | int | float | None
 
 
 def fmt(value: Cell, digits: int = 1) -> str:
-    """A number with thousands separators (``digits`` decimals for floats); text escaped."""
+    """A number with thousands separators (``digits`` decimals for floats); text escaped
+    (:class:`Markup` is shown as is)."""
     if value is None:
         return "—"
+    if isinstance(value, Markup):
+        return str(value)
     if isinstance(value, bool | str):
         return escape(str(value))
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:,.{digits}f}"
+
+
+def si(value: float | None, unit: str = "") -> str:
+    """``value`` to three significant digits with an SI prefix: ``2.24 TB``, ``1.06 Ggas/s``."""
+    if value is None:
+        return "—"
+    for div, prefix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"),
+                        (1e3, "k")):
+        if abs(value) >= div:
+            return escape(f"{value / div:,.3g} {prefix}{unit}")
+    return escape(f"{value:,.3g} {unit}".rstrip())
 
 
 def duration(seconds: float) -> str:
@@ -135,7 +154,7 @@ def header(summary: Mapping[str, Any], digest: TraceDigest | None) -> str:
 
 
 def _expected_names(summary: Mapping[str, Any]) -> set[str]:
-    return set(summary.get("invariants", {}).get("expected", []))
+    return set((summary.get("invariants") or {}).get("expected", []))
 
 
 def _listed(name: str, expected: set[str]) -> bool:
@@ -148,7 +167,30 @@ def _is_expected(violation: Mapping[str, Any], expected: set[str]) -> bool:
 
 
 def invariant_banner(summary: Mapping[str, Any]) -> str:
-    """A one-line verdict: all invariants held, only expected violations, or unexpected ones."""
+    """The verdict: one line for a run of one layout; when several layouts ran, one line per
+    layout, this page's first, each other one linking to its report."""
+    layouts = summary.get("layouts") or {}
+    if len(layouts) < 2:
+        return _verdict(summary)
+    here = summary.get("layout")
+    lines = []
+    for name, layout in sorted(layouts.items(), key=lambda kv: (kv[0] != here, kv[0])):
+        link = layout.get("report")
+        if name == here:
+            where, skips = " (this page)", "stated below"
+        else:
+            where = f' <a href="{escape(link)}">{escape(name)} layout report</a>' if link else ""
+            skips = "stated in its report"
+        inv = summary.get("invariants") if name == here else layout.get("invariants")
+        verdict = _verdict({"invariants": inv}, skips=skips)
+        lines.append(verdict.replace('">', f'"><strong>{escape(name)} layout:</strong> ', 1)
+                     .replace("</p>", f"{where}</p>"))
+    return "".join(lines)
+
+
+def _verdict(summary: Mapping[str, Any], *, skips: str = "stated below") -> str:
+    """A one-line verdict: all invariants held, only expected violations (named), or
+    unexpected ones (named)."""
     inv = summary.get("invariants")
     if inv is None:
         return '<p class="banner warn">No invariant results in summary.json.</p>'
@@ -160,10 +202,11 @@ def invariant_banner(summary: Mapping[str, Any]) -> str:
         return (f'<p class="banner bad">{len(unexpected)} unexpected invariant violation(s): '
                 f"{escape(names)}.</p>")
     skipped = inv.get("skipped", [])
-    partly = f" ({len(skipped)} skip(s) stated below)" if skipped else ""
+    partly = f" ({len(skipped)} skip(s) {skips})" if skipped else ""
     if violations:
-        return (f'<p class="banner warn">{len(violations)} violation(s), all expected by the '
-                f"scenario{partly}.</p>")
+        names = ", ".join(sorted({v["name"] for v in violations}))
+        return (f'<p class="banner warn">{len(violations)} violation(s) of {escape(names)}, all '
+                f"expected by the scenario{partly}.</p>")
     return (f'<p class="banner ok">All {fmt(inv.get("checked", 0))} invariant checks held'
             f"{partly}.</p>")
 
@@ -193,11 +236,6 @@ def invariants_section(summary: Mapping[str, Any], digest: TraceDigest | None) -
     if missing:
         parts.append('<p class="banner warn">Expected to be violated but held: '
                      f"{escape(', '.join(missing))}.</p>")
-    if digest is not None and digest.invariants_failed:
-        shown = digest.invariant_failures
-        more = f", first {len(shown)} shown" if len(shown) < digest.invariants_failed else ""
-        parts.append(f"<h3>Failed checks in the trace ({fmt(digest.invariants_failed)}{more})</h3>")
-        parts.append(table(("t (s)", "invariant", "detail"), shown))
     return "".join(parts)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sim.errors import InputError
 
 #: The ``schema`` value this renderer understands.
-SUMMARY_SCHEMA = "pmrsim.summary/1"
+SUMMARY_SCHEMA = "pmrsim.summary/2"
 
 Json = dict[str, Any]
 
@@ -133,6 +133,10 @@ def check_summary(data: object, path: Path) -> None:
             c.table(data[key], key)
     if "capacity" in data:
         c.numbers(data["capacity"], "capacity")
+    if "gas_setup" in data:
+        c.numbers(data["gas_setup"], "gas_setup")
+    if "steady_state" in data:
+        _check_steady(c, data["steady_state"])
     if "storage" in data:
         _check_storage(c, data["storage"])
     if "invariants" in data:
@@ -160,6 +164,25 @@ def check_summary(data: object, path: Path) -> None:
                 c.table(layout["gas"], f"{key}.gas")
             if layout.get("gas_per_patient_year") is not None:
                 c.number(layout["gas_per_patient_year"], f"{key}.gas_per_patient_year")
+
+
+def _check_steady(c: _Checker, value: object) -> None:
+    steady = c.obj(value, "steady_state")
+    for key in ("visits_per_patient_year", "gas_per_visit", "txs_per_visit"):
+        if key in steady:
+            c.number(steady[key], f"steady_state.{key}")
+    for key in ("gas_per_patient_year", "txs_per_patient_year"):
+        if steady.get(key) is not None:
+            c.number(steady[key], f"steady_state.{key}")
+    for name, row in c.obj(steady.get("activities", {}), "steady_state.activities").items():
+        key = f"steady_state.activities.{name}"
+        c.obj(row, key)
+        for field in ("gas", "per_patient_year", "gas_per_patient_year", "per_visit"):
+            if field in row:
+                c.number(row[field], f"{key}.{field}")
+        for field in ("driver", "basis", "gas_source"):
+            if field in row:
+                c.text(row[field], f"{key}.{field}")
 
 
 def _check_storage(c: _Checker, value: object) -> None:

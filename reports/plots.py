@@ -19,9 +19,9 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from .trace import Reservoir, TraceDigest
+from .trace import TraceDigest
 
 #: Style for every figure; ``svg.hashsalt`` and no date make the SVG reproducible.
 RC: dict[Any, Any] = {
@@ -40,10 +40,6 @@ RC: dict[Any, Any] = {
 BLUE, ORANGE, GREY = "#3465a4", "#e07b00", "#555753"
 CYCLE = ("#3465a4", "#e07b00", "#4e9a06", "#75507b", "#c4a000", "#06989a", "#cc0000")
 WIDTH = 7.5
-#: Most operations drawn in the latency CDF besides the overall line.
-MAX_CDF_OPS = 6
-#: Most points in a drawn CDF.
-MAX_CDF_POINTS = 400
 
 
 @contextmanager
@@ -118,76 +114,104 @@ def plot_gas(gas: Mapping[str, Mapping[str, float]]) -> str | None:
         return to_svg(fig, "gas")
 
 
-def plot_gas_per_patient_year(summary: Mapping[str, Any]) -> str | None:
-    """One bar of gas per patient-year, or one per layout when both layouts ran."""
-    bars: list[tuple[str, float]] = []
+def plot_steady_state(summary: Mapping[str, Any]) -> str | None:
+    """Gas per patient-year in steady state, by activity (one bar group per layout when both
+    layouts ran)."""
     order = {"private": 0, "paper": 1}
-    for name, layout in sorted((summary.get("layouts") or {}).items(),
-                               key=lambda kv: (order.get(kv[0], 2), kv[0])):
-        if layout.get("gas_per_patient_year") is not None:
-            bars.append((name, float(layout["gas_per_patient_year"])))
-    if not bars and summary.get("gas_per_patient_year") is not None:
-        bars.append((str(summary.get("layout", "run")), float(summary["gas_per_patient_year"])))
-    if not bars:
+    layouts = summary.get("layouts") or {}
+    runs = [(name, layout.get("steady_state") or {}) for name, layout in
+            sorted(layouts.items(), key=lambda kv: (order.get(kv[0], 2), kv[0]))]
+    if not any(steady.get("activities") for _, steady in runs):
+        runs = [(str(summary.get("layout", "run")), summary.get("steady_state") or {})]
+    runs = [(n, st) for n, st in runs if st.get("activities") and st.get("gas_per_patient_year")]
+    if not runs:
         return None
+    names = sorted({a for _, st in runs for a in st["activities"]},
+                   key=lambda a: -max(float(st["activities"].get(a, {}).get(
+                       "gas_per_patient_year", 0.0)) for _, st in runs))
     with _style():
-        fig = Figure(figsize=(WIDTH, _bar_height(len(bars)) + 0.3))
+        fig = Figure(figsize=(WIDTH, max(1.8, 0.7 + 0.3 * len(names) * len(runs))))
         ax = fig.add_subplot()
-        y = np.arange(len(bars))
+        y = np.arange(len(names))
+        h = 0.8 / len(runs)
         colours = {"private": BLUE, "paper": ORANGE}
-        ax.barh(y, [v for _, v in bars],
-                color=[colours.get(n, CYCLE[(i + 2) % len(CYCLE)]) for i, (n, _) in enumerate(bars)])
-        ax.set_yticks(y, [n for n, _ in bars])
+        for k, (layout, steady) in enumerate(runs):
+            total = float(steady["gas_per_patient_year"])
+            values = [float(steady["activities"].get(a, {}).get("gas_per_patient_year", 0.0))
+                      for a in names]
+            offset = (k - (len(runs) - 1) / 2) * h
+            ax.barh(y + offset, values, h, color=colours.get(layout, CYCLE[(k + 2) % len(CYCLE)]),
+                    label=f"{layout}: {_thousands(total)} gas per patient-year")
+            for yi, v in zip(y, values, strict=True):
+                if v > 0:
+                    ax.annotate(f"{_thousands(v)} ({v / total:.0%})", (v, yi + offset),
+                                xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+        ax.set_yticks(y, names)
         ax.invert_yaxis()
-        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-        for yi, (_, v) in zip(y, bars, strict=True):
-            ax.annotate(_thousands(v), (v, yi), xytext=(3, 0), textcoords="offset points",
-                        va="center", fontsize=8)
-        ax.set_xlabel("gas per patient per simulated year")
+        _log_if_wide(ax, [float(a.get("gas_per_patient_year", 0.0)) for _, st in runs
+                          for a in st["activities"].values()])
+        ax.set_xlabel("gas per patient-year in steady state (at the scenario's rates)")
         ax.grid(axis="y", visible=False)
-        return to_svg(fig, "gpy")
-
-
-def _cdf_points(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    data = np.sort(np.asarray(values, dtype=float))
-    xs, counts = np.unique(data, return_counts=True)
-    ys = np.cumsum(counts) / len(data)
-    if len(xs) > MAX_CDF_POINTS:
-        probs = np.linspace(0.0, 1.0, MAX_CDF_POINTS)
-        return np.quantile(data, probs), probs
-    return np.concatenate(([xs[0]], xs)), np.concatenate(([0.0], ys))
-
-
-def plot_latency_cdf(digest: TraceDigest) -> str | None:
-    """CDF of confirmation latency: all transactions, plus the busiest operations."""
-    if not digest.latency_all.values:
-        return None
-    busiest = sorted(digest.latency_by_op.items(), key=lambda kv: (-kv[1].seen, kv[0]))
-    lines: list[tuple[str, Reservoir]] = [("all transactions", digest.latency_all)]
-    lines += busiest[:MAX_CDF_OPS] if len(busiest) > 1 else []
-    with _style():
-        fig = Figure(figsize=(WIDTH, 3.6))
-        ax = fig.add_subplot()
-        for i, (label, sample) in enumerate(lines):
-            xs, ys = _cdf_points(sample.values)
-            ax.plot(xs, ys, drawstyle="steps-post", label=label, color=CYCLE[i % len(CYCLE)],
-                    linewidth=2.4 if i == 0 else 1.0, zorder=3 if i == 0 else 2,
-                    alpha=1.0 if i == 0 else 0.8)
-        overall = np.asarray(digest.latency_all.values)
-        p50, p95 = (float(v) for v in np.percentile(overall, [50, 95]))
-        marks = [("p50 = p95", p50)] if p50 == p95 else [("p50", p50), ("p95", p95)]
-        for name, x in marks:
-            ax.axvline(x, color=GREY, linestyle="--", linewidth=0.8)
-            ax.text(x, 1.01, f"{name} = {x:g} s", transform=ax.get_xaxis_transform(),
-                    ha="center", va="bottom", fontsize=7, color=GREY)
-        positive = overall[overall > 0]
-        if positive.size and positive.max() / positive.min() > 100:
-            ax.set_xscale("log")
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel("confirmation latency (simulated seconds)")
-        ax.set_ylabel("fraction of transactions")
         ax.legend(fontsize=7, loc="lower right")
-        return to_svg(fig, "latency")
+        return to_svg(fig, "steady")
+
+
+def plot_latency_ops(latency: Mapping[str, Mapping[str, float]],
+                     block_time: float | None) -> str | None:
+    """p50, p95 and max confirmation latency of each operation, against one block time."""
+    rows = sorted(((op, r) for op, r in latency.items() if "p50" in r and "max" in r),
+                  key=lambda kv: (-float(kv[1]["max"]), kv[0]))
+    if not rows:
+        return None
+    with _style():
+        fig = Figure(figsize=(WIDTH, _bar_height(len(rows)) + 0.4))
+        ax = fig.add_subplot()
+        y = np.arange(len(rows))
+        for key, marker, colour, label in (("p50", "o", BLUE, "p50"), ("p95", "^", ORANGE, "p95"),
+                                           ("max", "x", GREY, "max")):
+            ax.scatter([float(r.get(key, np.nan)) for _, r in rows], y, marker=marker,
+                       color=colour, label=label, zorder=3, s=22)
+        for yi, (_, r) in zip(y, rows, strict=True):
+            ax.plot([float(r["p50"]), float(r["max"])], [yi, yi], color=GREY, linewidth=0.6,
+                    zorder=2)
+        if block_time:
+            ax.axvline(block_time, color=GREY, linestyle="--", linewidth=0.8)
+            ax.text(block_time, 1.01, f"one block ({block_time:g} s)",
+                    transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7,
+                    color=GREY)
+        ax.set_yticks(y, [op for op, _ in rows])
+        ax.invert_yaxis()
+        ax.set_xlim(left=0)
+        ax.set_xlabel("confirmation latency, submission to inclusion (simulated seconds)")
+        ax.grid(axis="y", visible=False)
+        ax.legend(fontsize=7, loc="lower right")
+        return to_svg(fig, "latops")
+
+
+def plot_latency_load(digest: TraceDigest) -> str | None:
+    """Each sampled transaction's latency against the fullness of the block it landed in."""
+    pairs = digest.latency_load.values
+    if not pairs:
+        return None
+    fullness = np.asarray([p[0] for p in pairs]) * 100
+    latency = np.asarray([p[1] for p in pairs])
+    with _style():
+        fig = Figure(figsize=(WIDTH, 3.0))
+        ax = fig.add_subplot()
+        ax.scatter(fullness, latency, s=10, alpha=0.5, color=BLUE, linewidths=0)
+        if digest.block_time:
+            ax.axhline(digest.block_time, color=GREY, linestyle="--", linewidth=0.8)
+            ax.text(0.01, digest.block_time, f"one block ({digest.block_time:g} s)",
+                    transform=ax.get_yaxis_transform(), va="bottom", fontsize=7, color=GREY)
+        positive = fullness[fullness > 0]
+        if positive.size and positive.max() / positive.min() > 30:
+            ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}%"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
+        ax.set_xlabel("gas used by the block it landed in (% of the block gas limit)")
+        ax.set_ylabel("latency (simulated s)")
+        ax.set_ylim(bottom=0)
+        return to_svg(fig, "latload")
 
 
 def plot_block_fullness(digest: TraceDigest) -> str | None:
@@ -257,11 +281,12 @@ def plot_accesses(digest: TraceDigest) -> str | None:
         fig = Figure(figsize=(WIDTH, 3.0))
         ax = fig.add_subplot()
         ax.plot(t / div, [p[1] for p in points], drawstyle="steps-post", color=BLUE,
-                label=f"released ({digest.released:,})")
+                label=f"records released to a doctor ({digest.released:,})")
         ax.plot(t / div, [p[2] for p in points], drawstyle="steps-post", color=ORANGE,
-                label=f"denied ({digest.denied:,})")
+                label=f"access attempts denied ({digest.denied:,})")
         ax.set_xlabel(f"simulated time ({unit})")
-        ax.set_ylabel("cumulative accesses")
+        ax.set_ylabel("running total")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.legend(fontsize=7, loc="upper left")
         return to_svg(fig, "accesses")
@@ -309,3 +334,46 @@ def plot_layouts(layouts: Mapping[str, Any]) -> str | None:
         ax.legend(fontsize=7, loc="lower right")
         ax.grid(axis="y", visible=False)
         return to_svg(fig, "layouts")
+
+
+def plot_storage_timeline(digest: TraceDigest, custodians: int) -> str | None:
+    """Storage over simulated time: custodian nodes online; running totals of repairs,
+    failures and corrupt blocks; bytes copied by repairs."""
+    points = digest.storage.series.series()
+    if not points:
+        return None
+    t = np.asarray([p[0] for p in points] + [digest.t_max])
+    last = points[-1]
+    rows = [*points, (digest.t_max, *last[1:])]  # each line runs to the end of the run
+    div, unit = time_unit(float(t.max()))
+    x = t / div
+    with _style():
+        fig = Figure(figsize=(WIDTH, 5.4))
+        axes = fig.subplots(3, 1, sharex=True, height_ratios=(1.0, 1.1, 0.9))
+        axes[0].plot(x, [custodians - r[1] for r in rows], drawstyle="steps-post", color=BLUE)
+        axes[0].set_ylim(-0.3, custodians + 0.5)
+        axes[0].set_ylabel("custodians\nonline")
+        axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[1].plot(x, [r[2] for r in rows], drawstyle="steps-post", color=BLUE,
+                     label=f"replicas re-created ({int(last[2]):,})")
+        axes[1].set_ylabel("repairs\n(running total)")
+        axes[1].yaxis.set_major_locator(MaxNLocator(integer=True))
+        moved = axes[1].twinx()
+        bdiv, bunit = _byte_unit(max(float(last[3]), 1.0))
+        moved.plot(x, [r[3] / bdiv for r in rows], drawstyle="steps-post", color=ORANGE,
+                   linestyle="--", label=f"bytes copied ({last[3] / bdiv:,.3g} {bunit})")
+        moved.set_ylabel(f"copied ({bunit})")
+        moved.grid(visible=False)
+        moved.spines["right"].set_visible(True)
+        handles = axes[1].get_legend_handles_labels()[0] + moved.get_legend_handles_labels()[0]
+        axes[1].legend(handles, [str(h.get_label()) for h in handles], fontsize=7,
+                       loc="upper left")
+        axes[2].plot(x, [r[4] for r in rows], drawstyle="steps-post", color=ORANGE,
+                     label=f"corrupt blocks detected ({int(last[4]):,})")
+        axes[2].plot(x, [r[5] for r in rows], drawstyle="steps-post", color=GREY,
+                     label=f"failed retrievals and storage steps ({int(last[5]):,})")
+        axes[2].set_ylabel("running total")
+        axes[2].yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[2].legend(fontsize=7, loc="upper left")
+        axes[2].set_xlabel(f"simulated time ({unit})")
+        return to_svg(fig, "stortime")

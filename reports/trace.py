@@ -17,7 +17,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sim.errors import InputError
 
@@ -31,20 +31,22 @@ MAX_SAMPLE = 20_000
 MAX_SAMPLE_PER_OP = 5_000
 #: Most distinct revert or denial reasons kept; the rest are counted as "(other)".
 MAX_REASONS = 200
-#: Most failed invariant checks listed.
-MAX_FAILURES = 50
+#: Most (block fullness, latency) pairs sampled for the latency-against-load figure.
+MAX_LOAD_SAMPLE = 2_000
+
+T = TypeVar("T")
 
 
-class Reservoir:
+class Reservoir(Generic[T]):
     """A uniform sample of at most ``size`` values from a stream (Algorithm R, fixed seed)."""
 
     def __init__(self, size: int, seed: int = 0) -> None:
         self.size = size
         self.seen = 0
-        self.values: list[float] = []
+        self.values: list[T] = []
         self._rng = random.Random(seed)
 
-    def add(self, value: float) -> None:
+    def add(self, value: T) -> None:
         """Offer one value to the sample."""
         self.seen += 1
         if len(self.values) < self.size:
@@ -115,12 +117,12 @@ class StepSeries:
 
     limit: int = MAX_POINTS
     stride: int = 1
-    points: list[tuple[float, int, int]] = field(default_factory=list)
-    last: tuple[float, int, int] | None = None
+    points: list[tuple[float, ...]] = field(default_factory=list)
+    last: tuple[float, ...] | None = None
     _seen: int = 0
 
-    def add(self, point: tuple[float, int, int]) -> None:
-        """Add one point ``(t, a, b)``."""
+    def add(self, point: tuple[float, ...]) -> None:
+        """Add one point ``(t, a, b, ...)``."""
         if self._seen % self.stride == 0:
             if len(self.points) == self.limit:
                 self.points = self.points[::2]
@@ -130,11 +132,44 @@ class StepSeries:
         self._seen += 1
         self.last = point
 
-    def series(self) -> list[tuple[float, int, int]]:
+    def series(self) -> list[tuple[float, ...]]:
         """The kept points with the last point appended if it was skipped."""
         if self.last is not None and (not self.points or self.points[-1] is not self.last):
             return [*self.points, self.last]
         return list(self.points)
+
+
+@dataclass
+class StorageTimeline:
+    """Storage events over time: nodes down, and running totals of repairs (and their bytes),
+    corrupt blocks and failures (failed retrievals and failed storage steps)."""
+
+    series: StepSeries = field(default_factory=StepSeries)
+    down: set[str] = field(default_factory=set)
+    repairs: int = 0
+    bytes_repaired: int = 0
+    corrupt: int = 0
+    failures: int = 0
+    most_down: int = 0
+
+    def add(self, t: float, event: str, node: str, size: int) -> None:
+        """Count one storage event at ``t``."""
+        if event in ("node_down", "node_lost"):
+            self.down.add(node)
+            self.most_down = max(self.most_down, len(self.down))
+        elif event == "node_up":
+            self.down.discard(node)
+        elif event == "repair":
+            self.repairs += 1
+            self.bytes_repaired += size
+        elif event == "corrupt":
+            self.corrupt += 1
+        elif event in ("retrieve_failed", "failure"):
+            self.failures += 1
+        else:
+            return
+        self.series.add((t, len(self.down), self.repairs, self.bytes_repaired, self.corrupt,
+                         self.failures))
 
 
 @dataclass
@@ -144,11 +179,26 @@ class TraceDigest:
     lines: int = 0
     t_max: float = 0.0
     kinds: Counter[str] = field(default_factory=Counter)
-    latency_all: Reservoir = field(default_factory=lambda: Reservoir(MAX_SAMPLE))
-    latency_by_op: dict[str, Reservoir] = field(default_factory=dict)
+    block_time: float | None = None
+    #: Custodian nodes of the run's swarm (from the scenario in the ``run`` record).
+    storage_nodes: int | None = None
+    #: Of them, byzantine (serving tampered blocks), from the same record.
+    byzantine_nodes: int | None = None
+    latency_all: Reservoir[float] = field(default_factory=lambda: Reservoir(MAX_SAMPLE))
+    latency_by_op: dict[str, Reservoir[float]] = field(default_factory=dict)
+    #: (fullness of the block a transaction landed in, its latency), sampled.
+    latency_load: Reservoir[tuple[float, float]] = field(
+        default_factory=lambda: Reservoir(MAX_LOAD_SAMPLE, seed=99))
+    #: Latencies of transactions whose block record has not been read yet.
+    pending_latency: list[float] = field(default_factory=list)
+    #: Transactions that waited longer than one block time.
+    late: int = 0
+    storage: StorageTimeline = field(default_factory=StorageTimeline)
     reverts: Counter[str] = field(default_factory=Counter)
     blocks: BinnedSeries = field(default_factory=BinnedSeries)
     block_count: int = 0
+    fullness_sum: float = 0.0
+    fullness_max: float = 0.0
     full_blocks: int = 0
     access: StepSeries = field(default_factory=StepSeries)
     released: int = 0
@@ -156,9 +206,6 @@ class TraceDigest:
     access_modes: Counter[str] = field(default_factory=Counter)
     denials: Counter[str] = field(default_factory=Counter)
     storage_events: Counter[str] = field(default_factory=Counter)
-    invariants_ok: int = 0
-    invariant_failures: list[tuple[float, str, str]] = field(default_factory=list)
-    invariants_failed: int = 0
 
 
 def _bump(counter: Counter[str], key: str) -> None:
@@ -263,6 +310,9 @@ def _on_tx(digest: TraceDigest, line: _Line, t: float) -> None:
         return
     latency = line.number("latency")
     digest.latency_all.add(latency)
+    digest.pending_latency.append(latency)
+    if digest.block_time is not None and latency > digest.block_time:
+        digest.late += 1
     sample = digest.latency_by_op.get(op)
     if sample is None:
         sample = digest.latency_by_op[op] = Reservoir(MAX_SAMPLE_PER_OP, seed=len(digest.latency_by_op) + 1)
@@ -275,7 +325,12 @@ def _on_block(digest: TraceDigest, line: _Line, t: float) -> None:
     if limit <= 0:
         raise line.fail("gas_limit", "a positive integer")
     fullness = used / limit
+    for latency in digest.pending_latency:
+        digest.latency_load.add((fullness, latency))
+    digest.pending_latency.clear()
     digest.block_count += 1
+    digest.fullness_sum += fullness
+    digest.fullness_max = max(digest.fullness_max, fullness)
     if fullness >= 0.95:
         digest.full_blocks += 1
     digest.blocks.add(t, fullness)
@@ -295,25 +350,32 @@ def _on_access(digest: TraceDigest, line: _Line, t: float) -> None:
 
 
 def _on_storage(digest: TraceDigest, line: _Line, t: float) -> None:
-    _bump(digest.storage_events, line.text("event"))
+    event = line.text("event")
+    _bump(digest.storage_events, event)
+    size = line.record.get("bytes", 0)
+    digest.storage.add(t, event, line.text("node", ""), size if is_int(size) else 0)
 
 
-def _on_invariant(digest: TraceDigest, line: _Line, t: float) -> None:
-    ok = line.record.get("ok")
-    if not isinstance(ok, bool):
-        raise line.fail("ok", "true or false")
-    if ok:
-        digest.invariants_ok += 1
-        return
-    digest.invariants_failed += 1
-    if len(digest.invariant_failures) < MAX_FAILURES:
-        digest.invariant_failures.append((t, line.text("name"), line.text("detail", "")))
+def _on_chain(digest: TraceDigest, line: _Line, t: float) -> None:
+    digest.block_time = line.number("block_time")
+
+
+def _on_run(digest: TraceDigest, line: _Line, t: float) -> None:
+    scenario = line.record.get("scenario")
+    storage = scenario.get("storage") if isinstance(scenario, dict) else None
+    nodes = storage.get("nodes") if isinstance(storage, dict) else None
+    if is_int(nodes):
+        digest.storage_nodes = nodes
+    byzantine = storage.get("byzantine") if isinstance(storage, dict) else None
+    if is_int(byzantine):
+        digest.byzantine_nodes = byzantine
 
 
 _HANDLERS = {
+    "run": _on_run,
+    "chain": _on_chain,
     "tx": _on_tx,
     "block": _on_block,
     "access": _on_access,
     "storage": _on_storage,
-    "invariant": _on_invariant,
 }

@@ -22,6 +22,7 @@ from sim.interrupts import Interrupted, interrupts
 COMMAND_MODULES = (
     "run",
     "sweep",
+    "capacity",
     "report",
     "tour",
     "gas",

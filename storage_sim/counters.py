@@ -31,6 +31,8 @@ class SwarmCounters:
     """Replicas placed by :meth:`Swarm.pin` (including the origin's own pin)."""
     repairs: int = 0
     """Replicas re-created by the repair process to restore replication."""
+    bytes_repaired: int = 0
+    """Bytes of the replicas the repair process re-created (the DAGs copied)."""
     repair_failures: int = 0
     """Repair attempts that could not place a replica."""
     under_replicated: int = 0

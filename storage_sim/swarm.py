@@ -23,7 +23,7 @@ import hmac
 import io
 import os
 import random
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ from storage_sim.unixfs import ByteStream, ImportParams, child_cids, export_byte
 
 #: A SimPy process body (a generator of events); its return value is the process's value.
 Proc = Generator[simpy.Event, Any, Any]
+#: Told of each storage event: its name and fields (see :meth:`Swarm.observe`).
+Observer = Callable[[str, dict[str, Any]], None]
 
 
 def replication_range(replication: int | tuple[int, int]) -> tuple[int, int]:
@@ -113,6 +115,28 @@ class Swarm:
         #: once membership changes (a node joins, leaves, returns or is lost).
         self._short: set[Cid] = set()
         self._pin_order: dict[Cid, int] = {}
+        self._observers: list[Observer] = []
+
+    # -- events -------------------------------------------------------------
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every storage event, as it happens, with its fields:
+
+        ``retrieve`` (a retrieval returned the content: ``node`` the requester, ``cid`` the
+        root, ``bytes``), ``retrieve_failed`` (it did not: ``reason``), ``corrupt`` (a block
+        failed its CID check: ``node`` that served or stored it, ``cid`` the block,
+        ``bytes``), ``repair`` (the repair process placed a replica: ``node``, ``cid`` the
+        root, ``bytes`` copied), ``node_down``, ``node_up``, ``node_lost`` (``node``). Every
+        event has ``node``, ``cid`` and ``bytes`` (``""`` and 0 where they do not apply).
+        """
+        self._observers.append(observer)
+
+    def _emit(self, event: str, node: str, cid: Cid | None = None, size: int = 0,
+              **more: Any) -> None:
+        if self._observers:
+            fields = {"node": node, "cid": "" if cid is None else str(cid), "bytes": size, **more}
+            for observer in self._observers:
+                observer(event, fields)
 
     # -- membership ---------------------------------------------------------
 
@@ -185,6 +209,7 @@ class Swarm:
             self._membership_changed()
             self._suspects.update(node.pins)
             self.counters.departures += 1
+            self._emit("node_down", node_id)
 
     def rejoin(self, node_id: str) -> None:
         """Bring an offline node back online."""
@@ -194,6 +219,7 @@ class Swarm:
             self._membership_changed()
             self._suspects.update(node.pins)
             self.counters.rejoins += 1
+            self._emit("node_up", node_id)
 
     def lose_node(self, node_id: str) -> None:
         """Lose a node for good: its blocks, pins and provider records are gone."""
@@ -211,6 +237,7 @@ class Swarm:
         self._membership_changed()
         self.network.detach(node)
         self.counters.nodes_lost += 1
+        self._emit("node_lost", node_id)
 
     # -- content routing ----------------------------------------------------
 
@@ -268,6 +295,7 @@ class Swarm:
             self.counters.blocks_local += 1
             return data
         self.counters.blame(node.node_id)
+        self._emit("corrupt", node.node_id, cid, len(data))
         node.blockstore.delete(cid)
         self._withdraw(node, cid)
         return None
@@ -309,6 +337,7 @@ class Swarm:
                 continue
             if not cid.matches(data):
                 self.counters.blame(provider.node_id)
+                self._emit("corrupt", provider.node_id, cid, len(data))
                 continue
             self.counters.blocks_fetched += 1
             self.counters.bytes_transferred += len(data)
@@ -355,11 +384,13 @@ class Swarm:
         self.counters.retrievals += 1
         try:
             blocks = yield from self._gather(requester, root, store)
-        except ContentUnavailableError:
+        except ContentUnavailableError as exc:
             self.counters.retrieval_failures += 1
+            self._emit("retrieve_failed", node_id, root, reason=str(exc))
             raise
         data = export_bytes(root, blocks.__getitem__)
         self.counters.retrievals_ok += 1
+        self._emit("retrieve", node_id, root, len(data))
         return data
 
     # -- pinning, repair, garbage collection ---------------------------------
@@ -375,29 +406,31 @@ class Swarm:
         return [n.node_id for n in live]
 
     def _replicate_to(self, node: Node, root: Cid) -> Proc:
-        """Process body: copy ``root``'s DAG to ``node`` and pin it; return success."""
+        """Process body: copy ``root``'s DAG to ``node`` and pin it; return the bytes of the
+        DAG placed (0: not placed)."""
         try:
-            yield from self._gather(node, root, True)
+            blocks = yield from self._gather(node, root, True)
             node.pin(root)
         except (ContentUnavailableError, BlockNotFoundError):
-            return False
-        return node.online and not node.lost
+            return 0
+        return sum(map(len, blocks.values())) if node.online and not node.lost else 0
 
     def _top_up(self, root: Cid, target: int) -> Proc:
-        """Process body: place replicas until ``target`` online nodes pin ``root``."""
+        """Process body: place replicas until ``target`` online nodes pin ``root``; return
+        ``(node id, bytes placed)`` of each replica placed."""
         need = target - len(self.holders(root))
         candidates = sorted(
             (n for n in self.online_nodes() if root not in n.pins),
             key=lambda n: (n.bytes_stored, n.node_id),
         )
-        placed: list[str] = []
+        placed: list[tuple[str, int]] = []
         while need > 0 and candidates:
             batch, candidates = candidates[:need], candidates[need:]
             procs = [self.env.process(self._replicate_to(n, root)) for n in batch]
             yield self.env.all_of(procs)
             for node, proc in zip(batch, procs, strict=True):
                 if proc.value:
-                    placed.append(node.node_id)
+                    placed.append((node.node_id, proc.value))
                     need -= 1
         return placed
 
@@ -454,6 +487,9 @@ class Swarm:
                 self.counters.under_replicated += 1
                 placed = yield from self._top_up(root, high)
                 self.counters.repairs += len(placed)
+                for node_id, size in placed:
+                    self.counters.bytes_repaired += size
+                    self._emit("repair", node_id, root, size)
                 total += len(placed)
                 if len(holders) + len(placed) < low:
                     self.counters.repair_failures += 1

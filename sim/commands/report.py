@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         check_complete_run(run_dir)
         with staged_output(out, command="report", kind="file",
                            option="--out" if args.out else None,
-                           recognise=is_report if args.out else None) as stage:
+                           recognise=is_report) as stage:
             text = report_page(run_dir)
             with open(stage.path, "w", encoding="utf-8", newline="\n") as stream:
                 stream.write(text)

@@ -63,25 +63,43 @@ def _older_sweep(folder: Path) -> bool:
 
 
 def _print_table(result: Any) -> None:
-    """The rows as a rich table on stdout (first metrics only when there are many)."""
+    """The rows as a rich table on stdout: every grid key and metric, with its unit; long
+    headers and values wrap rather than being cut."""
     import sys
 
     from rich.console import Console
     from rich.table import Table
 
     from sim.engine.sweep import override_value
+    from sim.engine.units import key_unit, labelled, metric_unit
 
     spec = result.sweep.spec
-    metrics = list(spec.metrics)[:4]
+    metrics = list(spec.metrics)
     table = Table(title=f"sweep {spec.name}", title_justify="left")
-    for col in ("point", "seed", *spec.grid, "ok", *metrics):
-        table.add_column(col, justify="right" if col not in ("ok",) else "left")
+    for col in ("point", "seed"):
+        table.add_column(col, justify="right")
+    for key in spec.grid:
+        table.add_column(labelled(key, key_unit(key)), justify="right", overflow="fold")
+    table.add_column("ok")
+    for metric in metrics:
+        table.add_column(labelled(metric, metric_unit(metric)), justify="right", overflow="fold")
+    cut = False
     for r in result.rows:
-        cells = [str(r["index"]), str(r["seed"]), *(override_value(r["values"][k]) for k in spec.grid),
-                 "yes" if r["ok"] else "[red]FAILED[/red]"]
+        values = [override_value(r["values"][k]) for k in spec.grid]
+        shown = [v if len(v) <= MAX_VALUE else v[:MAX_VALUE - 1] + "…" for v in values]
+        cut = cut or shown != values
+        cells = [str(r["index"]), str(r["seed"]), *shown, "yes" if r["ok"] else "[red]FAILED[/red]"]
         cells += [_fmt(r["metrics"].get(m)) for m in metrics]
         table.add_row(*cells)
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    if cut:
+        console.print(f"(grid values longer than {MAX_VALUE} characters are cut here; sweep.csv and "
+                      "sweep.json have them whole)")
+
+
+#: Longest grid value the terminal table shows whole.
+MAX_VALUE = 40
 
 
 def _fmt(value: Any) -> str:

@@ -66,6 +66,8 @@ class ChainDriver:
         self.accounts = accounts if accounts is not None else Accounts({})
         self.txs = 0
         self.reverted = 0
+        #: Gas of the deployment's transactions (mined before the simulation starts).
+        self.setup_gas = 0
         #: Called with each block as mined (with a chain that ``defers_roots``, its root and
         #: hash are not known yet: ``chain.block(number)`` waits for them).
         self.on_block: list[Callable[[Block], None]] = []
@@ -212,6 +214,7 @@ class ChainDriver:
         for number in range(1, self.chain.block_number + 1):
             block = self.chain.block(number)
             for r in block.receipts:
+                self.setup_gas += r.gas_used
                 self.accounts.tx("deploy" if r.to is None else "setup", r.ok,
                                  f"block {number}: {r.revert_reason}")
                 raw = self.chain.raw_transaction(r.tx_hash)

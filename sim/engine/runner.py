@@ -34,11 +34,6 @@ from sim.engine.world import DAY, World
 if TYPE_CHECKING:
     from reports.render import PreparedTrace
 
-#: Operations that make up a visit, for the capacity figure.
-VISIT_OPS = ("PMRToken.mint", "PMRMulti.mint", "LabReports.post", "AccessGrants.grant",
-             "AccessGrants.use")
-
-
 @dataclass
 class RunResult:
     """What a run produced."""
@@ -71,7 +66,11 @@ def run_scenario(scenario: Any, out_dir: Path, *, backend: str | None = None,
         primary.summary["layouts"] = {
             r.summary["layout"]: {"gas": r.summary["gas"],
                                   "gas_per_patient_year": r.summary["gas_per_patient_year"],
-                                  "invariants": r.summary["invariants"]}
+                                  "gas_setup": r.summary["gas_setup"],
+                                  "steady_state": r.summary["steady_state"],
+                                  "counts": r.summary["counts"],
+                                  "invariants": r.summary["invariants"],
+                                  "report": _report_link(r.out_dir, out_dir)}
             for r in results
         }
         primary.summary["unexpected"] = [u for r in results for u in r.unexpected]
@@ -79,6 +78,11 @@ def run_scenario(scenario: Any, out_dir: Path, *, backend: str | None = None,
         if render:
             _render(out_dir)
     return RunResult(out_dir, primary.summary, [u for r in results for u in r.unexpected])
+
+
+def _report_link(folder: Path, top: Path) -> str:
+    """A layout's report, relative to the top run folder (``report.html`` for the first)."""
+    return (folder / "report.html").relative_to(top).as_posix()
 
 
 def _run_layout(scenario: Any, layout: str, folder: Path, *, backend: str | None,
@@ -265,20 +269,20 @@ def _unexpected(layout: str, violations: list[Violation], expected: list[str]) -
 
 def _summary(world: World, scenario: Any, layout: str, checked: list[str],
              violations: list[Violation], expected: list[str], wall: float) -> dict[str, Any]:
+    from sim.engine.steady import gas_setup, steady_state
+    from sim.gas import BASELINE_PATH, load_baseline
+
     ops = world.driver.ops
     gas = {op: gas_stats(s.gas) for op, s in sorted(ops.items()) if s.gas}
     latency = {op: latency_stats(s.latency) for op, s in sorted(ops.items()) if s.latency}
-    total_gas = sum(sum(s.gas) for s in ops.values())
-    patients = max(world.counts["patients"], 1)
-    years = scenario.duration_days / 365
-    visits = max(world.counts["visits"], 1)
-    visit_gas = sum(sum(s.gas) for op, s in ops.items() if op.startswith(VISIT_OPS))
-    per_visit = visit_gas / visits
+    table = load_baseline(BASELINE_PATH)
+    steady = steady_state(scenario, gas, layout=layout, table=table)
     chain = scenario.chain
     swarm = world.swarm
-    counters = swarm.counters.as_dict()
+    counters = swarm.counters
     counts = _counts(world)
     txs = world.driver.txs
+    per_visit = steady["gas_per_visit"]
     return {
         "schema": SUMMARY_SCHEMA,
         "scenario": scenario.name,
@@ -292,19 +296,27 @@ def _summary(world: World, scenario: Any, layout: str, checked: list[str],
         "txs": {"total": txs, "reverted": world.driver.reverted,
                 "per_s_wall": round(txs / wall, 1) if wall else 0.0},
         "gas": gas,
-        "gas_per_patient_year": round(total_gas / patients / years, 1),
+        "gas_per_patient_year": steady["gas_per_patient_year"],
+        "gas_setup": gas_setup(scenario, gas, deployment=world.driver.setup_gas, layout=layout,
+                               table=table),
+        "steady_state": steady,
         "latency": latency,
         "capacity": {"block_time": chain.block_time, "block_gas_limit": chain.block_gas_limit,
-                     "gas_per_visit": round(per_visit, 1),
+                     "gas_per_second": round(chain.block_gas_limit / chain.block_time, 1),
+                     "gas_per_visit": per_visit,
                      "visits_per_day": int(chain.block_gas_limit * DAY / chain.block_time
                                            / per_visit) if per_visit else 0},
         "storage": {"nodes": swarm.bytes_stored(), "records": len(world.studies),
                     "bytes_logical": sum(s.size for s in world.studies),
                     "bytes_stored": sum(swarm.bytes_stored().values()),
-                    "repairs": counters.get("repairs", 0),
-                    "corrupt_blocks": counters.get("corrupt_blocks", 0),
-                    "retrievals": counters.get("retrievals", 0),
-                    "failures": counters.get("retrieval_failures", 0)},
+                    "retrievals": counters.retrievals,
+                    "retrieval_failures": counters.retrieval_failures,
+                    "corrupt_blocks": counters.corrupt_blocks_detected,
+                    "repairs": counters.repairs,
+                    "bytes_repaired": counters.bytes_repaired,
+                    "node_departures": counters.departures,
+                    "node_returns": counters.rejoins,
+                    "failures": world.trace.tally["storage", "failure"]},
         **world.accounts.as_dict(),
         "invariants": {"checked": len(checked), "names": checked,
                        "violations": [{"name": v.name, "detail": v.detail,
@@ -321,6 +333,9 @@ def _counts(world: World) -> dict[str, int]:
     ``denied`` counts the attempts (attacks and late accesses) denied for an expected reason."""
     tallies = world.counts.copy()
     tallies["denied"] = sum(a.denied for a in world.accounts.attacks.values())
+    # what the report's access chart draws: the trace's access records
+    tallies["records_released"] = world.trace.tally["access", "released"]
+    tallies["access_denied"] = world.trace.tally["access", "denied"]
     counts = {k: tallies[k] for k in ("hospitals", "doctors", "patients", "visits",
                                       "pmr_tokens", "lab_reports", "grants", "accesses", "denied")}
     counts.update({k: v for k, v in sorted(tallies.items()) if k not in counts})

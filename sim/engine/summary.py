@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 #: The ``schema`` value of ``summary.json``.
-SUMMARY_SCHEMA = "pmrsim.summary/1"
+SUMMARY_SCHEMA = "pmrsim.summary/2"
 #: The ``format`` of a trace's opening ``run`` record.
 TRACE_FORMAT = "pmrsim.trace/2"
 

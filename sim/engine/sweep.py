@@ -79,11 +79,12 @@ DEFAULT_METRICS = (
 #: Top-level keys of ``summary.json`` (``reports/FORMATS.md``) that a metric may start with.
 SUMMARY_KEYS = (
     "schema", "scenario", "description", "seed", "backend", "layout", "token", "sim_seconds",
-    "counts", "txs", "gas", "gas_per_patient_year", "latency", "capacity", "storage",
-    "invariants", "layouts", "unexpected", "state_root", "wall_seconds",
+    "counts", "txs", "gas", "gas_per_patient_year", "gas_setup", "steady_state", "latency",
+    "capacity", "storage", "operations", "attacks", "invariants", "layouts", "unexpected",
+    "state_root", "wall_seconds",
 )
 #: Columns of every row besides the grid keys and the metrics.
-FIXED_COLUMNS = ("index", "seed", "ok", "error", "state_root", "wall_seconds")
+FIXED_COLUMNS = ("index", "seed", "ok", "error", "state_root", "wall_seconds", "report")
 #: Most runs (points times seeds) one sweep may make.
 MAX_RUNS = 10_000
 
@@ -751,19 +752,35 @@ class _Progress:
 
 
 def columns(sweep: Sweep) -> list[str]:
-    """Columns of ``sweep.csv``: index, seed, grid keys, ok, error, metrics, state_root, wall_seconds."""
+    """Columns of ``sweep.csv``: index, seed, grid keys, ok, error, metrics, state_root,
+    wall_seconds, report."""
     return ["index", "seed", *sweep.spec.grid, "ok", "error", *sweep.spec.metrics, "state_root",
-            "wall_seconds"]
+            "wall_seconds", "report"]
 
 
-def flat_row(sweep: Sweep, row: Mapping[str, Any]) -> dict[str, Any]:
-    """One task row as a flat mapping keyed by :func:`columns`."""
+def report_path(out_dir: Path, row: Mapping[str, Any]) -> str | None:
+    """A run's ``report.html`` relative to the sweep folder (None when the run wrote none)."""
+    relative = f"points/{Path(row['out_dir']).name}/report.html"
+    return relative if (out_dir / relative).is_file() else None
+
+
+def flat_row(sweep: Sweep, row: Mapping[str, Any], out_dir: Path | None = None) -> dict[str, Any]:
+    """One task row as a flat mapping keyed by :func:`columns` (``report`` needs ``out_dir``)."""
     flat: dict[str, Any] = {"index": row["index"], "seed": row["seed"]}
     flat.update({k: row["values"].get(k) for k in sweep.spec.grid})
     flat.update({"ok": row["ok"], "error": row["error"]})
     flat.update({m: row["metrics"].get(m) for m in sweep.spec.metrics})
-    flat.update({"state_root": row["state_root"], "wall_seconds": row["wall_seconds"]})
+    flat.update({"state_root": row["state_root"], "wall_seconds": row["wall_seconds"],
+                 "report": report_path(out_dir, row) if out_dir is not None else None})
     return flat
+
+
+def units(sweep: Sweep) -> dict[str, str]:
+    """The unit of each grid key and metric (``""`` where none is known)."""
+    from sim.engine.units import key_unit, metric_unit
+
+    return {**{k: key_unit(k) for k in sweep.spec.grid},
+            **{m: metric_unit(m) for m in sweep.spec.metrics}}
 
 
 def _csv_cell(value: Any) -> Any:
@@ -783,7 +800,7 @@ def write_outputs(result: SweepResult) -> None:
 
     sweep, out = result.sweep, result.out_dir
     head = columns(sweep)
-    flat = [flat_row(sweep, r) for r in result.rows]
+    flat = [flat_row(sweep, r, out) for r in result.rows]
     with (out / "sweep.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(head)
@@ -798,6 +815,7 @@ def write_outputs(result: SweepResult) -> None:
         "grid": sweep.spec.grid,
         "fixed": sweep.spec.fixed,
         "metrics": list(sweep.spec.metrics),
+        "units": units(sweep),
         "points": len(sweep.points),
         "runs": len(result.rows),
         "failed": len(result.failed),
@@ -807,7 +825,8 @@ def write_outputs(result: SweepResult) -> None:
         "rows": flat,
     }
     (out / "sweep.json").write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    (out / "sweep.html").write_text(render_sweep(sweep, result.rows), encoding="utf-8")
+    reports = {(r["index"], r["seed"]): f["report"] for r, f in zip(result.rows, flat, strict=True)}
+    (out / "sweep.html").write_text(render_sweep(sweep, result.rows, reports), encoding="utf-8")
 
 
 def numeric(values: Iterable[Any]) -> list[float]:

@@ -18,8 +18,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from reports.html import CSS, figure, no_data, table
+from reports.html import CSS, Markup, figure, no_data, table
 from reports.plots import CYCLE, RC, WIDTH, to_svg
+from sim.engine.units import key_unit, labelled, metric_unit
 
 if TYPE_CHECKING:
     from sim.engine.sweep import PlotSpec, Sweep
@@ -74,6 +75,18 @@ def _series(rows: Sequence[Mapping[str, Any]], spec: PlotSpec, xs: list[Any], by
     return out
 
 
+#: Longest grid value written on an axis; longer ones are numbered (#0, #1, ...), the caption
+#: saying what each number stands for.
+MAX_TICK = 24
+
+
+def tick_labels(values: Sequence[Any]) -> list[str]:
+    """Axis labels of grid values: the values, or #0, #1, ... when one is too long."""
+    labels = [_label(v) for v in values]
+    return labels if all(len(x) <= MAX_TICK for x in labels) else [f"#{i}" for i in
+                                                                    range(len(labels))]
+
+
 def plot_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]], spec: PlotSpec, name: str) -> str | None:
     """Metric ``spec.y`` against grid key ``spec.x``, one line per ``spec.by`` value, as inline SVG."""
     from sim.engine.sweep import numeric
@@ -93,20 +106,23 @@ def plot_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]], spec: PlotSpec, 
             mean = np.asarray([m for _, m, _, _ in points])
             low = mean - np.asarray([lo for _, _, lo, _ in points])
             high = np.asarray([hi for _, _, _, hi in points]) - mean
-            label = f"{spec.by} = {_label(by)}" if spec.by else spec.y
+            by_unit = key_unit(spec.by) if spec.by else ""
+            label = (f"{spec.by} = {_label(by)}{' ' + by_unit if by_unit else ''}" if spec.by
+                     else spec.y)
             ax.errorbar(px, mean, yerr=np.vstack([low, high]), color=CYCLE[n % len(CYCLE)], marker="o",
                         markersize=4, linewidth=1.4, capsize=3, label=label)
+        labels = tick_labels(xs)
         if numeric_x:
             positive = [p for p in positions if p > 0]
             if len(positive) == len(positions) and max(positive) / min(positive) > 30:
                 ax.set_xscale("log")
-            ax.set_xticks(positions, [_label(x) for x in xs])
+            ax.set_xticks(positions, labels)
         else:
-            ax.set_xticks(positions, [_label(x) for x in xs])
+            ax.set_xticks(positions, labels)
             ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.yaxis.set_major_formatter(FuncFormatter(_short))
-        ax.set_xlabel(spec.x)
-        ax.set_ylabel(spec.y)
+        ax.set_xlabel(labelled(spec.x, key_unit(spec.x)))
+        ax.set_ylabel(labelled(spec.y, metric_unit(spec.y)))
         if spec.by:
             ax.legend(fontsize=7)
         return to_svg(fig, name)
@@ -116,7 +132,8 @@ def _points_table(sweep: Sweep, rows: Sequence[Mapping[str, Any]]) -> str:
     """One row per point: grid values, runs ok out of seeds, mean of each metric over seeds."""
     from sim.engine.sweep import numeric
 
-    head = ["point", *sweep.spec.grid, "ok runs", *(f"{m} (mean)" for m in sweep.spec.metrics)]
+    head = ["point", *(labelled(k, key_unit(k)) for k in sweep.spec.grid), "ok runs",
+            *(labelled(f"{m}, mean", metric_unit(m)) for m in sweep.spec.metrics)]
     body: list[list[Any]] = []
     classes = []
     for point in sweep.points:
@@ -132,18 +149,25 @@ def _points_table(sweep: Sweep, rows: Sequence[Mapping[str, Any]]) -> str:
     return table(head, body, row_class=classes)
 
 
-def _runs_table(sweep: Sweep, rows: Sequence[Mapping[str, Any]]) -> str:
-    """Every run: index, seed, grid values, ok, error, metrics, state root (shortened), wall seconds."""
-    head = ["point", "seed", *sweep.spec.grid, "ok", "error", *sweep.spec.metrics, "state root",
+def _runs_table(sweep: Sweep, rows: Sequence[Mapping[str, Any]],
+                reports: Mapping[tuple[int, int], str | None]) -> str:
+    """Every run: its report, index, seed, grid values, ok, error, metrics, state root
+    (shortened), wall seconds."""
+    head = ["report", "point", "seed", *(labelled(k, key_unit(k)) for k in sweep.spec.grid), "ok",
+            "error", *(labelled(m, metric_unit(m)) for m in sweep.spec.metrics), "state root",
             "wall s"]
     body = []
     for r in rows:
         root = r["state_root"]
-        body.append([r["index"], r["seed"], *(_cell(r["values"].get(k)) for k in sweep.spec.grid),
+        link = reports.get((r["index"], r["seed"]))
+        cell = Markup(f'<a href="{escape(link)}">report</a>') if link else "—"
+        body.append([cell, r["index"], r["seed"],
+                     *(_cell(r["values"].get(k)) for k in sweep.spec.grid),
                      _cell(r["ok"]), r["error"] or "",
                      *(_cell(r["metrics"].get(m)) for m in sweep.spec.metrics),
                      (root[:12] + "…") if isinstance(root, str) else None, r["wall_seconds"]])
-    digits = [0, 0, *([3] * len(sweep.spec.grid)), 0, 0, *([1] * len(sweep.spec.metrics)), 0, 2]
+    digits = [0, 0, 0, *([3] * len(sweep.spec.grid)), 0, 0, *([1] * len(sweep.spec.metrics)), 0,
+              2]
     return table(head, body, row_class=["" if r["ok"] else "bad" for r in rows], digits=digits)
 
 
@@ -152,8 +176,10 @@ def _scroll(html: str) -> str:
     return f'<div style="overflow-x:auto">{html}</div>'
 
 
-def render_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]]) -> str:
-    """The whole ``sweep.html`` document."""
+def render_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]],
+                 reports: Mapping[tuple[int, int], str | None] | None = None) -> str:
+    """The whole ``sweep.html`` document (``reports``: each run's report, relative to the
+    sweep folder, by (index, seed))."""
     spec = sweep.spec
     failed = [r for r in rows if not r["ok"]]
     if failed:
@@ -175,14 +201,20 @@ def render_sweep(sweep: Sweep, rows: Sequence[Mapping[str, Any]]) -> str:
     for i, plot in enumerate(spec.plot_specs()):
         svg = plot_sweep(sweep, rows, plot, f"sweep{i}")
         by = f", one line per {plot.by}" if plot.by else ""
-        figures.append(f"<h3>{escape(plot.y)} vs {escape(plot.x)}</h3>" + figure(
-            svg, f"{plot.y} against {plot.x}{by}: mean over seeds, bars from min to max.",
-            f"no numeric value of {plot.y} in any run"))
+        y_label = labelled(plot.y, metric_unit(plot.y))
+        x_label = labelled(plot.x, key_unit(plot.x))
+        xs = list(spec.grid[plot.x])
+        legend = ("" if tick_labels(xs) == [_label(x) for x in xs] else " " + "; ".join(
+            f"#{i}: {plot.x} = {_label(x)}" for i, x in enumerate(xs)) + ".")
+        figures.append(f"<h3>{escape(y_label)} against {escape(x_label)}</h3>" + figure(
+            svg, f"{y_label} against {x_label}{by}: mean over seeds, bars from min to max."
+            + legend, f"no numeric value of {plot.y} in any run"))
     body = (f"<h2>Figures</h2>{''.join(figures) or no_data('no plots requested')}"
             f"<h2>Points (mean over seeds)</h2>{_scroll(_points_table(sweep, rows))}"
-            f"<h2>Runs</h2>{_scroll(_runs_table(sweep, rows))}"
+            f"<h2>Runs</h2>{_scroll(_runs_table(sweep, rows, reports or {}))}"
             "<p>Each run's folder is <code>points/&lt;point&gt;-seed&lt;seed&gt;/</code> (summary.json, "
-            "trace.jsonl, gas.csv, report.html); the same rows are in sweep.csv and sweep.json.</p>")
+            "trace.jsonl, gas.csv, report.html: the <em>report</em> links); the same rows are in "
+            "sweep.csv and sweep.json.</p>")
     items = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in meta)
     title = f"pmrsim sweep: {spec.name}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

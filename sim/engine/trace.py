@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -93,10 +93,14 @@ class TraceWriter:
         #: Held records, oldest first: (kind, t, fields, the lines written after it).
         self._held: deque[tuple[str, float, Callable[[], dict[str, Any]], list[str]]] = deque()
         self._waiting = 0  # lines written behind held records
+        #: Records written through :meth:`write` by (kind, ``event`` field or ""), so the
+        #: summary's counts are the trace's (``tx`` and held ``block`` records are not tallied).
+        self.tally: Counter[tuple[str, str]] = Counter()
 
     def write(self, kind: str, t: float, **fields: Any) -> None:
         """Write one record of ``kind`` at simulated time ``t`` (seconds since the start)."""
         self._put(_line(kind, t, fields))
+        self.tally[kind, fields.get("event", "")] += 1
 
     def tx(self, t: float, *, block: int, op: str, sender: str, status: int, gas: int,
            reason: str | None, tx_hash: bytes, submitted: float, latency: float, logs: bytes,

@@ -202,8 +202,9 @@ class World:
 
     # -- plumbing -----------------------------------------------------------
     def rng(self, name: str) -> random.Random:
-        """A generator of its own for ``name``, derived from the scenario seed."""
-        return random.Random(f"pmrsim:{self.sc.seed}:{self.layout}:{name}")
+        """A generator of its own for ``name``, derived from the scenario seed (not the layout:
+        every layout of a run draws the same arrivals and actions, so only the layout differs)."""
+        return random.Random(f"pmrsim:{self.sc.seed}:{name}")
 
     def random_bytes(self, n: int) -> bytes:
         """Bytes for secret sharing, deterministic per run (a simulation, not a vault)."""
@@ -290,6 +291,7 @@ class World:
         s = self.sc.storage
         low = s.replication if s.replication_min is None else s.replication_min
         self.swarm = Swarm(self.env, self.rng("swarm"), replication=(low, s.replication))
+        self.swarm.observe(self._storage_event)
         bandwidth = s.bandwidth_mbps * 1e6 / 8
         latency = s.latency_ms / 1000
         self.custodian_nodes = [
@@ -308,6 +310,11 @@ class World:
             honest = self.custodian_nodes[s.byzantine:]
             self.swarm.start_churn(s.churn.mean_uptime_hours * HOUR,
                                    s.churn.mean_downtime_hours * HOUR, node_ids=honest)
+
+    def _storage_event(self, event: str, fields: dict[str, Any]) -> None:
+        """Trace a storage event of the swarm (retrievals, corrupt blocks, repairs, nodes
+        going down and coming back)."""
+        self.trace.write("storage", self.env.now, event=event, **fields)
 
     def _build_cast(self) -> None:
         pop = self.sc.population

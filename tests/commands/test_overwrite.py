@@ -245,6 +245,21 @@ def test_report_out_replaces_only_its_own_page(
     assert sorted(os.listdir(tmp_path)) == ["notes.html", "page.html", "run"]
 
 
+def test_report_redraws_the_runs_own_page_in_place(
+        tmp_path: Path, cli: Main, capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim report RUN` replaces RUN/report.html (the run's page), but not a user's file
+    put there in its place."""
+    run = make_run(tmp_path / "run")
+    assert cli(["report", str(run)]) == 0
+    first = (run / "report.html").read_bytes()
+    assert cli(["report", str(run)]) == 0
+    assert (run / "report.html").read_bytes() == first
+    (run / "report.html").write_text("<p>mine</p>")
+    assert cli(["report", str(run)]) == 2
+    _one_error(capsys, "report.html: exists and was not written by pmrsim report")
+    assert (run / "report.html").read_text() == "<p>mine</p>"
+
+
 def _hold_lock(folder: str, ready: Any, release: Any) -> None:
     with OutputLock(Path(folder), "run"):
         ready.set()

@@ -86,7 +86,8 @@ def test_a_failing_ordinary_operation_fails_the_run(monkeypatch: pytest.MonkeyPa
     """With every lab report post reverting, the run exits 1 naming the operation, and the
     attacks that needed a stored report say they could not be made."""
     _reverting_posts(monkeypatch)
-    code = main(["run", QUICK, "--out", str(tmp_path / "out"), *SMALL])
+    code = main(["run", QUICK, "--out", str(tmp_path / "out"), *SMALL,
+                 "--set", "workload.lab_order_probability=1"])
     err = capsys.readouterr().err
     assert code == 1
     assert "operations:LabReports.post:" in err and "reverted" in err
@@ -98,6 +99,7 @@ def test_a_declared_failure_is_expected(monkeypatch: pytest.MonkeyPatch, tmp_pat
     _reverting_posts(monkeypatch)
     scenario = load_scenario(Path(QUICK), [
         "population.patients=6", "duration_days=2", "population.devices=0",
+        "workload.lab_order_probability=1",
         # the trust model's lab attacks then name an unminted PMR too: denied for another reason
         "expect_violations.private=[operations:LabReports.post, attacks, "
         "denials:foreign_lab_report, denials:bogus_capture_date]"])

@@ -20,7 +20,8 @@ from sim.engine.scenario import load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
 #: Scaled down so a rerun costs a second or two; still two hospitals and every attack kind.
-SMALL = ["population.patients=6", "duration_days=2", "population.devices=0"]
+SMALL = ["population.patients=6", "duration_days=2", "population.devices=0",
+         "workload.lab_order_probability=0.6"]
 
 
 @pytest.fixture(scope="module")

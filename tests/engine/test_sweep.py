@@ -67,7 +67,7 @@ def test_sweep_of_eight_runs_on_a_local_cluster_is_deterministic(tmp_path: Path)
     assert len(rows) == 8
     assert list(rows[0]) == ["index", "seed", "storage.nodes", "workload.lab_order_probability", "ok",
                              "error", "gas_per_patient_year", "txs.total", "latency.PMRToken.mint.p95",
-                             "counts.nothing", "state_root", "wall_seconds"]
+                             "counts.nothing", "state_root", "wall_seconds", "report"]
     assert [(r["index"], r["seed"]) for r in rows] == [(str(i), str(s)) for i in range(4) for s in (1, 2)]
     assert all(r["ok"] == "true" and r["error"] == "" for r in rows)
     assert all(float(r["latency.PMRToken.mint.p95"]) > 0 and int(r["txs.total"]) > 0 for r in rows)
@@ -79,6 +79,10 @@ def test_sweep_of_eight_runs_on_a_local_cluster_is_deterministic(tmp_path: Path)
     assert "<svg" in html and "<script" not in html and "All 8 runs completed" in html
     for r in rows:
         assert (tmp_path / "out" / "points" / f"{r['index']}-seed{r['seed']}" / "summary.json").is_file()
+        assert r["report"] == f"points/{r['index']}-seed{r['seed']}/report.html"
+        assert f'<a href="{r["report"]}">report</a>' in html  # each run's report is linked
+    assert "storage.nodes (nodes)" not in html and "latency.PMRToken.mint.p95 (simulated s)" in html
+    assert document["units"]["latency.PMRToken.mint.p95"] == "simulated s"
     # the same overrides and seed, run directly, reach the same state root
     point = sweep.points[3]
     direct = run_scenario(load_scenario(QUICKSTART, point.overrides(sweep.spec.fixed), seed=2),

@@ -82,15 +82,27 @@ class _Stats:
         return table
 
 
+#: Custodian nodes of the fake swarm.
+NODES = 5
+
+
 def _trace(stream: TextIO, opts: FakeRun, rng: random.Random) -> tuple[_Stats, dict[str, int]]:
-    """Emit blocks, transactions, accesses, storage events and invariant checks in time order."""
+    """Emit blocks, transactions, accesses and storage events in time order."""
     stats = _Stats()
     counts = {"released": 0, "denied": 0, "reverted": 0, "blocks": 0}
     ops = [o for o in OPERATIONS for _ in range(o[3])]
+    down: set[int] = set()
 
     def emit(record: dict[str, Any]) -> None:
         stream.write(json.dumps(record, separators=(",", ":")) + "\n")
 
+    emit({"t": 0.0, "kind": "run", "format": "pmrsim.trace/2", "layout": opts.layout,
+          "backend": "pyevm", "scenario": {"name": "quickstart",
+                                           "storage": {"nodes": NODES, "byzantine": 1}}})
+    emit({"t": 0.0, "kind": "chain", "backend": "pyevm", "seed": opts.seed,
+          "layout": opts.layout, "genesis_timestamp": START - 600,
+          "block_gas_limit": GAS_LIMIT, "block_time": BLOCK_TIME, "start_timestamp": START,
+          "scenario": "quickstart"})
     emit({"t": 0.0, "kind": "fund", "address": _hex(rng, 20), "wei": "1000000000000000000000"})
     emit({"t": 0.0, "kind": "note", "text": "unknown kinds are ignored"})
     done, number = 0, 0
@@ -127,18 +139,41 @@ def _trace(stream: TextIO, opts: FakeRun, rng: random.Random) -> tuple[_Stats, d
                   "patient": patient, "pmr": patient * 10**8 + 26_012_021,
                   "grantee": f"doctor-{rng.randint(0, 11)}",
                   "reason": rng.choice(REASONS[:2]) if denied else "",
-                  "mode": "emergency" if rng.random() < 0.1 else "grant"})
+                  "mode": rng.choice(("custodian", "chain")) if denied else "grant"})
         if rng.random() < 0.2:
-            emit({"t": t + 2, "kind": "storage",
-                  "event": rng.choice(("store", "store", "retrieve", "repair", "corrupt")),
-                  "node": f"node-{rng.randint(0, 4)}", "cid": "bafy" + rng.randbytes(8).hex(),
-                  "bytes": rng.randint(1_000, 500_000)})
-        if number % 50 == 0:
-            emit({"t": t + 3, "kind": "invariant", "name": "grant_respected", "ok": True,
-                  "detail": ""})
-    emit({"t": float((number + 1) * BLOCK_TIME), "kind": "invariant", "name": "pii_on_chain",
-          "ok": opts.layout == "private", "detail": "fields stored as strings"})
+            node = rng.randrange(NODES)
+            event = rng.choice(("store", "store", "retrieve", "repair", "corrupt",
+                                "retrieve_failed", "node_down", "node_up"))
+            if event == "node_down":
+                down.add(node)
+            elif event == "node_up":
+                if not down:
+                    continue
+                node = down.pop()
+            emit({"t": t + 2, "kind": "storage", "event": event, "node": f"node-{node}",
+                  "cid": "bafy" + rng.randbytes(8).hex(),
+                  "bytes": rng.randint(1_000, 500_000) if event != "retrieve_failed" else 0})
     return stats, counts
+
+
+def _steady(gas: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A steady state in the shape ``sim.engine.steady`` writes: 3 visits per patient-year."""
+    rates = {"visit record": ("PMRToken.mint", 1.1), "lab report": ("LabReports.post", 0.3),
+             "grant": ("AccessGrants.grant", 0.1), "record read": ("AccessGrants.use", 0.1)}
+    activities: dict[str, Any] = {}
+    per_visit = 0.0
+    for name, (op, rate) in rates.items():
+        row = gas.get(op, {"count": 1, "total": 100_000})
+        mean = row["total"] / row["count"]
+        per_visit += rate * mean
+        activities[name] = {"driver": "visit", "basis": "fake", "operations": [op],
+                            "gas": round(mean, 1), "gas_source": "run", "per_visit": rate,
+                            "per_patient_year": 3 * rate,
+                            "gas_per_patient_year": round(3 * rate * mean, 1)}
+    return {"patients": 200, "visits_per_patient_year": 3.0, "activities": activities,
+            "gas_per_visit": round(per_visit, 1), "txs_per_visit": 1.6,
+            "gas_per_patient_year": round(3 * per_visit, 1), "txs_per_patient_year": 4.8,
+            "note": ""}
 
 
 def make_run(folder: Path, opts: FakeRun | None = None) -> Path:
@@ -150,19 +185,28 @@ def make_run(folder: Path, opts: FakeRun | None = None) -> Path:
     with target.open("w", encoding="utf-8") as stream:
         stats, counts = _trace(stream, opts, rng)
     gas = stats.gas_table()
-    per_year = 3 * gas.get("PMRToken.mint", {"mean": 380_000.0})["mean"]
+    steady = _steady(gas)
+    per_year = steady["gas_per_patient_year"]
     summary: dict[str, Any] = {
-        "schema": "pmrsim.summary/1", "scenario": "quickstart",
+        "schema": "pmrsim.summary/2", "scenario": "quickstart",
         "description": "Three hospitals, a week of visits, grants & <b>escaping</b> checks.",
         "seed": opts.seed, "backend": "pyevm", "layout": opts.layout, "token": "erc721",
         "sim_seconds": counts["blocks"] * BLOCK_TIME,
         "counts": {"hospitals": 3, "doctors": 12, "patients": 200, "visits": 540,
                    "pmr_tokens": 500, "lab_reports": 120, "grants": 40,
-                   "accesses": counts["released"], "denied": counts["denied"]},
+                   "accesses": counts["released"], "denied": 3,
+                   "records_released": counts["released"], "access_denied": counts["denied"]},
         "txs": {"total": opts.txs, "reverted": counts["reverted"], "per_s_wall": 210.5},
-        "gas": gas, "gas_per_patient_year": per_year, "latency": stats.latency_table(),
+        "gas": gas, "gas_per_patient_year": per_year, "steady_state": steady,
+        "gas_setup": {"total": 9_000_000, "deployment": 7_500_000, "per_regulator": 50_920,
+                      "per_hospital": 280_878, "per_doctor": 175_767, "per_patient": 126_544,
+                      "per_device": 58_389},
+        "latency": stats.latency_table(),
         "capacity": {"block_time": BLOCK_TIME, "block_gas_limit": GAS_LIMIT,
-                     "gas_per_visit": 250_000, "visits_per_day": 864_000},
+                     "gas_per_second": GAS_LIMIT / BLOCK_TIME,
+                     "gas_per_visit": steady["gas_per_visit"],
+                     "visits_per_day": int(GAS_LIMIT / BLOCK_TIME * 86_400
+                                           / steady["gas_per_visit"])},
         "operations": {op: {"attempted": row["count"], "confirmed": row["count"], "reverted": 0,
                             "failed": 0, "by_fault": 0} for op, row in gas.items()},
         "attacks": {"expired_grant": {"configured": 2, "attempted": 2, "denied": 2,
@@ -175,13 +219,23 @@ def make_run(folder: Path, opts: FakeRun | None = None) -> Path:
         "state_root": _hex(rng), "wall_seconds": 12.3,
     }
     if opts.storage:
-        summary["storage"] = {"nodes": {f"node-{i}": 100_000 * (i + 1) for i in range(5)},
+        summary["storage"] = {"nodes": {f"node-{i}": 100_000 * (i + 1) for i in range(NODES)},
                               "records": 120, "bytes_logical": 100_000, "bytes_stored": 170_000,
-                              "repairs": 2, "corrupt_blocks": 1, "retrievals": 40, "failures": 0}
+                              "retrievals": 40, "retrieval_failures": 2, "corrupt_blocks": 1,
+                              "repairs": 2, "bytes_repaired": 20_000, "node_departures": 3,
+                              "node_returns": 3, "failures": 0}
     if opts.both_layouts:
         paper = {_paper_name(op): dict(row, mean=row["mean"] * 2.5) for op, row in gas.items()}
-        summary["layouts"] = {"private": {"gas": gas, "gas_per_patient_year": per_year},
-                              "paper": {"gas": paper, "gas_per_patient_year": per_year * 2.5}}
+        paper_steady = _steady({op: dict(row, total=row["total"] * 2.5)
+                                for op, row in gas.items()})
+        inv = summary["invariants"]
+        summary["layouts"] = {
+            "private": {"gas": gas, "gas_per_patient_year": per_year, "steady_state": steady,
+                        "invariants": {"checked": 12, "violations": [], "expected": []},
+                        "report": "report.html"},
+            "paper": {"gas": paper, "gas_per_patient_year": paper_steady["gas_per_patient_year"],
+                      "steady_state": paper_steady, "invariants": inv,
+                      "report": "layouts/paper/report.html"}}
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     write_gas_csv(gas, folder / "gas.csv")
     write_marker(folder, "run")  # complete, as `pmrsim run` leaves it

@@ -16,7 +16,7 @@ from .conftest import MakeRun
 
 
 def _summary(path: Path, **fields: object) -> Path:
-    data = {"schema": "pmrsim.summary/1", "scenario": "s", **fields}
+    data = {"schema": "pmrsim.summary/2", "scenario": "s", **fields}
     path.write_text(json.dumps(data))
     return path
 
@@ -35,7 +35,7 @@ def test_missing_summary_names_the_file(tmp_path: Path) -> None:
 def test_invalid_json_summary_names_file_and_line(tmp_path: Path) -> None:
     """Invalid JSON in summary.json is an InputError naming the file and line."""
     path = tmp_path / "summary.json"
-    path.write_text('{\n "schema": "pmrsim.summary/1",\n "scenario": \n}')
+    path.write_text('{\n "schema": "pmrsim.summary/2",\n "scenario": \n}')
     with pytest.raises(InputError, match=r"summary\.json: line 4: invalid JSON"):
         load_summary(path)
 
@@ -86,7 +86,8 @@ GOOD_TX = ('{"t": 12, "kind": "tx", "op": "PMRToken.mint", "status": 1, "gas": 5
     ('{"t": 1, "kind": "block", "gas_used": 1, "gas_limit": 0}', "field 'gas_limit'"),
     ('{"t": 1, "kind": "tx", "op": "X.y", "status": 2}', "field 'status'"),
     ('{"t": 1, "kind": "tx", "op": "X.y", "status": 1, "latency": "6"}', "field 'latency'"),
-    ('{"t": 1, "kind": "invariant", "name": "n", "ok": "yes"}', "field 'ok'"),
+    ('{"t": 1, "kind": "storage", "event": 3}', "field 'event'"),
+    ('{"t": 1, "kind": "chain", "block_time": "12"}', "field 'block_time'"),
 ])
 def test_malformed_trace_line_names_file_and_line(tmp_path: Path, bad: str,
                                                   message: str) -> None:
@@ -121,10 +122,9 @@ def test_trace_digest_counts_a_fake_run(make_fake_run: MakeRun) -> None:
     digest = read_trace(run / "trace.jsonl")
     assert digest.kinds["tx"] == summary["txs"]["total"]
     assert sum(digest.reverts.values()) == summary["txs"]["reverted"]
-    assert digest.released == summary["counts"]["accesses"]
-    assert digest.denied == summary["counts"]["denied"]
+    assert digest.released == summary["counts"]["records_released"]
+    assert digest.denied == summary["counts"]["access_denied"]
     assert digest.block_count == digest.kinds["block"] == len(digest.blocks.t)
-    assert digest.invariants_failed == 0
 
 
 def test_gas_csv_round_trips(make_fake_run: MakeRun, tmp_path: Path) -> None:

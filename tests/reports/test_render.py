@@ -20,12 +20,13 @@ from sim.errors import InputError
 
 from .conftest import MakeRun
 
-FIGURES = ("gas", "gpy", "latency", "blocks", "storage", "accesses", "layouts")
+FIGURES = ("gas", "steady", "latops", "latload", "blocks", "capacity", "storage", "stortime",
+           "accesses", "layouts")
 CHROMIUM = Path("/usr/bin/chromium")
 
 
 def test_full_run_renders_every_plot(make_fake_run: MakeRun) -> None:
-    """A complete run gets all seven figures and no 'no data' note."""
+    """A complete run gets every figure and no 'no data' note."""
     out = render_report(make_fake_run())
     html = out.read_text()
     assert out.name == "report.html"
@@ -33,7 +34,7 @@ def test_full_run_renders_every_plot(make_fake_run: MakeRun) -> None:
     for name in FIGURES:
         assert f'id="{name}-figure_1"' in html, name
     assert "No data" not in html
-    for text in ("quickstart", "PMRToken.mint", "pii_on_chain", "Gas per patient-year",
+    for text in ("quickstart", "PMRToken.mint", "pii_on_chain", "gas per patient-year",
                  "access_grants: grant expired", "node-4"):
         assert text in html
 
@@ -87,7 +88,7 @@ def test_missing_data_gives_no_data_notes(tmp_path: Path) -> None:
     """A summary with only schema and scenario and no trace renders, with a note per plot."""
     run = tmp_path / "run"
     run.mkdir()
-    (run / "summary.json").write_text(json.dumps({"schema": "pmrsim.summary/1",
+    (run / "summary.json").write_text(json.dumps({"schema": "pmrsim.summary/2",
                                                   "scenario": "bare"}))
     html = render_report(run).read_text()
     assert "<svg" not in html
@@ -98,7 +99,7 @@ def test_missing_data_gives_no_data_notes(tmp_path: Path) -> None:
 def test_one_layout_only_skips_the_comparison(make_fake_run: MakeRun) -> None:
     """Without both layouts the comparison plot is a note; the other plots remain."""
     html = render_report(make_fake_run(both_layouts=False, storage=False)).read_text()
-    assert "only one layout ran" in html
+    assert "This run used one layout (private)" in html
     assert "summary.json has no &#x27;storage.nodes&#x27;" in html
     assert html.count("<svg") == len(FIGURES) - 2
 
@@ -178,7 +179,7 @@ def test_report_command_bad_summary_exits_2(make_fake_run: MakeRun,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """An invalid summary.json exits 2 with one line naming the file and writes nothing."""
     run = make_fake_run()
-    (run / "summary.json").write_text('{"schema": "pmrsim.summary/1",')
+    (run / "summary.json").write_text('{"schema": "pmrsim.summary/2",')
     assert _cli(["report", str(run)], monkeypatch) == 2
     err = capsys.readouterr().err
     assert "summary.json: line 1: invalid JSON" in err and len(err.splitlines()) == 1
@@ -198,7 +199,7 @@ def test_big_trace_renders_fast_in_bounded_memory(big_run: Path, tmp_path: Path)
     assert len(digest.blocks.t) <= MAX_POINTS < digest.block_count
     assert len(digest.access.series()) <= MAX_POINTS + 1
     assert len(digest.latency_all.values) == MAX_SAMPLE < digest.latency_all.seen
-    assert "from a fixed-seed sample of 20,000" in out.read_text()
+    assert "a fixed-seed sample of 2,000" in out.read_text()
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
