@@ -96,3 +96,23 @@ def test_the_parser_is_built_without_the_heavy_layers() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout
     assert out.strip() == "[]"
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim --version` prints the version pyproject.toml declares and exits 0."""
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pmrsim {declared['project']['version']}"
+
+
+def test_bare_pmrsim_prints_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bare `pmrsim` lists every command (not only "arguments are required") and exits 2."""
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: pmrsim")
+    for command in ("run", "replay", "compile", "deploy", "cid", "bench", "gas"):
+        assert f"\n    {command} " in err
