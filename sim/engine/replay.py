@@ -48,6 +48,8 @@ from sim.errors import CheckFailed, InputError
 WALL_FIELDS = ("wall_seconds", "txs.per_s_wall")
 #: The files of a run folder that a rerun re-derives and compares byte for byte.
 COMPARED = ("trace.jsonl", "summary.json", "gas.csv")
+#: Backends on a node that chooses its blocks' mix hash (so their block hashes differ per node).
+NODES = ("rpc", "anvil")
 #: Files a run folder may hold besides those (not compared: see ``not_checked``).
 OTHER_FILES = ("report.html", ".pmrsim-output.json")
 
@@ -338,7 +340,7 @@ class _ChainCheck:
 
         got: dict[str, object] = {"gas_used": block.gas_used, "gas_limit": block.gas_limit,
                "txs_hash": txs_hash(block), "state_root": "0x" + block.state_root.hex()}
-        if self.backend in (None, self.recorded_backend) and self.recorded_backend != "rpc":
+        if self.backend in (None, self.recorded_backend) and self.recorded_backend not in NODES:
             got["hash"] = "0x" + block.block_hash.hex()
         for key, value in got.items():
             if rec[key] != value:
@@ -622,7 +624,7 @@ def _verify_rerun(run_dir: Path, folders: list[Path], verdict: Verdict, backend:
             made = scratch if i == 0 else scratch / "layouts" / scenario.layouts[i]
             _check_entries(folder, made)
             _compare_trace(folder / "trace.jsonl", made / "trace.jsonl",
-                           rpc=rpc_url is not None)
+                           rpc=rpc_url is not None or recorded in NODES)
             _compare_summary(folder / "summary.json", made / "summary.json")
             _compare_bytes(folder / "gas.csv", made / "gas.csv")
             for name in COMPARED:
@@ -638,7 +640,7 @@ def _verify_rerun(run_dir: Path, folders: list[Path], verdict: Verdict, backend:
                                       "`pmrsim report` draws it again"})
     verdict.not_checked.append({"what": ", ".join(WALL_FIELDS) + " of summary.json",
                                 "why": "wall-clock figures; no rerun can re-derive them"})
-    if rpc_url is not None:
+    if rpc_url is not None or recorded in NODES:
         verdict.not_checked.append({
             "what": "block hashes (and the end record's digest over them), the node's URL",
             "why": "an rpc node chooses its blocks' mix hash; the rerun ran on another node"})
