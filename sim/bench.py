@@ -79,7 +79,13 @@ def _sharing(data: dict[str, Any]) -> list[Figure]:
     r, s = data["throughput_ratio_vs_aes"], data["storage"]
     rate = data.get("mib_per_s", {})
     target = float(r.get("target", 0.5))
-    return [_baseline("sharing", "AES-256-GCM encrypt MiB/s", rate.get("aes_gcm_encrypt")),
+    alone = data.get("erasure_alone", {})
+    peers = [Figure("sharing", f"erasure alone, one segment: {name.replace('_', ' ')} MiB/s",
+                    round(value, 1), "", None) for name, value in alone.get("mib_per_s", {}).items()]
+    if str(alone.get("zfec", "")).startswith("unavailable"):
+        peers.append(_baseline("sharing", "zfec encode MiB/s", None, alone["zfec"]))
+    return [*peers,
+            _baseline("sharing", "AES-256-GCM encrypt MiB/s", rate.get("aes_gcm_encrypt")),
             _baseline("sharing", "AES-256-GCM decrypt MiB/s", rate.get("aes_gcm_decrypt")),
             _at_least("sharing", "split / AES-256-GCM", r["split"], target),
             _at_least("sharing", "combine / AES-256-GCM", r["combine_with_parity"], target),
