@@ -17,7 +17,7 @@ from typing import Any
 
 from sim.errors import InputError
 from sim.privacy import erasure
-from sim.privacy.material import KEY_SIZE
+from sim.privacy.material import KEY_SIZE, too_deep
 from sim.privacy.shamir import check_threshold
 
 SCHEMA = "pmrsim.sharing.manifest/1"
@@ -118,6 +118,8 @@ class Manifest:
         if len(text) > MAX_MANIFEST_BYTES:
             raise InputError(f"{what}: {len(text):,} bytes; a manifest has at most "
                              f"{MAX_MANIFEST_BYTES:,}")
+        if too_deep(text):
+            raise InputError(f"{what}: not a manifest (JSON nested too deep)")
         try:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -10,6 +10,7 @@ from every object the simulation can reach.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,12 +58,32 @@ class SecretBytes:
 
 #: Bytes of a share file read at most (one is ~250 bytes, plus its record id).
 MAX_SHARE_BYTES = 64 << 10
+#: Deepest JSON nesting a share file or manifest may have (theirs is 2). Checked before
+#: parsing: the C parser's recursion guard follows the interpreter's recursion limit, which
+#: py-evm raises to 12,288 on import, and a C recursion that deep can overflow the stack.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects in ``text`` nest deeper than ``limit`` (brackets inside
+    strings ignored; the text need not be valid JSON)."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        depth += 1 if byte in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _load(text: str | bytes, kind: str, what: str) -> dict[str, Any]:
     """Parse a serialised secret of ``kind``; raise :class:`InputError` naming ``what``."""
     if len(text) > MAX_SHARE_BYTES:
         raise InputError(f"{what}: {len(text):,} bytes; a share file has at most {MAX_SHARE_BYTES:,}")
+    if too_deep(text):
+        raise InputError(f"{what}: not a share file (JSON nested too deep)")
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -290,3 +290,22 @@ def test_deeply_nested_manifest_json_is_an_input_error() -> None:
     """JSON nested past the parser's recursion limit is refused as input, not a crash."""
     with pytest.raises(InputError, match="nested too deep"):
         Manifest.from_json("[" * 200_000 + "]" * 200_000, what="m.json")
+
+
+def test_nesting_is_refused_before_the_parser_whatever_the_recursion_limit() -> None:
+    """Deep JSON is refused before json.loads runs even when the recursion limit is high (py-evm
+    raises it to 12,288), where the C parser could overflow the stack; brackets in strings do
+    not count."""
+    import sys
+
+    from sim.privacy.material import too_deep
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200_000)
+    try:
+        with pytest.raises(InputError, match="nested too deep"):
+            Manifest.from_json("[" * 100_000 + "]" * 100_000, what="m.json")
+    finally:
+        sys.setrecursionlimit(limit)
+    assert not too_deep('{"a": "' + "[" * 100 + '", "b": [[1]]}')
+    assert too_deep("[" * 33) and not too_deep("[" * 32)
