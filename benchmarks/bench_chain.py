@@ -1,15 +1,22 @@
 """Throughput of signed transactions: PyEVMChain vs raw eth-tester, same workload, same run.
 
-Usage: ``python benchmarks/bench_chain.py [--quick] [--n N] [--json PATH]``
+Usage: ``python benchmarks/bench_chain.py [--quick] [--n N] [--repeat N] [--json PATH]``
 
 Both sides deploy the same two Vyper contracts (a registry with a struct
 mapping, a counter and an event, calling an audit sink contract) and apply the
 same transactions from the same number of senders:
 
-* ``pyevm``: :class:`sim.chain.pyevm.PyEVMChain`, every transaction signed
-  (EIP-1559, coincurve) and queued, then blocks mined until the mempool is empty;
+* ``pyevm``: :class:`sim.chain.pyevm.PyEVMChain`, each transaction signed
+  (EIP-1559, coincurve), sent and mined in a block of its own;
 * ``eth-tester``: ``EthereumTester(PyEVMBackend(Cancun))`` with auto-mining,
-  ``send_transaction`` one by one (one block per transaction, as it works).
+  ``send_transaction`` one by one (one block per transaction, the only way
+  it mines).
+
+The same work on both sides: the same transactions, one block each, the
+receipts read after the timer on both (eth-tester's own receipt lookup
+scans every block, so py-evm's transaction index is read instead), one
+process each. Each side is warmed up on the first 30 transactions, then
+the sides take turns (:mod:`turns`) and the figures are medians.
 
 Two modes: ``estimate`` (no gas given: each side estimates its own way) and
 ``fixed-gas`` (a gas limit given: pure apply throughput). The script also
@@ -23,12 +30,13 @@ import argparse
 import json
 import random
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from turns import Stopwatch, take_turns
 
 from sim.chain import Contract
 from sim.chain.abi import encode_args, encode_call, find_entry
@@ -129,8 +137,10 @@ def workload(n: int, seed: int = 7) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def run_pyevm(txs: list[tuple[str, str, bytes]], gas: int | None) -> tuple[float, list[Any]]:
-    """Seconds to queue and mine ``txs`` on PyEVMChain, and (status, gas) per tx."""
+def run_pyevm(txs: list[tuple[str, str, bytes]], gas: int | None,
+              watch: Stopwatch) -> list[Any]:
+    """Send and mine ``txs`` on PyEVMChain, one block per transaction (timed by ``watch``);
+    (status, gas) per tx, read after the timer."""
     chain = PyEVMChain(1)
     admin = chain.account("admin")
     chain.fund(admin.address)
@@ -142,22 +152,27 @@ def run_pyevm(txs: list[tuple[str, str, bytes]], gas: int | None) -> tuple[float
     registry = Contract.deploy(chain, admin, reg_code, reg_abi, sink.address)
     addresses = {"registry": registry.address, "sink": sink.address}
     accounts = {f"sender{i}": chain.account(f"sender{i}") for i in range(SENDERS)}
-    start = time.perf_counter()
-    hashes = [chain.send(accounts[who], addresses[to], data, gas=gas) for who, to, data in txs]
-    while chain.pending():
-        chain.mine()
-    elapsed = time.perf_counter() - start
-    return elapsed, [(chain.receipt(h).status, chain.receipt(h).gas_used) for h in hashes]
+    first = chain.block_number + 1
+    hashes = []
+    with watch:
+        for who, to, data in txs:
+            hashes.append(chain.send(accounts[who], addresses[to], data, gas=gas))
+            chain.mine()
+    assert chain.block_number - first + 1 == len(txs), "one block per transaction"
+    return [(chain.receipt(h).status, chain.receipt(h).gas_used) for h in hashes]
 
 
-def run_eth_tester(txs: list[tuple[str, str, bytes]], gas: int | None) -> tuple[float, list[Any]]:
-    """Seconds to send ``txs`` one by one through auto-mining eth-tester, and (status, gas)."""
+def run_eth_tester(txs: list[tuple[str, str, bytes]], gas: int | None,
+                   watch: Stopwatch) -> list[Any]:
+    """Send ``txs`` one by one through auto-mining eth-tester (one block per transaction, timed
+    by ``watch``); (status, gas) per tx, read after the timer."""
     from eth.vm.forks.cancun import CancunVM
     from eth_tester import EthereumTester, PyEVMBackend
     from eth_tester.exceptions import TransactionFailed
 
     genesis = PyEVMBackend.generate_genesis_state(num_accounts=SENDERS + 1)
-    tester = EthereumTester(PyEVMBackend(genesis_state=genesis, vm_configuration=((0, CancunVM),)))
+    backend = PyEVMBackend(genesis_state=genesis, vm_configuration=((0, CancunVM),))
+    tester = EthereumTester(backend)
     accounts = tester.get_accounts()
     admin, senders = accounts[0], {f"sender{i}": accounts[i + 1] for i in range(SENDERS)}
 
@@ -170,54 +185,64 @@ def run_eth_tester(txs: list[tuple[str, str, bytes]], gas: int | None) -> tuple[
 
     sink = deploy(SINK_SRC)
     addresses = {"sink": sink, "registry": deploy(REGISTRY_SRC, bytes.fromhex(sink[2:]))}
-    out: list[Any] = []
-    start = time.perf_counter()
-    for who, to, data in txs:
-        tx: dict[str, Any] = {"from": senders[who], "to": addresses[to], "data": "0x" + data.hex()}
-        if gas is None:
-            try:
-                tx["gas"] = tester.estimate_gas(tx)
-            except TransactionFailed:
-                tx["gas"] = FIXED_GAS  # eth-tester cannot estimate a reverting call
-        else:
-            tx["gas"] = gas
-        receipt = tester.get_transaction_receipt(tester.send_transaction(tx))
-        out.append((int(receipt["status"]), int(receipt["gas_used"])))
-    return time.perf_counter() - start, out
+    hashes = []
+    with watch:
+        for who, to, data in txs:
+            tx: dict[str, Any] = {"from": senders[who], "to": addresses[to],
+                                  "data": "0x" + data.hex()}
+            if gas is None:
+                try:
+                    tx["gas"] = tester.estimate_gas(tx)
+                except TransactionFailed:
+                    tx["gas"] = FIXED_GAS  # eth-tester cannot estimate a reverting call
+            else:
+                tx["gas"] = gas
+            hashes.append(tester.send_transaction(tx))
+    return [_receipt(backend, h) for h in hashes]
 
 
-def measure(
-    name: str, fn: Callable[[list[Any], int | None], tuple[float, list[Any]]], txs: list[Any],
-    gas: int | None,
-) -> tuple[dict[str, Any], list[Any]]:
-    """Run one side and summarise it."""
-    seconds, results = fn(txs, gas)
-    row = {"backend": name, "txs": len(txs), "seconds": round(seconds, 3),
-           "txs_per_s": round(len(txs) / seconds, 1)}
-    print(f"  {name:10s} {len(txs):6d} txs {seconds:8.2f} s {row['txs_per_s']:9.1f} tx/s")
-    return row, results
+def _receipt(backend: Any, tx_hash: str) -> tuple[int, int]:
+    """(status, gas used) through py-evm's transaction index (eth-tester's own lookup scans
+    every block from the head, which no side should pay for)."""
+    number, index = backend.chain.chaindb.get_transaction_index(bytes.fromhex(tx_hash[2:]))
+    receipt = backend.chain.get_transaction_receipt_by_index(number, index)
+    return (1 if receipt.state_root == b"\x01" else 0), int(receipt.gas_used)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run both modes and print (and optionally save) the figures."""
+    """Run both modes, taking turns, and print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 transactions instead of 2000")
     parser.add_argument("--n", type=int, default=None, help="number of transactions")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="turns per side after the warm-up (default 3, --quick 2)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
     n = args.n or (300 if args.quick else 2000)
+    repeat = args.repeat or (2 if args.quick else 3)
     txs = workload(n)
-    report: dict[str, Any] = {"n": n, "senders": SENDERS, "modes": {}}
+    warm = txs[:30]
+    report: dict[str, Any] = {"n": n, "senders": SENDERS, "repeat": repeat,
+                              "blocks_per_side": n, "modes": {}}
     for mode, gas in (("estimate", None), ("fixed-gas", FIXED_GAS)):
         print(f"mode {mode}:")
-        ours, our_results = measure("pyevm", run_pyevm, txs, gas)
-        theirs, their_results = measure("eth-tester", run_eth_tester, txs, gas)
-        ratio = ours["txs_per_s"] / theirs["txs_per_s"]
-        mismatches = sum(a != b for a, b in zip(our_results, their_results, strict=True))
-        reverted = sum(status == 0 for status, _ in our_results)
-        print(f"  ratio {ratio:.2f}x; reverted {reverted}; status/gas mismatches {mismatches}")
-        report["modes"][mode] = {"pyevm": ours, "eth_tester": theirs, "ratio": round(ratio, 2),
-                                 "reverted": reverted, "mismatches": mismatches}
+        sides = {"pyevm": lambda w, g=gas: run_pyevm(txs, g, w),
+                 "eth-tester": lambda w, g=gas: run_eth_tester(txs, g, w)}
+        run_pyevm(warm, gas, Stopwatch())  # warm-up on a short prefix: imports, compiler, caches
+        run_eth_tester(warm, gas, Stopwatch())
+        turns = take_turns(sides, repeat, warmup=False)
+        ours, theirs = turns["pyevm"], turns["eth-tester"]
+        ratio = theirs.wall / ours.wall
+        mismatches = sum(a != b for a, b in zip(ours.result, theirs.result, strict=True))
+        reverted = sum(status == 0 for status, _ in ours.result)
+        for name, t in turns.items():
+            print(f"  {name:10s} {n:6d} txs {t.wall:8.2f} s {n / t.wall:9.1f} tx/s "
+                  f"{t.cpu:8.2f} CPU-s  (fastest {min(t.walls):.2f}, slowest {max(t.walls):.2f})")
+        print(f"  ratio {ratio:.2f}x (medians of {repeat} turns); reverted {reverted}; "
+              f"status/gas mismatches {mismatches}")
+        report["modes"][mode] = {"pyevm": ours.row(n), "eth_tester": theirs.row(n),
+                                 "ratio": round(ratio, 2), "reverted": reverted,
+                                 "mismatches": mismatches}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -1,7 +1,7 @@
 """Throughput on the tour's transaction mix: the ``pyevm`` backend vs raw eth-tester, same run.
 
 Usage: ``python benchmarks/bench_tour_mix.py [--quick] [--cycles N] [--arrival S]
-[--block-seconds S] [--modes estimate,fixed-gas] [--json PATH]``
+[--block-seconds S] [--modes estimate,fixed-gas] [--repeat N] [--json PATH]``
 
 What it measures: how fast each side applies the same signed transactions,
 the mix the tour (:mod:`sim.protocol.story`) produces, at the same block times.
@@ -24,9 +24,9 @@ the mix the tour (:mod:`sim.protocol.story`) produces, at the same block times.
 2. **pyevm.** A fresh ``PyEVMChain`` with the same seed (same keys, so the
    same contract addresses), every sender funded; the deployments are
    replayed in one block *before* the timer; then, timed: ``send`` every
-   other transaction and ``mine`` one block per ``--block-seconds`` of
-   recorded time, stamped with the last recorded timestamp of the block (the
-   engine's use). Estimate mode passes that timestamp as ``estimate_at``.
+   other transaction and ``mine`` it in a block of its own, stamped as
+   eth-tester stamps it (:func:`stamps`). Estimate mode passes that
+   timestamp as ``estimate_at``.
 3. **eth-tester.** ``EthereumTester(PyEVMBackend(Cancun))`` with pmrsim's
    genesis timestamp; every sender's key added and funded by a value
    transfer from the genesis account (senders keep nonce 0, so the admin
@@ -45,6 +45,14 @@ the mix the tour (:mod:`sim.protocol.story`) produces, at the same block times.
    Receipts are read after the timer on both sides (eth-tester's own
    ``get_transaction_receipt`` scans every block, so py-evm's transaction
    index is used instead).
+
+So both sides do the same work: the same signed transactions (same keys,
+nonces and data), one block per transaction with the same timestamps, the
+receipts read after the timer, in one process each. (The engine packs
+transactions into blocks of ``--block-seconds``; eth-tester cannot, so the
+ratio is taken one transaction per block; ``pyevm-packed`` is reported
+beside it, without a ratio.) Each side is warmed up once, then the sides
+take ``--repeat`` turns (:mod:`turns`) and the figures are medians.
 
 Two modes: ``estimate`` (no gas given) and ``fixed-gas`` (:data:`FIXED_GAS`).
 Both sides must agree with each other, and with the recording, on every
@@ -67,6 +75,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from turns import Stopwatch, take_turns
 
 from sim.chain import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_GENESIS_TIMESTAMP, Account, Receipt
 from sim.chain.pyevm import PyEVMChain
@@ -275,9 +286,24 @@ def blocks_of(txs: Sequence[Tx], seconds: int) -> list[list[Tx]]:
 Result = tuple[int, int]  # (status, gas used)
 
 
-def run_pyevm(txs: Sequence[Tx], gas: int | None, block_seconds: int,
-              seed: int = SEED) -> tuple[float, list[Result], int]:
-    """Seconds to send and mine the non-deploy txs on PyEVMChain; (status, gas) of all; blocks."""
+def stamps(txs: Sequence[Tx]) -> list[int]:
+    """The timestamp of each timed transaction's block when each has a block of its own: its
+    recorded time, or one second after the block before (as eth-tester's ``stamp`` does)."""
+    head = DEFAULT_GENESIS_TIMESTAMP
+    deploys = [tx for tx in txs if tx.to is None]
+    head = max(head, deploys[-1].timestamp) if deploys else head
+    out = []
+    for tx in txs[len(deploys):]:
+        head = max(tx.timestamp, head + 1)
+        out.append(head)
+    return out
+
+
+def run_pyevm(txs: Sequence[Tx], gas: int | None, block_seconds: int | None,
+              watch: Stopwatch, seed: int = SEED) -> tuple[list[Result], int]:
+    """Send and mine the non-deploy txs on PyEVMChain (timed by ``watch``): one block per
+    transaction at :func:`stamps`'s times, or (``block_seconds``) one block per that much
+    recorded time, as the engine packs them. (status, gas) of all, read after; blocks."""
     chain = PyEVMChain(seed)
     accounts = {label: chain.account(label) for label in senders_of(txs)}
     for account in accounts.values():
@@ -290,24 +316,27 @@ def run_pyevm(txs: Sequence[Tx], gas: int | None, block_seconds: int,
     chain.mine(deploys[-1].timestamp)
     for tx, h in zip(deploys, hashes, strict=True):
         assert chain.receipt(h).contract_address == tx.contract_address, "addresses differ"
-    blocks = blocks_of(rest, block_seconds)
-    start = time.perf_counter()
-    for block in blocks:
-        at = block[-1].timestamp
-        for tx in block:
-            hashes.append(chain.send(accounts[tx.sender], tx.to, tx.data, gas=gas,
-                                     estimate_at=at if gas is None else None))
-        chain.mine(at)
-        if chain.pending():
-            raise RuntimeError(f"block at {at} left {len(chain.pending())} transactions pending")
-    elapsed = time.perf_counter() - start
+    if block_seconds is None:
+        blocks = [([tx], at) for tx, at in zip(rest, stamps(txs), strict=True)]
+    else:
+        blocks = [(block, block[-1].timestamp) for block in blocks_of(rest, block_seconds)]
+    with watch:
+        for block, at in blocks:
+            for tx in block:
+                hashes.append(chain.send(accounts[tx.sender], tx.to, tx.data, gas=gas,
+                                         estimate_at=at if gas is None else None))
+            chain.mine(at)
+            if chain.pending():
+                raise RuntimeError(f"block at {at} left {len(chain.pending())} transactions "
+                                   "pending")
     receipts = [chain.receipt(h) for h in hashes]
-    return elapsed, [(r.status, r.gas_used) for r in receipts], len(blocks)
+    return [(r.status, r.gas_used) for r in receipts], len(blocks)
 
 
-def run_eth_tester(txs: Sequence[Tx], gas: int | None,
-                   seed: int = SEED) -> tuple[float, list[Result], dict[str, Any]]:
-    """Seconds to send the non-deploy txs through auto-mining eth-tester; (status, gas); notes."""
+def run_eth_tester(txs: Sequence[Tx], gas: int | None, watch: Stopwatch,
+                   seed: int = SEED) -> tuple[list[Result], dict[str, Any]]:
+    """Send the non-deploy txs through auto-mining eth-tester (timed by ``watch``); (status,
+    gas) of all, read after; notes."""
     from eth.vm.forks.cancun import CancunVM
     from eth_tester import EthereumTester, PyEVMBackend
     from eth_tester.exceptions import TransactionFailed
@@ -357,22 +386,22 @@ def run_eth_tester(txs: Sequence[Tx], gas: int | None,
         assert tester.get_code("0x" + tx.contract_address.hex()) != "0x", "addresses differ"
     rest = txs[len(deploys):]
     notes["late_blocks"] = sum(1 for tx in rest if tx.timestamp <= head)
-    start = time.perf_counter()
-    for tx in rest:
-        stamp(tx.timestamp)
-        d = as_dict(tx)
-        if gas is None:
-            try:
-                d["gas"] = tester.estimate_gas(d)
-            except TransactionFailed:
-                d["gas"] = FIXED_GAS  # reverts when estimated at the wall clock (see docstring)
-                notes["estimate_fallbacks"] += 1
-                fallbacks[tx.op] += 1
-        else:
-            d["gas"] = gas
-        hashes.append(tester.send_transaction(d))
-    elapsed = time.perf_counter() - start
+    with watch:
+        for tx in rest:
+            stamp(tx.timestamp)
+            d = as_dict(tx)
+            if gas is None:
+                try:
+                    d["gas"] = tester.estimate_gas(d)
+                except TransactionFailed:
+                    d["gas"] = FIXED_GAS  # reverts when estimated at the wall clock (docstring)
+                    notes["estimate_fallbacks"] += 1
+                    fallbacks[tx.op] += 1
+            else:
+                d["gas"] = gas
+            hashes.append(tester.send_transaction(d))
     notes["estimate_fallback_ops"] = dict(sorted(fallbacks.items()))
+    notes["blocks"] = len(rest)
 
     def result(tx_hash: str) -> Result:
         # eth-tester's get_transaction_receipt scans every block from the head (quadratic):
@@ -383,7 +412,7 @@ def run_eth_tester(txs: Sequence[Tx], gas: int | None,
         receipt = backend.chain.get_transaction_receipt_by_index(number, index)
         return (1 if receipt.state_root == b"\x01" else 0), int(receipt.gas_used)
 
-    return elapsed, [result(h) for h in hashes], notes
+    return [result(h) for h in hashes], notes
 
 
 def mix_of(txs: Sequence[Tx]) -> dict[str, int]:
@@ -398,11 +427,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20 patient cycles instead of 150")
     parser.add_argument("--cycles", type=int, default=None, help="number of patient cycles")
     parser.add_argument("--arrival", type=int, default=30, help="seconds between patient arrivals")
-    parser.add_argument("--block-seconds", type=int, default=12, help="recorded time per pyevm block")
+    parser.add_argument("--block-seconds", type=int, default=12,
+                        help="recorded time per block of the pyevm-packed side")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="turns per side after the warm-up (default 3, --quick 2)")
     parser.add_argument("--modes", default="estimate,fixed-gas", help="comma-separated modes")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
     cycles = args.cycles or (20 if args.quick else 150)
+    args.repeat = args.repeat or (2 if args.quick else 3)
     t = time.perf_counter()
     txs = build_workload(cycles, args.arrival)
     timed = [tx for tx in txs if tx.to is not None]
@@ -420,24 +453,40 @@ def main(argv: list[str] | None = None) -> int:
         "reverted": sum(tx.status == 0 for tx in txs), "mix": mix, "modes": {},
     }
     modes = {"estimate": None, "fixed-gas": FIXED_GAS}
-    print(f"\n{'mode':10s} {'side':10s} {'txs':>6s} {'seconds':>8s} {'tx/s':>8s}")
+    report["repeat"] = args.repeat
+    n = len(timed)
+    print(f"\n{'mode':10s} {'side':13s} {'txs':>6s} {'blocks':>6s} {'seconds':>8s} {'tx/s':>8s} "
+          f"{'CPU-s':>7s}")
     for mode in args.modes.split(","):
         gas = modes[mode]
-        secs, ours, blocks = run_pyevm(txs, gas, args.block_seconds)
-        their_secs, theirs, notes = run_eth_tester(txs, gas)
+        sides = {
+            "pyevm": lambda w, g=gas: run_pyevm(txs, g, None, w),
+            "eth-tester": lambda w, g=gas: run_eth_tester(txs, g, w),
+            "pyevm-packed": lambda w, g=gas: run_pyevm(txs, g, args.block_seconds, w),
+        }
+        turns = take_turns(sides, args.repeat)
+        ours, blocks = turns["pyevm"].result
+        theirs, notes = turns["eth-tester"].result
+        packed, packed_blocks = turns["pyevm-packed"].result
+        assert blocks == notes["blocks"], "both sides must mine the same blocks"
         rows = {}
-        for side, s in (("pyevm", secs), ("eth-tester", their_secs)):
-            rows[side] = {"txs": len(timed), "seconds": round(s, 3),
-                          "txs_per_s": round(len(timed) / s, 1)}
-            print(f"{mode:10s} {side:10s} {len(timed):6d} {s:8.2f} {len(timed) / s:8.1f}")
-        ratio = their_secs / secs
+        for side, t, count in (("pyevm", turns["pyevm"], blocks),
+                               ("eth-tester", turns["eth-tester"], notes["blocks"]),
+                               ("pyevm-packed", turns["pyevm-packed"], packed_blocks)):
+            rows[side] = {**t.row(n), "blocks": count}
+            print(f"{mode:10s} {side:13s} {n:6d} {count:6d} {t.wall:8.2f} {n / t.wall:8.1f} "
+                  f"{t.cpu:7.2f}")
+        ratio = turns["eth-tester"].wall / turns["pyevm"].wall
         vs_tester = sum(a != b for a, b in zip(ours, theirs, strict=True))
         vs_record = sum(a != b for a, b in zip(ours, recorded, strict=True))
-        print(f"{mode:10s} ratio {ratio:.2f}x; pyevm blocks {blocks}; status/gas mismatches: "
-              f"pyevm vs eth-tester {vs_tester}, pyevm vs recording {vs_record}; "
-              f"eth-tester estimate fallbacks {notes['estimate_fallbacks']}")
+        vs_packed = sum(a != b for a, b in zip(packed, recorded, strict=True))
+        print(f"{mode:10s} ratio {ratio:.2f}x (one block per tx on both, medians of "
+              f"{args.repeat} turns); status/gas mismatches: pyevm vs eth-tester {vs_tester}, "
+              f"pyevm vs recording {vs_record}, packed vs recording {vs_packed}; eth-tester "
+              f"estimate fallbacks {notes['estimate_fallbacks']}")
         report["modes"][mode] = {
-            "pyevm": rows["pyevm"], "eth_tester": rows["eth-tester"], "ratio": round(ratio, 2),
+            "pyevm": rows["pyevm"], "eth_tester": rows["eth-tester"],
+            "pyevm_packed": rows["pyevm-packed"], "ratio": round(ratio, 2),
             "pyevm_blocks": blocks, "mismatches_vs_eth_tester": vs_tester,
             "mismatches_vs_recording": vs_record, **notes,
         }

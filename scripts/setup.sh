@@ -22,9 +22,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet -e ".[dev,bench]"
     echo "$want" > "$stamp"
 fi
-# anvil (for the rpc backend and its tests) from the npm registry into .tools/;
-# without npm this only warns, and those tests skip.
-bash scripts/install-anvil.sh >/dev/null || true
+# anvil, cast, Hardhat, ipfs-car and the js UnixFS importer (the real clients the tests
+# check pmrsim against) from the npm registry into .tools/; without npm this only warns
+# and those tests skip, except in CI (.ci/run sets PMRSIM_REQUIRE_TOOLS=1): there the
+# set-up fails.
+if ! bash scripts/install-tools.sh; then
+    [ "${PMRSIM_REQUIRE_TOOLS:-}" = 1 ] && { echo "setup: scripts/install-tools.sh failed" >&2; exit 1; }
+fi
 # dcmtk and dicom3tools (the validators of the de-identification tests) from
 # Debian's packages; without root this only warns, and those tests skip
 # (in CI, where .ci/run sets PMRSIM_REQUIRE_DICOM_TOOLS=1, they fail).

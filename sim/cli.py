@@ -44,12 +44,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``pmrsim`` parser with every available sub-command."""
+    from sim import __version__
+
     parser = _Parser(
         prog="pmrsim",
         description="Deterministic blockchain testbed for patient medical records.",
+        epilog="Run `pmrsim COMMAND --help` for a command's options; README.md lists them all.",
     )
+    parser.add_argument("--version", action="version", version=f"pmrsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(f"sim.commands.{name}")
@@ -65,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``pmrsim`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare `pmrsim`: the commands, not only "arguments are required"
+        parser.print_help(sys.stderr)
+        return 2
     try:
         with interrupts():
             code: int = args.func(args)

@@ -46,7 +46,7 @@ class Artifact:
     source_hash: str
 
     def to_json(self) -> dict[str, Any]:
-        """A Hardhat/Foundry-style artifact other Ethereum tools can read."""
+        """pmrsim's own artifact (``pmrsim compile --format pmrsim``; the cache's entries)."""
         return {
             "schema": ARTIFACT_SCHEMA,
             "contractName": self.name,
@@ -201,13 +201,9 @@ def _write_atomic(path: Path, data: object) -> None:
         pass  # the cache is an optimisation; a read-only home must not break a run
 
 
-def write_artifacts(out_dir: Path) -> list[Path]:
-    """Write ``<Name>.json`` (abi + bytecode) per contract into ``out_dir``; return the paths."""
-    artifacts = load_artifacts()
+def write_artifacts(out_dir: Path, fmt: str = "pmrsim") -> list[Path]:
+    """Write every contract's artifact into ``out_dir`` in layout ``fmt`` (:mod:`sim.artifacts`)."""
+    from sim import artifacts as layouts
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, artifact in artifacts.items():
-        path = out_dir / f"{name}.json"
-        path.write_text(json.dumps(artifact.to_json(), indent=2) + "\n")
-        written.append(path)
-    return written
+    return layouts.write(load_artifacts(), out_dir, fmt)

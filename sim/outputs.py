@@ -67,6 +67,10 @@ from sim.interrupts import (
 
 #: The marker file a command writes at the top of a complete output folder.
 MARKER = ".pmrsim-output.json"
+#: The same marker without the ``.json`` suffix, for folders another tool reads every
+#: ``*.json`` file of (``pmrsim compile --format hardhat`` is a Hardhat ``artifacts/``
+#: folder, which Hardhat would otherwise list as an artifact).
+BARE_MARKER = ".pmrsim-output"
 #: The ``schema`` value of :data:`MARKER`.
 MARKER_SCHEMA = "pmrsim.output/1"
 #: OS errors that, raised with no file name while an output is written, are the output's.
@@ -120,21 +124,27 @@ def _rename_new(source: Path, target: Path) -> None:
 # --- the marker ------------------------------------------------------------------------------------
 
 
-def write_marker(folder: Path, command: str) -> Path:
-    """Write :data:`MARKER` (schema, command, pmrsim version) into ``folder``; return its path."""
+def write_marker(folder: Path, command: str, name: str = MARKER) -> Path:
+    """Write the marker ``name`` (:data:`MARKER` or :data:`BARE_MARKER`: schema, command,
+    pmrsim version) into ``folder``; return its path."""
     from sim import __version__
 
-    path = folder / MARKER
+    path = folder / name
     path.write_text(json.dumps({"schema": MARKER_SCHEMA, "command": command,
                                 "pmrsim": __version__}, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
 def read_marker(folder: Path) -> dict[str, Any] | None:
-    """The marker of ``folder`` when it holds a valid one, else None."""
-    try:
-        data = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The marker of ``folder`` (:data:`MARKER`, else :data:`BARE_MARKER`) when it holds a
+    valid one, else None."""
+    for name in (MARKER, BARE_MARKER):
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        break
+    else:
         return None
     if not isinstance(data, dict) or data.get("schema") != MARKER_SCHEMA \
             or not isinstance(data.get("command"), str):
@@ -285,6 +295,7 @@ class StagedOutput:
                  replace: Replace = Replace.OWN, force: bool = False, option: str | None = "--out",
                  legacy: Callable[[Path], bool] | None = None,
                  recognise: Callable[[Path], bool] | None = None, mark: bool = True,
+                 marker: str = MARKER,
                  file_mode: int = 0o666) -> None:
         """See :func:`staged_output`."""
         given = str(target)
@@ -300,6 +311,7 @@ class StagedOutput:
         self.legacy = legacy
         self.recognise = recognise
         self.mark = mark and kind == "folder"
+        self.marker = marker
         self.file_mode = file_mode
         slug = re.sub(r"[^a-z]+", "-", command.lower()).strip("-") or "output"
         stem = f".{self.target.name}.pmrsim-{slug}-{os.getpid()}"
@@ -437,7 +449,7 @@ class StagedOutput:
         arrived while the output was moved.
         """
         if self.mark:
-            write_marker(self.path, self.command)
+            write_marker(self.path, self.command, self.marker)
         leftover: Path | None = None
         with held():
             if not os.path.lexists(self.target):
@@ -544,14 +556,16 @@ def staged_output(target: Path | str, *, command: str, kind: Kind = "folder",
                   replace: Replace = Replace.OWN, force: bool = False,
                   option: str | None = "--out", legacy: Callable[[Path], bool] | None = None,
                   recognise: Callable[[Path], bool] | None = None, mark: bool = True,
+                 marker: str = MARKER,
                   file_mode: int = 0o666) -> Iterator[StagedOutput]:
     """Build the output of ``pmrsim <command>`` for ``target`` whole, or leave ``target`` as it was.
 
     Yields the :class:`StagedOutput`: write into its ``path`` (a new empty
     folder for ``kind="folder"``, a new empty file for ``kind="file"``,
     created with ``file_mode`` less the umask). When the block ends normally
-    the output replaces ``target`` (a folder first gets :data:`MARKER` unless
-    ``mark`` is False); when it raises, the staging copy is removed.
+    the output replaces ``target`` (a folder first gets the marker ``marker``,
+    :data:`MARKER` by default, unless ``mark`` is False); when it raises, the
+    staging copy is removed.
 
     ``replace`` and ``force`` are the overwrite policy (:class:`Replace`);
     ``legacy(folder)`` recognises an output of this command written before
@@ -565,7 +579,7 @@ def staged_output(target: Path | str, *, command: str, kind: Kind = "folder",
     :class:`Interrupted` is re-raised with its ``outcome`` set.
     """
     stage = StagedOutput(target, command=command, kind=kind, replace=replace, force=force,
-                         option=option, legacy=legacy, recognise=recognise, mark=mark,
+                         option=option, legacy=legacy, recognise=recognise, mark=mark, marker=marker,
                          file_mode=file_mode)
     with interrupts():
         try:
@@ -593,5 +607,5 @@ def staged_output(target: Path | str, *, command: str, kind: Kind = "folder",
             stage.finish()  # after an interrupted removal of the old output
 
 
-__all__ = ["MARKER", "MARKER_SCHEMA", "OutputLock", "Replace", "StagedOutput", "exchange",
+__all__ = ["BARE_MARKER", "MARKER", "MARKER_SCHEMA", "OutputLock", "Replace", "StagedOutput", "exchange",
            "read_marker", "reading", "staged_output", "write_marker", "written_by"]

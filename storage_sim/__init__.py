@@ -11,13 +11,17 @@ Main entry points:
 
 * :func:`compute_cid`, :func:`import_stream`, :func:`import_bytes`,
   :func:`export_bytes` - UnixFS import/export.
-* :func:`export_car`, :func:`import_car`, :func:`read_car` - CARv1.
+* :func:`import_tree`, :func:`import_path`, :func:`export_tree`, :func:`export_path`,
+  :func:`walk_tree`, :func:`list_directory` - UnixFS directories (``ipfs add -r``,
+  ``-w``; HAMT-sharded past Kubo's threshold).
+* :func:`export_car`, :func:`import_car` (complete archives only), :func:`read_car`,
+  :func:`check_complete` - CARv1.
 * :class:`Swarm`, :class:`Node`, :class:`MemoryBlockstore`,
   :class:`FileBlockstore`, :class:`PackBlockstore` - the simulated network.
 """
 
 from storage_sim.blockstore import Blockstore, FileBlockstore, MemoryBlockstore, PackBlockstore
-from storage_sim.car import export_car, import_car, read_car, write_car
+from storage_sim.car import check_complete, export_car, import_car, read_car, write_car
 from storage_sim.cid import DAG_PB, RAW, Cid
 from storage_sim.counters import SwarmCounters
 from storage_sim.errors import (
@@ -49,6 +53,16 @@ from storage_sim.unixfs import (
     import_stream,
     walk_dag,
 )
+from storage_sim.unixfs_dir import (
+    DirEntry,
+    TreeResult,
+    export_path,
+    export_tree,
+    import_path,
+    import_tree,
+    list_directory,
+    walk_tree,
+)
 
 __all__ = [
     "DAG_PB",
@@ -61,6 +75,7 @@ __all__ = [
     "Cid",
     "ContentUnavailableError",
     "DagFormatError",
+    "DirEntry",
     "FileBlockstore",
     "ImportParams",
     "ImportResult",
@@ -75,19 +90,27 @@ __all__ = [
     "Swarm",
     "SwarmCounters",
     "SwarmKeyError",
+    "TreeResult",
     "UnknownNodeError",
+    "check_complete",
     "compute_cid",
     "export_bytes",
     "export_car",
     "export_chunks",
+    "export_path",
     "export_to",
+    "export_tree",
     "format_swarm_key",
     "import_bytes",
     "import_car",
+    "import_path",
     "import_stream",
+    "import_tree",
+    "list_directory",
     "new_swarm_key",
     "parse_swarm_key",
     "read_car",
     "walk_dag",
+    "walk_tree",
     "write_car",
 ]

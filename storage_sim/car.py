@@ -14,16 +14,26 @@ the header's and each section's length against :data:`MAX_HEADER`,
 :data:`MAX_SECTION` and, when the stream can tell, the bytes actually left
 in it; varints against their 9-byte limit and minimal encoding; the header's
 CBOR nesting, item counts and key types before anything is built from them.
+:func:`import_car` also checks the archive is complete (every block its
+roots reach is there) before it stores anything.
+
+Files and folders alike: a directory DAG (``ipfs add -w``, ipfs-car's
+default, which wraps the input in a folder) exports with
+:func:`export_car` and imports with :func:`import_car` as a file does;
+:func:`storage_sim.unixfs_dir.export_tree` rebuilds its contents.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import BinaryIO
 
+from storage_sim.blockstore import Blockstore, PackBlockstore
 from storage_sim.cid import Cid
 from storage_sim.errors import CarFormatError, InvalidCidError, StorageError
-from storage_sim.unixfs import BlockGetter, BlockSink, walk_dag
+from storage_sim.unixfs import BlockGetter, BlockSink, child_cids, walk_dag
 from storage_sim.varint import decode_uvarint, encode_uvarint
 
 _CID_TAG = 42
@@ -243,8 +253,48 @@ def _blocks(stream: BinaryIO, offset: int, name: str) -> Iterator[tuple[Cid, byt
 
 
 def import_car(stream: BinaryIO, sink: BlockSink, name: str = "<car>") -> list[Cid]:
-    """Verify and store every block of a CARv1 into ``sink``; return the roots."""
+    """Verify a CARv1, check it is complete, then store every block into ``sink``; return the roots.
+
+    Complete means every block reachable from the roots (through dag-pb
+    links: files, folders, HAMT shards) is in the archive and matches its
+    CID; blocks no root reaches are allowed (the CAR format permits them)
+    and kept. The blocks are staged in a temporary pack file until the check
+    passes, so an incomplete or malformed CAR (a missing block, only a
+    header) is a :class:`CarFormatError` and nothing of it reaches ``sink``.
+    """
     roots, blocks = read_car(stream, name)
-    for cid, data in blocks:
-        sink.put(cid, data)
+    with tempfile.TemporaryDirectory(prefix="pmrsim-car-") as scratch:
+        staged = PackBlockstore(Path(scratch) / "blocks.pack")
+        try:
+            for cid, data in blocks:
+                staged.put(cid, data)
+            check_complete(roots, staged, name)
+            for cid in staged.cids():
+                sink.put(cid, staged.get(cid))
+        finally:
+            staged.close()
     return roots
+
+
+def check_complete(roots: Sequence[Cid], store: Blockstore, name: str = "<car>") -> int:
+    """Check every block reachable from ``roots`` is in ``store`` and decodes; return how many.
+
+    Raises :class:`CarFormatError` naming the first missing block and the
+    block that links to it (or the root it is).
+    """
+    seen: set[Cid] = set()
+    stack: list[tuple[Cid, Cid | None]] = [(root, None) for root in reversed(roots)]
+    while stack:
+        cid, parent = stack.pop()
+        if cid in seen:
+            continue
+        if not store.has(cid):
+            where = f"linked from {parent}" if parent is not None else "a root"
+            raise CarFormatError(f"{name}: incomplete: block {cid} ({where}) is not in the archive")
+        seen.add(cid)
+        try:
+            links = child_cids(cid, store.get(cid))
+        except StorageError as exc:
+            raise CarFormatError(f"{name}: block {cid}: {exc}") from None
+        stack.extend((child, cid) for child in reversed(links))
+    return len(seen)

@@ -22,6 +22,9 @@ from storage_sim.varint import decode_uvarint, encode_uvarint
 UNIXFS_RAW = 0
 UNIXFS_DIRECTORY = 1
 UNIXFS_FILE = 2
+UNIXFS_METADATA = 3
+UNIXFS_SYMLINK = 4
+UNIXFS_HAMT_SHARD = 5
 
 _VARINT = 0
 _LEN = 2
@@ -46,12 +49,15 @@ class PBNode:
 
 @dataclass(frozen=True, slots=True)
 class UnixFSData:
-    """A decoded UnixFS ``Data`` message (only the fields files use)."""
+    """A decoded UnixFS ``Data`` message (files, directories and HAMT shards; mode and mtime
+    are read past)."""
 
     type: int
     data: bytes | None = None
     filesize: int | None = None
     blocksizes: tuple[int, ...] = field(default=())
+    hash_type: int | None = None
+    fanout: int | None = None
 
 
 def _len_field(tag: int, payload: bytes) -> bytes:
@@ -85,6 +91,17 @@ def encode_unixfs_file(data: bytes | None, filesize: int, blocksizes: Sequence[i
     parts.append(b"\x18" + encode_uvarint(filesize))
     parts.extend(b"\x20" + encode_uvarint(size) for size in blocksizes)
     return b"".join(parts)
+
+
+def encode_unixfs_directory() -> bytes:
+    """A basic UnixFS ``Directory`` message (``Type`` only: no mode, no mtime, as Kubo writes)."""
+    return b"\x08\x01"
+
+
+def encode_unixfs_hamt(bitfield: bytes, fanout: int, hash_type: int) -> bytes:
+    """A UnixFS ``HAMTShard`` message: ``Type``, ``Data`` (the bitfield), ``hashType``, ``fanout``."""
+    return (b"\x08\x05" + _len_field(0x12, bitfield) + b"\x28" + encode_uvarint(hash_type)
+            + b"\x30" + encode_uvarint(fanout))
 
 
 def _fields(buf: bytes, what: str) -> Iterator[tuple[int, int, int | bytes]]:
@@ -153,6 +170,8 @@ def decode_unixfs(buf: bytes) -> UnixFSData:
     data: bytes | None = None
     filesize: int | None = None
     blocksizes: list[int] = []
+    hash_type: int | None = None
+    fanout: int | None = None
     for number, wire, value in _fields(buf, "UnixFS Data"):
         if number == 1 and isinstance(value, int):
             kind = value
@@ -167,10 +186,14 @@ def decode_unixfs(buf: bytes) -> UnixFSData:
             while pos < len(value):
                 size, pos = decode_uvarint(value, pos)
                 blocksizes.append(size)
-        elif number in (5, 6, 7, 8):  # hashType, fanout, mode, mtime: not used by files
+        elif number == 5 and isinstance(value, int):
+            hash_type = value
+        elif number == 6 and isinstance(value, int):
+            fanout = value
+        elif number in (7, 8):  # mode, mtime: metadata pmrsim neither writes nor restores
             continue
         else:
             raise DagFormatError(f"UnixFS Data: unexpected field {number}")
     if kind is None:
         raise DagFormatError("UnixFS Data: missing Type")
-    return UnixFSData(kind, data, filesize, tuple(blocksizes))
+    return UnixFSData(kind, data, filesize, tuple(blocksizes), hash_type, fanout)

@@ -20,7 +20,9 @@ from typing import BinaryIO, Protocol
 
 from storage_sim.cid import DAG_PB, RAW, Cid
 from storage_sim.dagpb import (
+    UNIXFS_DIRECTORY,
     UNIXFS_FILE,
+    UNIXFS_HAMT_SHARD,
     UNIXFS_RAW,
     PBLink,
     decode_node,
@@ -297,6 +299,9 @@ def _file_chunks(
     if node.data is None:
         raise DagFormatError(f"{cid}: dag-pb node without UnixFS data")
     meta = decode_unixfs(node.data)
+    if meta.type in (UNIXFS_DIRECTORY, UNIXFS_HAMT_SHARD):
+        raise DagFormatError(f"{cid}: a directory, not a file (export it with "
+                             "storage_sim.export_tree or export_path)")
     if meta.type not in (UNIXFS_FILE, UNIXFS_RAW):
         raise DagFormatError(f"{cid}: UnixFS type {meta.type} is not a file")
     own = meta.data or b""

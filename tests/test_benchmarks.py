@@ -89,3 +89,87 @@ def test_deid_leak_checker_sees_codes_in_dummy_sequences(tmp_path: Path) -> None
     kept.parent.mkdir(parents=True)
     leaky.save_as(kept)
     assert bench.residual_files([src], tmp_path / "kept") == 1
+
+
+def test_turns_warm_up_rotate_and_take_medians() -> None:
+    """Each side is warmed up once untimed, then the first side rotates each turn (A B, B A,
+    A B) and the figure is the median of the timed turns only."""
+    turns = _load("turns")
+    calls: list[str] = []
+    walls = {"A": iter([9.0, 1.0, 3.0, 2.0]), "B": iter([9.0, 5.0, 4.0, 6.0])}
+
+    def side(name: str):  # type: ignore[no-untyped-def]
+        def run(watch):  # type: ignore[no-untyped-def]
+            calls.append(name)
+            with watch:
+                pass
+            watch.wall = next(walls[name])
+            return name
+        return run
+
+    out = turns.take_turns({"A": side("A"), "B": side("B")}, 3)
+    assert calls == ["A", "B", "A", "B", "B", "A", "A", "B"]
+    assert out["A"].walls == [1.0, 3.0, 2.0] and out["A"].wall == 2.0
+    assert out["B"].wall == 5.0 and out["B"].result == "B"
+    assert out["A"].row(10)["txs_per_s"] == 5.0 and out["A"].row()["turns"] == 3
+
+
+def test_stopwatch_counts_cpu_of_ended_children() -> None:
+    """CPU-seconds include a worker process that ran and ended inside the timed region."""
+    import subprocess
+
+    turns = _load("turns")
+    watch = turns.Stopwatch()
+    with watch:
+        subprocess.run([sys.executable, "-c", "sum(i * i for i in range(3_000_000))"],
+                       check=True)
+    assert watch.cpu > 0.05 and watch.wall >= watch.cpu * 0.2
+
+
+def test_bench_exits_1_naming_each_missed_target(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim bench` exits 1 when a target is missed and names it; a missing figure fails only
+    `--check`; with every target met and every figure there it exits 0."""
+    import sim.bench
+    from sim.bench import Figure
+    from sim.cli import main
+
+    met = Figure("chain", "pyevm / eth-tester", 3.5, ">= 3", True)
+    miss = Figure("engine", "revm with workers / pyevm", 17.9, ">= 20", False)
+    absent = Figure("deid", "deid files/s", float("nan"), "unavailable: not installed", None)
+    for figures, plain, check in (([met], 0, 0), ([met, absent], 0, 1), ([met, miss], 1, 1)):
+        monkeypatch.setattr(sim.bench, "run_suite", lambda f=figures, **_kw: list(f))
+        assert main(["bench"]) == plain
+        assert main(["bench", "--check"]) == check
+        err = capsys.readouterr().err
+        if miss in figures:
+            assert "engine: revm with workers / pyevm = 17.9, target >= 20" in err
+        if absent in figures:
+            assert "deid files/s: unavailable: not installed" in err
+
+
+def test_every_extractor_shows_its_baseline() -> None:
+    """The chain, engine and sharing rows include the baselines' own figures (or why missing)."""
+    from sim.bench import _chain, _engine, _sharing
+
+    chain = _chain({"modes": {"fixed-gas": {
+        "ratio": 1.2, "pyevm": {"txs_per_s": 60.0, "cpu_s": 1.0},
+        "eth_tester": {"txs_per_s": 50.0, "cpu_s": 1.2}}}}, "chain")
+    assert any(f.measure == "eth-tester tx/s (fixed-gas)" and f.target == "baseline"
+               for f in chain)
+    assert any(f.ok is False for f in chain)
+    engine = _engine({"cases": {"iomt": {"agree": True, "backends": {
+        "pyevm": {"tx_per_s": 70.0, "cpu_s": 100.0, "x_pyevm": 1.0},
+        "revm": {"x_pyevm": 9.0, "cpu_s": 11.0},
+        "revm+workers": {"x_pyevm": 14.0, "cpu_s": 12.0}}}}})
+    by_measure = {f.measure: f for f in engine}
+    assert by_measure["iomt: whole engine revm with its 2 workers / pyevm"].ok is False
+    assert by_measure["iomt: whole engine revm / pyevm, one process each"].ok is None
+    assert by_measure["iomt: pyevm tx/s (one process)"].target == "baseline"
+    sharing = _sharing({"throughput_ratio_vs_aes": {"split": 0.6, "combine_with_parity": 0.4,
+                                                    "target": 0.5},
+                        "storage": {"ratio_to_record": 1.67, "target_ratio": 1.68},
+                        "mib_per_s": {}})
+    assert [f.ok for f in sharing if f.target.startswith(">=")] == [True, False]
+    assert all(f.target.startswith("missing") for f in sharing if "AES" in f.measure
+               and "MiB/s" in f.measure)

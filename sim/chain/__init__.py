@@ -7,7 +7,8 @@
 
 Backends: ``pyevm`` (default, :class:`sim.chain.pyevm.PyEVMChain`),
 ``ethtester`` (eth-tester's PyEVMBackend, an independent oracle), ``revm``
-(pyrevm, for scale) and ``rpc`` (any node over JSON-RPC; tested on anvil).
+(pyrevm, for scale), ``rpc`` (any node over JSON-RPC; tested on anvil) and
+``anvil`` (the rpc backend on an anvil node it starts and stops itself).
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def _rpc(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
                     genesis_timestamp=genesis_timestamp)
 
 
+def _anvil(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
+           rpc_url: str | None) -> Chain:
+    """Start an anvil node of its own (from ``.tools/``) and drive it as the rpc backend."""
+    if rpc_url:
+        raise InputError("the anvil backend starts its own node: drop --rpc-url (chain.rpc_url), "
+                         "or use --backend rpc to drive a node you started")
+    from sim.chain.anvilchain import AnvilChain
+
+    return AnvilChain(seed, block_gas_limit=block_gas_limit, genesis_timestamp=genesis_timestamp)
+
+
 def _revm(seed: int | bytes, block_gas_limit: int, genesis_timestamp: int,
           rpc_url: str | None, *, background: bool = False) -> Chain:
     """Build the pyrevm backend (Rust EVM, for scale); ``background``: roots and signatures
@@ -93,6 +105,7 @@ BACKENDS: dict[str, Callable[[int | bytes, int, int, str | None], Chain]] = {
     "ethtester": _ethtester,
     "revm": _revm,
     "rpc": _rpc,
+    "anvil": _anvil,
 }
 
 

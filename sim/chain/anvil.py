@@ -1,6 +1,6 @@
 """Start and stop a local ``anvil`` node (Foundry) for the ``rpc`` backend, loopback only.
 
-The binary is ``$PMRSIM_ANVIL`` if set, else the one ``scripts/install-anvil.sh``
+The binary is ``$PMRSIM_ANVIL`` if set, else the one ``scripts/install-tools.sh``
 puts in ``.tools/`` (npm package ``@foundry-rs/anvil-linux-amd64``), else
 ``anvil`` on ``PATH``. The node runs pmrsim's chain: Cancun, chain id 31337,
 the block gas limit, a 1 gwei genesis base fee (py-evm's initial base fee),
@@ -32,7 +32,7 @@ from sim.errors import ChainError
 
 #: Environment variable naming an anvil binary (overrides ``.tools/``).
 ENV_VAR = "PMRSIM_ANVIL"
-#: Where ``scripts/install-anvil.sh`` installs the binary, relative to the repository.
+#: Where ``scripts/install-tools.sh`` installs the binary, relative to the repository.
 TOOLS_BINARY = Path(".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 #: py-evm's INITIAL_BASE_FEE, the genesis base fee of every pmrsim chain.
 GENESIS_BASE_FEE = 1_000_000_000
@@ -120,16 +120,18 @@ def start_anvil(
 
     Raises :class:`ChainError` when no binary is found or the node does not come up.
     """
-    exe = binary or find_anvil()
-    if exe is None:
-        raise ChainError(
-            f"anvil not found: run scripts/install-anvil.sh or set {ENV_VAR} to an anvil binary"
-        )
-    port = port or free_port()
-    args = [
-        str(exe),
-        "--host", "127.0.0.1",
-        "--port", str(port),
+    return _launch(binary, port, pmrsim_flags(block_gas_limit, genesis_timestamp))
+
+
+def start_plain_anvil(*, binary: Path | None = None, port: int | None = None) -> AnvilProcess:
+    """Start anvil as a user does, with no flags but its port: its own defaults (its latest
+    hardfork, the wall clock, ten funded dev accounts, mining on every transaction)."""
+    return _launch(binary, port, [])
+
+
+def pmrsim_flags(block_gas_limit: int, genesis_timestamp: int) -> list[str]:
+    """The flags that make anvil run pmrsim's chain (see the module docstring)."""
+    return [
         "--hardfork", "cancun",
         "--chain-id", str(CHAIN_ID),
         "--gas-limit", str(block_gas_limit),
@@ -139,8 +141,18 @@ def start_anvil(
         "--no-mining",
         "--order", "fifo",
         "--disable-default-create2-deployer",
-        "--silent",
     ]  # fmt: skip
+
+
+def _launch(binary: Path | None, port: int | None, flags: list[str]) -> AnvilProcess:
+    """Start anvil with ``flags`` on a loopback port; wait until it answers."""
+    exe = binary or find_anvil()
+    if exe is None:
+        raise ChainError(
+            f"anvil not found: run scripts/install-tools.sh or set {ENV_VAR} to an anvil binary"
+        )
+    port = port or free_port()
+    args = [str(exe), "--host", "127.0.0.1", "--port", str(port), *flags, "--silent"]
     # a file, not a pipe (a chatty node never blocks); closed on every path below
     errors = tempfile.TemporaryFile()  # noqa: SIM115
     try:

@@ -144,6 +144,21 @@ def _addr(address: bytes) -> str:
     return str(to_checksum_address(address))
 
 
+def node_head_timestamp(url: str, timeout: float = 10.0) -> int:
+    """The timestamp of the head block of the node at ``url`` (ChainError if it cannot be read)."""
+    from web3 import HTTPProvider
+    from web3.exceptions import Web3Exception
+
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InputError(f"--rpc-url {url!r}: expected an http:// or https:// URL")
+    try:
+        answer = HTTPProvider(url, request_kwargs={"timeout": timeout}).make_request(
+            cast(Any, "eth_getBlockByNumber"), ["latest", False])
+        return _int(answer["result"]["timestamp"])
+    except (OSError, ValueError, KeyError, TypeError, Web3Exception) as exc:
+        raise ChainError(f"cannot read the head block of the node at {url}: {exc}") from exc
+
+
 class RpcChain(sup.PyEvmTxs, Chain):
     """A node at ``url`` driven over JSON-RPC; see the module docstring.
 

@@ -1,4 +1,10 @@
-"""``pmrsim bench [--quick]``: run the benchmarks and print their headline ratios."""
+"""``pmrsim bench [--quick] [--check]``: run the benchmarks and print their headline figures.
+
+Exit 1 when a figure misses its target (each one named on stderr); with
+``--check``, also when a figure could not be measured (a baseline or peer
+unavailable, a benchmark that failed), so a run that measured less cannot
+pass for one that met every target.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from sim.errors import CheckFailed
+
 
 def register(sub: Any) -> None:
     """Add the ``bench`` sub-command."""
@@ -17,15 +25,20 @@ def register(sub: Any) -> None:
     p.add_argument("--only", action="append", default=None, metavar="NAME",
                    help="run only benchmarks whose script name contains NAME (repeatable)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 also when a figure could not be measured (a missed target "
+                        "always exits 1)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run, print the table, write JSON; exit 0 (benchmarks inform, they do not gate)."""
+    """Run, print the table, write JSON; exit 1 on a missed target (or, with --check, a
+    missing figure)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    from sim.bench import run_suite
+    from sim.bench import missed, missing, run_suite
 
     figures = run_suite(quick=args.quick, only=args.only,
                         echo=lambda line: print(line, file=sys.stderr))
@@ -36,9 +49,18 @@ def run(args: argparse.Namespace) -> int:
     for f in figures:
         mark = "" if f.ok is None else ("ok" if f.ok else "[red]missed[/]")
         value = "-" if f.value != f.value else f"{f.value:g}"  # NaN: no figure (see target)
-        table.add_row(f.benchmark, f.measure, value, f.target, mark)
+        table.add_row(escape(f.benchmark), escape(f.measure), value, escape(f.target), mark)
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps({"quick": args.quick,
                                          "figures": [asdict(f) for f in figures]}, indent=2) + "\n")
+    problems = [f"{f.benchmark}: {f.measure} = {f.value:g}, target {f.target}"
+                for f in missed(figures)]
+    if args.check:
+        problems += [f"{f.benchmark}: {f.measure}: {f.target}" for f in missing(figures)
+                     if f.ok is not False]
+    if problems:
+        raise CheckFailed(f"{len(problems)} benchmark figure(s) "
+                          f"{'missed or missing' if args.check else 'missed their target'}: "
+                          + "; ".join(problems))
     return 0

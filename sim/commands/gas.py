@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,19 @@ def register(sub: Any) -> None:
                    help="exit 1 when any operation uses more gas than the baseline")
     p.add_argument("--baseline", type=Path, default=BASELINE_PATH, help="baseline JSON file")
     p.add_argument("--update-baseline", action="store_true", help="write the baseline file")
+    p.add_argument("--profile", metavar="OPERATION", default=None,
+                   help="where OPERATION's gas goes, by Vyper source line (e.g. PMRToken.mint; "
+                        "layout: --layout, private when both; token: --token)")
+    p.add_argument("--top", type=int, default=25, metavar="N",
+                   help="--profile: the N lines that use the most gas (default 25; 0: all)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure, print, and optionally check or update the baseline."""
+    """Measure, print, and optionally check or update the baseline (or ``--profile`` one
+    operation)."""
+    if args.profile:
+        return _profile(args)
     layouts = ("private", "paper") if args.layout == "both" else (args.layout,)
     tokens = ("erc721", "erc1155") if args.token == "both" else (args.token,)
     rows = [row for token in tokens for row in measure(layouts, token=token, seed=args.seed)]
@@ -85,3 +94,48 @@ def _table(rows: list[GasRow]) -> str:
     console.print("floor = 21,000 + calldata + slots written (22,100 new, 5,000 changed) + logs")
     out = console.file.getvalue()  # type: ignore[attr-defined]
     return str(out)
+
+
+def _profile(args: argparse.Namespace) -> int:
+    """``--profile OPERATION``: the operation's gas by source line."""
+    import json
+    from dataclasses import asdict
+
+    from sim.errors import InputError
+    from sim.gasprofile import profile
+
+    if args.check or args.update_baseline or args.format == "csv":
+        raise InputError("--profile: prints a table or JSON; not with --check, "
+                         "--update-baseline or --format csv")
+    if args.top < 0:
+        raise InputError(f"--top {args.top}: expected 0 (all lines) or more")
+    layout = "private" if args.layout == "both" else args.layout
+    token = "erc721" if args.token == "both" else args.token
+    result = profile(args.profile, layout=layout, token=token, seed=args.seed)
+    if args.format == "json":
+        print(json.dumps({"operation": result.operation, "layout": layout, "token": token,
+                          "gas_used": result.gas_used, "intrinsic": result.intrinsic,
+                          "execution": result.execution, "refund": result.refund,
+                          "lines": [asdict(line) for line in result.lines]}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    shown = result.lines if args.top == 0 else result.lines[:args.top]
+    table = Table(title=f"{result.operation} ({layout}, {token}): {result.gas_used:,} gas used",
+                  title_justify="left")
+    for col, justify in (("gas", "right"), ("%", "right"), ("where", "left"), ("source", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for line in shown:
+        where = f"{line.file}:{line.line}" if line.line else f"{line.contract} <dispatch>"
+        table.add_row(f"{line.gas:,}", f"{100 * line.gas / result.gas_used:.1f}", escape(where),
+                      escape(line.text))
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    console.print(table)
+    rest = result.execution - sum(line.gas for line in shown)
+    console.print(f"execution {result.execution:,} (shown {result.execution - rest:,}, "
+                  f"{len(result.lines) - len(shown)} more lines {rest:,}) + intrinsic "
+                  f"{result.intrinsic:,} (21,000 + calldata) - refund {result.refund:,} = "
+                  f"{result.gas_used:,} gas used")
+    return 0

@@ -11,13 +11,22 @@ from typing import Any
 from sim.errors import CheckFailed, InputError
 from sim.outputs import reading, staged_output, write_marker
 
+#: The chain backends (:data:`sim.chain.BACKENDS`; listed here so that building the parser
+#: imports no chain code).
+BACKENDS = ["pyevm", "ethtester", "revm", "rpc", "anvil"]
+
 
 def register(sub: Any) -> None:
     """Add the ``run``, ``replay`` and ``audit`` sub-commands."""
     p = sub.add_parser("run", help="simulate a scenario and check its invariants")
     p.add_argument("scenario", type=Path, help="scenario YAML file")
-    p.add_argument("--backend", choices=["pyevm", "ethtester", "revm", "rpc"], default=None)
-    p.add_argument("--rpc-url", default=None)
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="chain backend (default: the scenario's chain.backend, else pyevm); anvil "
+                        "starts and stops a node of its own, rpc drives the node at --rpc-url")
+    p.add_argument("--rpc-url", default=None, help="the node's JSON-RPC URL (backend rpc)")
+    p.add_argument("--shift-calendar", action="store_true",
+                   help="backend rpc, on a node whose clock is past the scenario's start: move the "
+                        "scenario's calendar to the node's time (recorded in summary.json)")
     p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/<name>-<seed>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -40,7 +49,7 @@ def register(sub: Any) -> None:
     r.add_argument("run_dir", type=Path)
     r.add_argument("--chain-only", action="store_true",
                    help="re-execute the transactions only (any backend, any pmrsim build)")
-    r.add_argument("--backend", choices=["pyevm", "ethtester", "revm", "rpc"], default=None,
+    r.add_argument("--backend", choices=BACKENDS, default=None,
                    help="backend to re-execute on (--chain-only; a rerun uses the run's own)")
     r.add_argument("--rpc-url", default=None, help="node to replay on (rpc backend)")
     r.add_argument("--format", choices=["text", "json"], default="text",
@@ -67,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if args.rpc_url:
         overrides.append(f"chain.rpc_url={json.dumps(args.rpc_url)}")  # quoted: a URL is not YAML
     scenario = load_scenario(args.scenario, overrides, seed=args.seed)
+    if scenario.chain.backend == "rpc":  # before any output: a node past the calendar is refused
+        from sim.engine.calendar import fit_node_clock
+
+        scenario = fit_node_clock(scenario, shift=args.shift_calendar)
+    elif args.shift_calendar:
+        raise InputError("--shift-calendar: only for --backend rpc (a node you started); the "
+                         "other backends start at the scenario's own dates")
     out: Path = args.out or Path("runs") / f"{scenario.name}-{scenario.seed}"
     with staged_output(out, command="run", legacy=older_run) as stage:  # whole or absent
         result = run_scenario(scenario, stage.path, progress=False if args.no_progress else None)
@@ -78,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
           f"{s['txs']['total']} txs ({s['txs']['reverted']} reverted), {c['patients']} patients, "
           f"{c['visits']} visits, {c['lab_reports']} lab reports, {c['grants']} grants, "
           f"{c['accesses']} accesses, {c['denied']} denied; {s['wall_seconds']} s")
+    if "calendar_shift" in s:
+        shift = s["calendar_shift"]
+        print(f"calendar shifted {shift['days']} days to the node's time: {shift['from']} -> "
+              f"{shift['to']} (PMR-IDs carry the shifted dates)")
     print(f"state root {s['state_root']}; outputs in {out}")
     if not result.ok:
         raise CheckFailed("; ".join(result.unexpected))

@@ -267,7 +267,7 @@ class _Workload:
     def memory_terms(self) -> tuple[Term, ...]:
         """Peak bytes of one layout's run (the largest layout's: they run one after another)."""
         sc = self.sc
-        family = "revm" if sc.chain.backend in ("revm", "rpc") else "pyevm"
+        family = "revm" if sc.chain.backend in ("revm", "rpc", "anvil") else "pyevm"
         size = "big" if sc.population.patients >= BIG_RUN_PATIENTS else "small"
         txs = sum(t.amount for t in self.transaction_terms())
         paper = 1.5 if "paper" in sc.layouts else 1.0  # the paper layout stores strings on chain

@@ -50,6 +50,8 @@ from sim.errors import CheckFailed, InputError
 WALL_FIELDS = ("wall_seconds", "txs.per_s_wall")
 #: The files of a run folder that a rerun re-derives and compares byte for byte.
 COMPARED = ("trace.jsonl", "summary.json", "gas.csv")
+#: Backends on a node that chooses its blocks' mix hash (so their block hashes differ per node).
+NODES = ("rpc", "anvil")
 #: Files a run folder may hold besides those (not compared: see ``not_checked``).
 OTHER_FILES = ("report.html", ".pmrsim-output.json")
 
@@ -361,7 +363,7 @@ class _ChainCheck:
         """Check the state root (and hash) of the blocks mined, but the last ``keep``."""
         chain = self.chain
         assert chain is not None
-        same = self.backend in (None, self.recorded_backend) and self.recorded_backend != "rpc"
+        same = self.backend in (None, self.recorded_backend) and self.recorded_backend not in NODES
         while len(self.deferred) > keep:
             line, rec, number = self.deferred.popleft()
             block = chain.block(number)  # waits for a root a worker computes
@@ -674,7 +676,7 @@ def _verify_rerun(run_dir: Path, folders: list[Path], verdict: Verdict, backend:
             made = scratch if i == 0 else scratch / "layouts" / scenario.layouts[i]
             _check_entries(folder, made)
             _compare_trace(folder / "trace.jsonl", made / "trace.jsonl",
-                           rpc=rpc_url is not None)
+                           rpc=rpc_url is not None or recorded in NODES)
             _compare_summary(folder / "summary.json", made / "summary.json")
             _compare_bytes(folder / "gas.csv", made / "gas.csv")
             for name in COMPARED:
@@ -690,7 +692,7 @@ def _verify_rerun(run_dir: Path, folders: list[Path], verdict: Verdict, backend:
                                       "`pmrsim report` draws it again"})
     verdict.not_checked.append({"what": ", ".join(WALL_FIELDS) + " of summary.json",
                                 "why": "wall-clock figures; no rerun can re-derive them"})
-    if rpc_url is not None:
+    if rpc_url is not None or recorded in NODES:
         verdict.not_checked.append({
             "what": "block hashes (and the end record's digest over them), the node's URL",
             "why": "an rpc node chooses its blocks' mix hash; the rerun ran on another node"})

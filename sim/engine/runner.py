@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.engine.calendar import calendar_shift
 from sim.engine.invariants import Violation, check_all
 from sim.engine.offload import BIG_RUN_PATIENTS, Offload, Pending, spare_core
 from sim.engine.summary import (
@@ -324,6 +325,7 @@ def _summary(world: World, scenario: Any, layout: str, checked: list[str],
                                       for v in violations],
                        "expected": expected},
         "state_root": "0x" + world.chain.state_root().hex(),
+        **({"calendar_shift": shift} if (shift := calendar_shift(scenario)) else {}),
         "wall_seconds": round(wall, 2),
     }
 

@@ -183,9 +183,10 @@ def _shallow_items(value: Any) -> Iterator[tuple[str, Any]]:
 class ChainConfig(Strict):
     """The chain the contracts run on."""
 
-    backend: Literal["pyevm", "ethtester", "revm", "rpc"] = Field(
+    backend: Literal["pyevm", "ethtester", "revm", "rpc", "anvil"] = Field(
         default="pyevm",
-        description="Chain backend: in-process py-evm, eth-tester, revm (fast), or a node over JSON-RPC.")
+        description="Chain backend: in-process py-evm, eth-tester, revm (fast), a node over JSON-RPC "
+                    "(rpc, at rpc_url), or an anvil node pmrsim starts and stops (anvil).")
     block_time: int = Field(default=12, ge=1, le=MAX_BLOCK_TIME, description="Seconds between blocks.")
     block_gas_limit: int = Field(default=30_000_000, ge=1_000_000, le=MAX_BLOCK_GAS_LIMIT,
                                  description="Gas limit of every block.")
@@ -538,6 +539,10 @@ class Scenario(Strict):
     start_date: datetime.date = Field(
         default=datetime.date(2021, 1, 25), ge=MIN_START_DATE,
         description="Calendar date of simulated time zero (visit dates in PMR-IDs).")
+    shifted_from: datetime.date | None = Field(
+        default=None,
+        description="The start_date before `pmrsim run --shift-calendar` moved the calendar to a "
+                    "node's time (set by pmrsim; recorded in summary.json as calendar_shift).")
     layouts: list[Layout] = Field(
         default_factory=_default_layouts, min_length=1,
         description="Contract layouts to run; with both, the run compares them.")
@@ -607,8 +612,12 @@ class Scenario(Strict):
         return self
 
     def to_public_dict(self) -> dict[str, Any]:
-        """The validated scenario as plain JSON-able data (every field, the ``schema`` key included)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The validated scenario as plain JSON-able data (every field, the ``schema`` key
+        included; ``shifted_from`` only when set, so an unshifted run's trace is as before)."""
+        data = self.model_dump(mode="json", by_alias=True)
+        if data.get("shifted_from") is None:
+            data.pop("shifted_from", None)
+        return data
 
 
 def scenario_digest(scenario: Scenario) -> str:

@@ -32,6 +32,7 @@ import simpy
 
 from sim.chain import make_chain
 from sim.engine.accounting import Accounts, Step
+from sim.engine.calendar import genesis_timestamp
 from sim.engine.driver import ChainDriver, table_gas_limits
 from sim.engine.ledger import Ledger, Served
 from sim.engine.offload import (
@@ -143,12 +144,17 @@ class World:
         """Start the chain, deploy the contracts, build the swarm and the cast."""
         scenario = self.sc
         trace = self.trace
-        genesis = self.start_ts - 600
+        genesis = genesis_timestamp(scenario.start_date)
         chain = make_chain(self.backend, seed=scenario.seed,
                            block_gas_limit=scenario.chain.block_gas_limit,
                            genesis_timestamp=genesis, rpc_url=scenario.chain.rpc_url,
                            background=spare_core())
         self.chain = chain  # for close(), should the deployment fail
+        if self.backend == "rpc" and chain.timestamp > genesis:  # a node past the calendar
+            from sim.engine.calendar import clock_error
+
+            raise clock_error(str(scenario.chain.rpc_url), chain.timestamp, scenario,
+                              later_layout=self.layout != scenario.layouts[0])
         trace.write("chain", 0.0, backend=self.backend, seed=scenario.seed, layout=self.layout,
                     genesis_timestamp=genesis, block_gas_limit=scenario.chain.block_gas_limit,
                     block_time=scenario.chain.block_time, start_timestamp=self.start_ts,

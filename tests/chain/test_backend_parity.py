@@ -21,6 +21,7 @@ from sim.chain.anvil import AnvilProcess, find_anvil, start_anvil
 from sim.chain.ethtester import EthTesterChain
 from sim.chain.rpc import RpcChain
 from sim.protocol.story import play_story
+from tests.tools import missing
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_story_same_on_every_backend(backends: list[str]) -> None:
         assert et.block(n) == py.block(n), n
     assert et.state_root() == py.state_root()
     if "rpc" not in backends:
-        pytest.skip("anvil not installed: rpc not compared (run scripts/install-anvil.sh)")
+        missing("anvil is not installed: rpc not compared")
     rpc = chains["rpc"]
     for n in range(1, py.block_number + 1):
         assert [r.revert_reason for r in rpc.block(n).receipts] == [

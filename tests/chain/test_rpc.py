@@ -1,6 +1,6 @@
 """The rpc backend against local anvil nodes: conformance, plus what is rpc-specific.
 
-Anvil is started once per module (``scripts/install-anvil.sh`` installs it;
+Anvil is started once per module (``scripts/install-tools.sh`` installs it;
 ``PMRSIM_ANVIL`` may name another binary); the tests skip when it is missing.
 Every chain a test builds gets a node of its own, reset to genesis (a test
 may hold two chains at once, e.g. to replay one on the other).
@@ -13,11 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from sim.chain import Chain
-from sim.chain.anvil import AnvilProcess, find_anvil, start_anvil
+from sim.chain.anvil import AnvilProcess, start_anvil
 from sim.chain.pyevm import PyEVMChain
 from sim.chain.rpc import RpcChain
 from sim.errors import ChainError, InputError
 from tests.chain.conformance import T0, ChainConformance, ChainFactory, deploy_counter
+from tests.tools import require
 
 
 class AnvilPool:
@@ -54,8 +55,7 @@ class AnvilPool:
 @pytest.fixture(scope="module")
 def anvil_pool() -> Iterator[AnvilPool]:
     """Anvil nodes for this module (skips when no anvil binary is installed)."""
-    if find_anvil() is None:
-        pytest.skip("anvil not installed: run scripts/install-anvil.sh (or set PMRSIM_ANVIL)")
+    require("anvil")
     pool = AnvilPool()
     try:
         yield pool

@@ -96,3 +96,56 @@ def test_the_parser_is_built_without_the_heavy_layers() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout
     assert out.strip() == "[]"
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim --version` prints the version pyproject.toml declares and exits 0."""
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pmrsim {declared['project']['version']}"
+
+
+def test_bare_pmrsim_prints_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bare `pmrsim` lists every command (not only "arguments are required") and exits 2."""
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: pmrsim")
+    for command in ("run", "replay", "compile", "deploy", "cid", "bench", "gas"):
+        assert f"\n    {command} " in err
+
+
+def _commands(parser: object, prefix: str = "") -> dict[str, list[str]]:
+    """Every (sub-)command's long options, e.g. {"share split": ["--t", ...]}."""
+    import argparse
+
+    out: dict[str, list[str]] = {}
+    assert isinstance(parser, argparse.ArgumentParser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out.update(_commands(sub, f"{prefix} {name}".strip()))
+    if prefix:
+        out[prefix] = [opt for action in parser._actions for opt in action.option_strings
+                       if opt.startswith("--") and opt != "--help"]
+    return out
+
+
+def test_readme_names_every_flag_of_every_command() -> None:
+    """README's command table names every option of every command, in that command's row."""
+    from sim.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `pmrsim ")]
+    missing = []
+    for command, options in _commands(build_parser()).items():
+        if command == "share":
+            continue  # a group: its rows are `share split` and `share combine`
+        mine = " ".join(row for row in rows if f"pmrsim {command} " in row
+                        or f"`{command} " in row)
+        assert mine, f"no README row for pmrsim {command}"
+        missing += [f"{command} {opt}" for opt in options if opt not in mine]
+    assert not missing, missing

@@ -322,10 +322,10 @@ def test_an_rpc_run_reruns_on_a_fresh_anvil(tmp_path: Path,
     aside (and said so)."""
     import datetime as dt
 
-    from sim.chain.anvil import find_anvil, start_anvil
+    from sim.chain.anvil import start_anvil
+    from tests.tools import require
 
-    if find_anvil() is None:
-        pytest.skip("anvil not installed: run scripts/install-anvil.sh")
+    require("anvil")
     scenario = load_scenario(SCENARIO.parent / "paper.yaml")
     start = int(dt.datetime.combine(scenario.start_date, dt.time(), tzinfo=dt.UTC).timestamp())
     first, second = (start_anvil(genesis_timestamp=start - 600) for _ in range(2))

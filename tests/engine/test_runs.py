@@ -13,6 +13,9 @@ from sim.engine.replay import replay_folder
 from sim.engine.runner import run_scenario
 from sim.engine.scenario import load_scenario
 from sim.errors import CheckFailed
+from tests.engine.test_differential import NAMES as DIFFERENTIAL
+from tests.engine.test_differential import _history
+from tests.tools import require
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = ["quickstart", "paper", "adversarial", "churn", "iomt", "layouts"]
@@ -28,6 +31,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert result.ok, result.unexpected
         out[name] = folder
     return out
+
+
+@pytest.mark.parametrize("name", sorted(set(SHIPPED) - set(DIFFERENTIAL)))
+def test_shipped_scenario_on_anvil_has_pyevm_gas(runs: dict[str, Path], name: str,
+                                                 tmp_path: Path) -> None:
+    """`--backend anvil` (a node pmrsim starts) meets the scenario's invariants with the same
+    transactions, gas and outcomes as pyevm (paper, adversarial and iomt: test_differential)."""
+    require("anvil")
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml", ["chain.backend=anvil"])
+    result = run_scenario(scenario, tmp_path, progress=False)
+    assert result.ok, result.unexpected
+    for folder in ["."] + [f"layouts/{lay}" for lay in scenario.layouts[1:]]:
+        mine, theirs = _history(tmp_path / folder), _history(runs[name] / folder)
+        assert mine[:2] == theirs[:2], f"{folder}: transactions or blocks differ from pyevm"
+        assert (tmp_path / folder / "gas.csv").read_bytes() == (
+            runs[name] / folder / "gas.csv").read_bytes()
 
 
 @pytest.mark.parametrize("name", SHIPPED)

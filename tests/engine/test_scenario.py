@@ -158,7 +158,8 @@ def test_unknown_key_is_rejected_naming_its_path(tmp_path: Path, text: str, path
     ("workload:\n  lab_order_probability: 1.5\n",
      "workload.lab_order_probability: expected a number <= 1, got 1.5"),
     ("duration_days: .inf\n", "duration_days: expected a finite number, got inf"),
-    ("chain:\n  backend: geth\n", "chain.backend: expected one of 'pyevm', 'ethtester', 'revm' or 'rpc'"),
+    ("chain:\n  backend: geth\n",
+     "chain.backend: expected one of 'pyevm', 'ethtester', 'revm', 'rpc' or 'anvil'"),
     ("chain: fast\n", "chain: expected a mapping, got 'fast'"),
     ("storage:\n  churn: 5\n", "storage.churn: expected a mapping or null, got 5"),
     ("layouts: [private, papr]\n", "layouts[1]: expected one of 'private' or 'paper', got 'papr'"),
@@ -357,7 +358,7 @@ LEAVES: dict[str, st.SearchStrategy[Any]] = {
     "duration_days": st.floats(0.05, 1e4),  # at least one block of chain.block_time <= 3600
     "token": st.sampled_from(["erc721", "erc1155"]),
     "layouts": st.sampled_from([["private"], ["paper"], ["private", "paper"], ["paper", "private"]]),
-    "chain.backend": st.sampled_from(["pyevm", "ethtester", "revm", "rpc"]),
+    "chain.backend": st.sampled_from(["pyevm", "ethtester", "revm", "rpc", "anvil"]),
     "chain.block_time": st.integers(1, 3600),
     "chain.rpc_url": st.sampled_from([None, "http://127.0.0.1:8545"]),
     "storage.nodes": st.integers(5, 200),

@@ -10,6 +10,7 @@ import pytest
 
 from sim.cli import main
 from sim.commands import cid as cid_command
+from storage_sim.unixfs import ImportParams
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -47,15 +48,18 @@ def test_dash_reads_stdin(
     ("args", "needle"),
     [
         (["cid", "{tmp}/missing.bin"], "missing.bin: no such file"),
-        (["cid", "{tmp}"], "is a directory"),
+        (["cid", "{tmp}/folder"], "link: a symbolic link"),
         (["cid", "{tmp}/ok.bin", "--cid-version", "2"], "--cid-version: expected 0 or 1"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(
     args: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A missing file, a directory or an unknown CID version: exit 2, one line, no traceback."""
+    """A missing file, a folder holding a symbolic link or an unknown CID version: exit 2, one
+    line, no traceback."""
     (tmp_path / "ok.bin").write_bytes(b"x")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "link").symlink_to(tmp_path / "ok.bin")
     code, out, err = _run([a.format(tmp=tmp_path) for a in args], capsys)
     assert code == 2 and out == ""
     assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -74,3 +78,24 @@ def test_unreadable_file_exits_2(
     monkeypatch.setattr(cid_command, "open", refuse, raising=False)
     code, _, err = _run(["cid", str(path)], capsys)
     assert code == 2 and "secret.bin: permission denied" in err
+
+
+def test_a_folder_hashes_as_ipfs_add_recursive(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim cid DIR` prints the folder's CID as `ipfs add -r` (an empty folder: Kubo's
+    published one); --hidden and -w change it as Kubo's flags do."""
+    from storage_sim import import_tree
+
+    (tmp_path / "empty").mkdir()
+    assert _run(["cid", str(tmp_path / "empty")], capsys)[1].strip() == (
+        "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"a")
+    (folder / ".hidden").write_bytes(b"h")
+    plain = _run(["cid", str(folder)], capsys)[1].strip()
+    assert plain == str(import_tree({"a.txt": b"a"}).cid)
+    assert _run(["cid", str(folder), "--hidden"], capsys)[1].strip() == str(
+        import_tree({"a.txt": b"a", ".hidden": b"h"}).cid)
+    assert _run(["cid", str(folder), "-w", "--cid-version", "1"], capsys)[1].strip() == str(
+        import_tree({"study": {"a.txt": b"a"}}, params=ImportParams(cid_version=1)).cid)
