@@ -36,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from turns import Stopwatch, take_turns
+from turns import Stopwatch, positive, take_turns
 
 from sim.chain import Contract
 from sim.chain.abi import encode_args, encode_call, find_entry
@@ -213,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run both modes, taking turns, and print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="300 transactions instead of 2000")
-    parser.add_argument("--n", type=int, default=None, help="number of transactions")
-    parser.add_argument("--repeat", type=int, default=None,
+    parser.add_argument("--n", type=positive, default=None, help="number of transactions")
+    parser.add_argument("--repeat", type=positive, default=None,
                         help="turns per side after the warm-up (default 3, --quick 2)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)

@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                              "--quick 1)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    args.repeat = args.repeat or (1 if args.quick else 3)
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     if args.repeat < 1:
         print(f"--repeat must be 1 or more, got {args.repeat}", file=sys.stderr)
         return 2

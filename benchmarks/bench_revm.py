@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_tour_mix import SEED, Tx, blocks_of, build_workload, senders_of
-from turns import Stopwatch, take_turns
+from turns import Stopwatch, positive, take_turns
 
 from sim.chain import Chain
 from sim.chain.pyevm import PyEVMChain
@@ -110,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     """Build the mix, run every side and mode, print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 patient cycles instead of 150")
-    parser.add_argument("--cycles", type=int, default=None, help="number of patient cycles")
+    parser.add_argument("--cycles", type=positive, default=None, help="number of patient cycles")
     parser.add_argument("--arrival", type=int, default=30, help="seconds between patient arrivals")
     parser.add_argument("--block-seconds", type=int, default=12, help="recorded time per block")
     parser.add_argument("--profile", action="store_true", help="cProfile the revm send run")
-    parser.add_argument("--repeat", type=int, default=None,
+    parser.add_argument("--repeat", type=positive, default=None,
                         help="turns per side after the warm-up (default 3, --quick 2)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)

@@ -77,7 +77,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from turns import Stopwatch, take_turns
+from turns import Stopwatch, positive, take_turns
 
 from sim.chain import DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_GENESIS_TIMESTAMP, Account, Receipt
 from sim.chain.pyevm import PyEVMChain
@@ -425,11 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     """Build the mix, run both modes on both sides, print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20 patient cycles instead of 150")
-    parser.add_argument("--cycles", type=int, default=None, help="number of patient cycles")
+    parser.add_argument("--cycles", type=positive, default=None, help="number of patient cycles")
     parser.add_argument("--arrival", type=int, default=30, help="seconds between patient arrivals")
     parser.add_argument("--block-seconds", type=int, default=12,
                         help="recorded time per block of the pyevm-packed side")
-    parser.add_argument("--repeat", type=int, default=None,
+    parser.add_argument("--repeat", type=positive, default=None,
                         help="turns per side after the warm-up (default 3, --quick 2)")
     parser.add_argument("--modes", default="estimate,fixed-gas", help="comma-separated modes")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
