@@ -89,7 +89,7 @@ def test_cast_reads_the_abi_from_the_artifact_file(foundry_out: Path) -> None:
     """`cast interface` on an artifact file prints the contract's functions."""
     out = _cast("interface", str(foundry_out / "HospitalRegistry.vy" / "HospitalRegistry.json"))
     assert "function hasRole(bytes32 arg0, address arg1) external view returns (bool);" in out
-    assert "function verify(address applicant) external returns (uint256);" in out
+    assert "function verify(address applicant, bytes32 reviewed) external returns (uint256);" in out
 
 
 def test_cast_deploys_and_calls_the_foundry_artifacts(foundry_out: Path, plain_anvil: str) -> None:

@@ -15,11 +15,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from eth_abi import encode as abi_encode
+
 from sim.chain import Account
+from sim.hashing import keccak256 as keccak
 from sim.protocol import ids
 from sim.protocol.merkle import Reading, Readings, encode_readings, merkle_root
 from sim.protocol.offchain import CODEC_RAW, cid_v1
-from sim.protocol.outcome import Outcome, SlotWrites, string_slots
+from sim.protocol.outcome import Outcome, SlotWrites, string_rewrites, string_slots
 from sim.protocol.protocol import Call, Protocol
 from sim.protocol.records import (
     DoctorProfile,
@@ -195,15 +198,22 @@ class Hospital(Actor):
             tag = blind_tag(p.authority_key, "gov-reg-id", profile.gov_reg_id)
             commit, digest = self._commit(profile)
             changed = sum(a != b for a, b in zip(pending, (tag, commit, digest), strict=True))
-            writes = SlotWrites(updated=changed) if revised else SlotWrites(new=3)
+            writes = SlotWrites(updated=changed, unchanged=3 - changed) if revised else SlotWrites(new=3)
             return self._call("HospitalRegistry", "apply", (tag, commit, digest), writes,
                               op="HospitalRegistry.apply" + (" (revised)" if revised else ""))
         fields = (profile.gov_reg_id, profile.name, profile.location,
                   profile.specialization, profile.contact)
-        # the tag and the profile's hash, then the strings
-        slots = 2 + string_slots(*fields)
-        return self._call("HospitalRegistry", "apply_paper", fields,
-                          SlotWrites(updated=slots) if revised else SlotWrites(new=slots),
+        if revised:  # only the slots whose value changes are written
+            tag = keccak(profile.gov_reg_id.encode())
+            digest = keccak(abi_encode(["string"] * 5, list(fields)))
+            before = p.view("HospitalRegistry", "paper_profiles", self.address)
+            same = sum(a == b for a, b in zip(pending[:2], (tag, digest), strict=True))
+            writes = SlotWrites(updated=2 - same, unchanged=same)
+            for old, text in zip(before, fields, strict=True):
+                writes += string_rewrites(str(old), text)
+        else:  # the tag and the profile's hash, then the strings
+            writes = SlotWrites(new=2 + string_slots(*fields))
+        return self._call("HospitalRegistry", "apply_paper", fields, writes,
                           op="HospitalRegistry.apply_paper" + (" (revised)" if revised else ""))
 
     def apply(self, profile: HospitalProfile) -> Outcome:

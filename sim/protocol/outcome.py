@@ -12,28 +12,38 @@ from sim.errors import TransactionReverted
 SSTORE_NEW = 22_100
 #: Gas of one storage slot changed from non-zero in a cold slot (2,900 + 2,100).
 SSTORE_UPDATE = 5_000
+#: Gas of one storage slot rewritten with the value it holds, in a cold slot (100 + 2,100):
+#: what any implementation pays to learn that a field it is given has not changed.
+SSTORE_UNCHANGED = 2_200
 TX_BASE = 21_000
 
 
 @dataclass(frozen=True)
 class SlotWrites:
-    """Storage slots an operation must write: set from zero, or changed."""
+    """Storage slots an operation must write: set from zero, changed, or given again unchanged.
+
+    ``unchanged`` counts the slots of a replaced value that keep their word (a revised
+    application's fields the applicant did not change): the EVM writes no state for them,
+    but any implementation pays a cold access to find that out.
+    """
 
     new: int = 0
     updated: int = 0
+    unchanged: int = 0
 
     def __add__(self, other: SlotWrites) -> SlotWrites:
-        return SlotWrites(self.new + other.new, self.updated + other.updated)
+        return SlotWrites(self.new + other.new, self.updated + other.updated,
+                          self.unchanged + other.unchanged)
 
     def first_count(self) -> SlotWrites:
         """These writes when a counter the operation increments goes from zero (the first
         Hospital-ID, Doctor-ID, report, or a device's first batch): one changed slot is new."""
-        return SlotWrites(self.new + 1, self.updated - 1)
+        return SlotWrites(self.new + 1, self.updated - 1, self.unchanged)
 
     def rewrite(self) -> SlotWrites:
         """These writes when a slot they count as new already holds a value (a grant or an
         emergency window opened again for the same doctor and scope): it is a change."""
-        return SlotWrites(self.new - 1, self.updated + 1)
+        return SlotWrites(self.new - 1, self.updated + 1, self.unchanged)
 
 
 def string_slots(*values: str) -> int:
@@ -44,6 +54,28 @@ def string_slots(*values: str) -> int:
         if size:
             total += 1 + (size + 31) // 32
     return total
+
+
+def string_words(value: str) -> list[bytes]:
+    """The storage words Vyper writes for a string: its length word, then its 32-byte words."""
+    raw = value.encode()
+    if not raw:
+        return [bytes(32)]
+    return [len(raw).to_bytes(32, "big")] + [raw[i:i + 32].ljust(32, b"\0")
+                                            for i in range(0, len(raw), 32)]
+
+
+def string_rewrites(old: str, new: str) -> SlotWrites:
+    """The slots written when a stored string ``old`` is replaced by ``new``: changed or not.
+
+    Words past the old string's end are taken as zero: a string field rewritten
+    more than once, longer after shorter, may hold older words there, which this
+    cannot see (the story and the engine revise an application at most once).
+    """
+    before, after = string_words(old), string_words(new)
+    before += [bytes(32)] * (len(after) - len(before))
+    changed = sum(a != b for a, b in zip(after, before, strict=False))
+    return SlotWrites(updated=changed, unchanged=len(after) - changed)
 
 
 def calldata_gas(data: bytes) -> int:
@@ -86,12 +118,13 @@ class Outcome:
 
     @property
     def floor(self) -> int:
-        """21,000 + calldata + the slots the operation must write + its logs."""
+        """21,000 + calldata + the slots the operation must write (or rewrite unchanged) + its logs."""
         return (
             TX_BASE
             + calldata_gas(self.calldata)
             + SSTORE_NEW * self.writes.new
             + SSTORE_UPDATE * self.writes.updated
+            + SSTORE_UNCHANGED * self.writes.unchanged
             + log_gas(self.receipt)
         )
 
