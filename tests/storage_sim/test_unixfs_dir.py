@@ -46,7 +46,9 @@ def kubo() -> Iterator[KuboJs]:
 
 
 NAMES = st.text(st.characters(codec="utf-8", exclude_characters="/\0"), min_size=1,
-                max_size=12).filter(lambda n: n not in (".", ".."))
+                max_size=12).filter(lambda n: n not in (".", "..") and not n.endswith("\\"))
+# (a name ending in a backslash is left out: the js importer, our reference, reads "\\/" in
+# a path as an escaped slash, where Kubo on Linux keeps the backslash as a character)
 CONTENT = st.one_of(st.binary(max_size=64), st.integers(0, 600_000).map(
     lambda n: hashlib.shake_256(n.to_bytes(4, "big")).digest(n)))
 TREES = st.recursive(st.dictionaries(NAMES, CONTENT, max_size=4),
