@@ -17,10 +17,7 @@ _DIAGNOSES = ["viral fever", "lower respiratory tract infection", "stable angina
 _TREATMENTS = ["paracetamol 650 mg, rest", "amoxicillin 500 mg tds for 5 days",
                "aspirin 75 mg, review in 2 weeks", "pantoprazole 40 mg", "physiotherapy",
                "topical steroid", "review with reports"]
-# an uninsured patient's record says so ("self-pay") rather than leaving the field empty: in
-# the paper layout an empty string is a no-op storage write whose cost the gas table's
-# overhead of a version (about 11,400 gas, +-1,640) cannot absorb
-_INSURERS = ["Star Health", "ICICI Lombard", "PM-JAY", "New India Assurance", "self-pay"]
+_INSURERS = ["Star Health", "ICICI Lombard", "PM-JAY", "New India Assurance", ""]  # "": uninsured
 _OBSERVATIONS = {
     TestType.XRAY: ["no active lung lesion", "opacity in right lower zone", "cardiomegaly"],
     TestType.CT: ["no intracranial bleed", "small renal calculus", "normal study"],

@@ -42,7 +42,7 @@ from sim.protocol import (
 )
 from sim.protocol.custodian import ANSWERED
 from sim.protocol.deployment import REGULATOR_ROLE
-from sim.protocol.outcome import Outcome, SlotWrites, string_slots
+from sim.protocol.outcome import Outcome, SlotWrites, stored_writes
 from sim.protocol.wallet import REENTER, REFUSE, ContractPatient
 
 if TYPE_CHECKING:
@@ -371,7 +371,7 @@ def _onboard_address(world: World, c: Clinic, address: bytes, uprn: str) -> Any:
     else:
         fn = "onboard_paper"
         args = (address, uprn, "Dr. Wallet", "General", "none")
-        writes = SlotWrites(new=6 + string_slots(*args[1:]), updated=1)
+        writes = SlotWrites(new=6, updated=1) + stored_writes(*args[1:])
     return p.prepare(c.hospital.account, "DoctorRegistry", fn, args, writes=writes)
 
 

@@ -22,7 +22,7 @@ from sim.hashing import keccak256 as keccak
 from sim.protocol import ids
 from sim.protocol.merkle import Reading, Readings, encode_readings, merkle_root
 from sim.protocol.offchain import CODEC_RAW, cid_v1
-from sim.protocol.outcome import Outcome, SlotWrites, string_rewrites, string_slots
+from sim.protocol.outcome import Outcome, SlotWrites, stored_writes, string_rewrites
 from sim.protocol.protocol import Call, Protocol
 from sim.protocol.records import (
     DoctorProfile,
@@ -212,7 +212,7 @@ class Hospital(Actor):
             for old, text in zip(before, fields, strict=True):
                 writes += string_rewrites(str(old), text)
         else:  # the tag and the profile's hash, then the strings
-            writes = SlotWrites(new=2 + string_slots(*fields))
+            writes = SlotWrites(new=2) + stored_writes(*fields)
         return self._call("HospitalRegistry", "apply_paper", fields, writes,
                           op="HospitalRegistry.apply_paper" + (" (revised)" if revised else ""))
 
@@ -259,7 +259,7 @@ class Hospital(Actor):
             texts = (profile.registration_number, profile.name, profile.specialization,
                      profile.contact)
             args = (doctor.address, *texts)
-            fresh = SlotWrites(new=6 + string_slots(*texts), updated=1)
+            fresh = SlotWrites(new=6, updated=1) + stored_writes(*texts)
 
         def classify(events: Events) -> tuple[str, SlotWrites]:
             new = next((a for n, a in events if n == "DoctorOnboarded" and a["new_doctor"]), None)
@@ -314,12 +314,11 @@ class Desk(Actor):
                 details.attendant_name, details.attendant_phone, details.attendant_relation,
             )
             fn, args = "register_paper", (patient.address, record)
-            texts = [v for v in record if isinstance(v, str)]
-            numbers = sum(1 for v in record if isinstance(v, int) and v)
-            writes = SlotWrites(new=2 + numbers + string_slots(*texts), updated=1)
-        # without an attendant the paper layout stores three empty strings: no-op writes of
-        # zero words (~4,400 gas each, measured) put it ~11,000 gas above the floor of a
-        # full registration, so the gas table has a row of its own for it
+            writes = SlotWrites(new=2, updated=1) + stored_writes(*record)
+        # without an attendant the paper layout stores three empty strings: no-op writes that
+        # cost more than the 2,200 gas each the floor counts for them (copying and encoding the
+        # struct around them: ~4,400 gas more above the floor than a full registration), so
+        # the gas table has a row of its own for it
         variant = "" if p.private or details.attendant_name else " (no attendant)"
 
         def issued(out: Outcome) -> None:
@@ -377,12 +376,12 @@ class Doctor(Actor):
             sealed = p.sealer.seal(canonical(record), aad=str(patient_id * ids.DATE_BASE + date).encode())
             fn = "mint"
             args: tuple[Any, ...] = (patient_id, date, hid, sealed.digest, CODEC_RAW)
-            record_slots = 1
+            record_writes = SlotWrites(new=1)
         else:
             fields = (record.present_illness, record.past_illness, record.provisional_diagnosis,
                       record.treatment_summary, record.insurance)
             fn, args = "mint_paper", (patient_id, date, hid, fields)
-            record_slots = string_slots(*fields)
+            record_writes = stored_writes(*fields)
 
         name = p.system.label("PMRToken")
         multi = name == "PMRMulti"
@@ -395,16 +394,16 @@ class Doctor(Actor):
                 record_hospital = p.view("PMRToken", "record_of", added["pmr_id"])[1]
                 how = ("same-day version" if added["hospital_id"] == record_hospital
                        else "version under a write grant")
-                return f"{name}.{fn} ({how})", SlotWrites(new=1 + record_slots, updated=1)
+                return f"{name}.{fn} ({how})", SlotWrites(new=1, updated=1) + record_writes
             first = p.count_token(patient_id) == 1
             label = f"{name}.{fn}" + ("" if first else " (later visit)")
             if multi:
-                return label, SlotWrites(new=4 + record_slots)
+                return label, SlotWrites(new=4) + record_writes
             if first:
-                return label, SlotWrites(new=3 + record_slots)
-            return label, SlotWrites(new=2 + record_slots, updated=1)
+                return label, SlotWrites(new=3) + record_writes
+            return label, SlotWrites(new=2, updated=1) + record_writes
 
-        return self._call("PMRToken", fn, args, SlotWrites(new=3 + record_slots),
+        return self._call("PMRToken", fn, args, SlotWrites(new=3) + record_writes,
                           classify=classify, issued_from=("PMRVersionAdded", "pmr_id"))
 
     def create_pmr(
@@ -498,7 +497,7 @@ class Lab(Actor):
         else:
             details = (findings.reason, findings.observations, cid_v1(manifest_digest, codec))
             fn, args = "post_paper", (pmr_id, int(findings.test_type), capture, details)
-            writes = SlotWrites(new=1 + string_slots(*details), updated=1)
+            writes = SlotWrites(new=1, updated=1) + stored_writes(*details)
         return self._call("LabReports", fn, args, writes,
                           classify=_first_count(f"LabReports.{fn}", writes, "LabReportPosted",
                                                 "report_id", 1),

@@ -56,6 +56,22 @@ def string_slots(*values: str) -> int:
     return total
 
 
+def stored_writes(*values: str | int) -> SlotWrites:
+    """The slots a fresh record of these strings and integers writes.
+
+    A non-empty string sets its length word and 32-byte words from zero, a
+    non-zero integer its slot; an empty string or a zero leaves its slot as
+    it was (``unchanged``: a no-op write whose cold access the floor counts,
+    so an uninsured patient's record or an infant's age zero costs no more
+    above the floor than any other).
+    """
+    writes = SlotWrites()
+    for value in values:
+        slots = string_slots(value) if isinstance(value, str) else int(value != 0)
+        writes += SlotWrites(new=slots) if slots else SlotWrites(unchanged=1)
+    return writes
+
+
 def string_words(value: str) -> list[bytes]:
     """The storage words Vyper writes for a string: its length word, then its 32-byte words."""
     raw = value.encode()

@@ -59,12 +59,13 @@ def test_grant_and_emergency_opened_again_count_a_changed_slot(
 
 def test_paper_registration_without_an_attendant_is_a_variant_of_its_own(
         story: tuple[Protocol, Cast, dict[str, list[int]]]) -> None:
-    """In the paper layout, a registration without an attendant (three empty strings) has its own
-    label and figure; the private layout's cost does not depend on it."""
+    """In the paper layout, a registration without an attendant (three empty strings, whose no-op
+    writes the floor counts at 2,200 gas each) still has its own label and figure, ~4,400 gas
+    above a full one's; the private layout's cost does not depend on it."""
     p, _, above = story
     if p.private:
         assert len(above["PatientRegistry.register"]) == 2
         return
     [full] = above["PatientRegistry.register_paper"]
     [bare] = above["PatientRegistry.register_paper (no attendant)"]
-    assert bare - full > 10_000
+    assert bare - full > 3_000
