@@ -235,6 +235,14 @@ def _dispatch(world: LiveWorld, name: str, role: str, form: Any) -> tuple[Action
                             _int(form, "pmr_id")), role
     if name == "read":
         return world.read(_acting(role, "doctor"), _int(form, "pmr_id")), role
+    if name == "emergency":
+        return world.emergency(_acting(role, "doctor"), _int(form, "patient_id"),
+                               _int(form, "reason_code")), role
+    if name == "close":
+        return world.close_emergency(role, _text(form, "doctor")), role
+    if name == "review":
+        return world.review(role, _text(form, "doctor"), _int(form, "opening"),
+                            _text(form, "verdict") == "justified"), role
     if name == "clock":
         return world.advance(_float(form, "days"), role), role
     raise InputError(f"action: no action {name!r}")

@@ -40,7 +40,16 @@ from sim.privacy.manifest import Manifest
 from sim.privacy.material import EssentialShare
 from sim.privacy.sharing import Custodian, combine_report
 from sim.protocol import KeyCustodian, Protocol, ids
-from sim.protocol.actors import Desk, Doctor, Hospital, Lab, Patient, Regulator
+from sim.protocol.actors import (
+    JUSTIFIED,
+    UNJUSTIFIED,
+    Desk,
+    Doctor,
+    Hospital,
+    Lab,
+    Patient,
+    Regulator,
+)
 from sim.protocol.outcome import Outcome
 from sim.protocol.records import (
     DoctorProfile,
@@ -363,7 +372,7 @@ class LiveWorld:
         """The doctor opens a PMR: a mined ``use``, then the custodians release and the
         study is rebuilt with the essential share the patient sealed to the doctor."""
         doctor = self._doctor(doctor_key)
-        out = doctor.access(pmr_id, "pmr")
+        out = doctor.access(pmr_id)  # under the window open now (a grant, or break-glass)
         action = self._act(f"doctor:{doctor_key}", f"opens PMR {pmr_id}", out)
         if not out.ok:
             return action
@@ -380,6 +389,49 @@ class LiveWorld:
                 action.refusal = action.refusal or result["result"]
         action.offchain = {"studies": rebuilt}
         return action
+
+    def emergency(self, doctor_key: str, patient_id: int, reason_code: int) -> Action:
+        """Break-glass: the doctor opens emergency access to a patient's records, with a reason."""
+        out = self._doctor(doctor_key).emergency_access(patient_id, reason_code)
+        return self._act(f"doctor:{doctor_key}", f"breaks the glass on patient {patient_id} "
+                         f"(reason {reason_code})", out)
+
+    def close_emergency(self, role: str, doctor_key: str) -> Action:
+        """The patient (or the regulator) closes a doctor's emergency access."""
+        doctor = self._doctor(doctor_key)
+        kind, _, key = role.partition(":")
+        if kind == "patient":
+            out = self._patient(key).close_emergency(doctor)
+        elif role == "regulator":
+            out = self.regulator.close_emergency(doctor, self._emergency_patient(doctor_key))
+        else:
+            raise InputError("role: the patient or the regulator closes emergency access")
+        return self._act(role, f"closes {self.doctor_names[doctor_key]}'s emergency access", out)
+
+    def review(self, role: str, doctor_key: str, opening: int, justified: bool) -> Action:
+        """The hospital admin (or the regulator) reviews a doctor's break-glass opening."""
+        doctor = self._doctor(doctor_key)
+        verdict = JUSTIFIED if justified else UNJUSTIFIED
+        kind, _, key = role.partition(":")
+        if kind == "hospital":
+            out = self._hospital(key).review_emergency(doctor, opening, verdict)
+        elif role == "regulator":
+            out = self.regulator.review_emergency(doctor, opening, verdict)
+        else:
+            raise InputError("role: a hospital admin or the regulator reviews break-glass")
+        word = "justified" if justified else "not justified"
+        return self._act(role, f"reviews {self.doctor_names[doctor_key]}'s opening {opening}: "
+                         f"{word}", out)
+
+    def _emergency_patient(self, doctor_key: str) -> int:
+        """The patient of the doctor's latest emergency opening (what the regulator closes)."""
+        for action in reversed(self.actions):
+            o = action.outcome
+            if o is not None and o.ok and action.role == f"doctor:{doctor_key}":
+                for name, args in o.events:
+                    if name == "EmergencyAccess":
+                        return int(args["patient_id"])
+        raise InputError(f"doctor: {doctor_key!r} opened no emergency access")
 
     def _rebuild(self, doctor: Doctor, key: str, study: Study, use_tx: bytes) -> dict[str, Any]:
         """Fetch the manifest, have t custodians release for ``use_tx``, rebuild the study."""

@@ -103,3 +103,24 @@ def test_no_page_leaks_a_key_or_an_essential_share(browser: Browser, world: Live
         text = browser.client.get(url).text.lower()
         for secret in secrets:
             assert secret not in text, f"{url} leaks a secret"
+
+
+def test_break_glass_close_and_review(browser: Browser, story: dict[str, int]) -> None:
+    """Break-glass opens a window the read uses; the patient closes it (E2); the hospital
+    reviews it and the doctor cannot review his own (E3)."""
+    pid, pmr = story["patient_id"], story["pmr_id"]
+    page = browser.act("emergency", "doctor:dr-anitha-rao", patient_id=pid, reason_code=7)
+    assert "Mined: succeeded" in page and "EmergencyAccess" in page
+    page = browser.act("read", "doctor:dr-anitha-rao", pmr_id=pmr)
+    assert "AccessGrants.use (emergency)" in page and "Mined: succeeded" in page
+    browser.act("close", "patient:patient-1", doctor="dr-anitha-rao")
+    page = browser.act("read", "doctor:dr-anitha-rao", pmr_id=pmr)
+    assert "Refused by the contract" in page
+    page = browser.act("emergency", "doctor:dr-anitha-rao", patient_id=pid, reason_code=0)
+    assert "access_grants: reason required" in page and "E1 - bounded openings" in page
+    page = browser.act("review", "hospital:lakeside-clinic", doctor="dr-anitha-rao", opening=0,
+                       verdict="justified")
+    assert "access_grants: only the hospital or a regulator reviews" in page
+    page = browser.act("review", "hospital:city-general-hospital", doctor="dr-anitha-rao",
+                       opening=0, verdict="justified")
+    assert "Mined: succeeded" in page
