@@ -42,20 +42,43 @@ class Explorer:
         if not trace.is_file():
             raise InputError(f"{trace}: no such file (is this a run folder?)")
         self.digest = read_trace(trace)
+        self._trace = trace
+        self.contracts: dict[str, str] = {}  # address (0x-hex, lower case) -> contract name
+        self._offsets: dict[str, int] = {}  # tx hash -> byte offset of its trace line
         self.blocks: list[dict[str, Any]] = []
         self.txs: list[dict[str, Any]] = []
         self.accesses: list[dict[str, Any]] = []
         self.storage: list[dict[str, Any]] = []
         lists = {"block": self.blocks, "tx": self.txs, "access": self.accesses,
                  "storage": self.storage}
-        with trace.open(encoding="utf-8") as lines:
+        offset = 0
+        with trace.open("rb") as lines:
             for raw in lines:
                 record = json.loads(raw)
-                target = lists.get(record["kind"])
+                kind = record["kind"]
+                if kind == "contracts":
+                    self.contracts.update({str(v).lower(): k for k, v in record.items()
+                                           if k not in ("kind", "t")})
+                target = lists.get(kind)
                 if target is not None:
-                    record.pop("raw", None)  # the signed bytes: long, and shown by hash
+                    if kind == "tx" and "raw" in record:
+                        # the signed bytes are long: read again from the file when decoded
+                        self._offsets[record["hash"]] = offset
+                        del record["raw"]
                     target.append(record)
+                offset += len(raw)
         self.by_hash = {tx["hash"]: tx for tx in self.txs if "hash" in tx}
+
+    def decoded(self, tx_hash: str) -> dict[str, Any] | None:
+        """The call a transaction made: contract, function, arguments (from its signed bytes and
+        the contracts' ABI); None for a deployment or a transaction without its bytes."""
+        offset = self._offsets.get(tx_hash)
+        if offset is None:
+            return None
+        with self._trace.open("rb") as f:
+            f.seek(offset)
+            raw = bytes.fromhex(json.loads(f.readline())["raw"][2:])
+        return decode_call(raw, self.contracts, erc1155=self.summary.get("token") == "erc1155")
 
     def overview(self) -> dict[str, Any]:
         """Counts, invariants and the attack matrix of the run."""
@@ -88,6 +111,43 @@ class Explorer:
                 return {"query": q, "kind": "pmr", "accesses": by_pmr}
             return {"query": q, "kind": "patient", "accesses": self.timeline(number)}
         raise InputError("q: expected a tx hash (0x + 64 hex digits), a CID, a Patient-ID or a PMR-ID")
+
+
+def decode_call(raw: bytes, contracts: dict[str, str], *, erc1155: bool = False
+                ) -> dict[str, Any] | None:
+    """Decode a signed transaction's call against the named contracts' ABI."""
+    import rlp
+    from eth_abi import decode
+
+    from sim.chain.abi import input_types, selector
+    from sim.contracts import load_artifacts
+
+    fields = rlp.decode(raw[1:]) if raw[:1] == b"\x02" else rlp.decode(raw)
+    to, data = (fields[5], fields[7]) if raw[:1] == b"\x02" else (fields[3], fields[5])
+    if not to:
+        return None
+    name = contracts.get("0x" + bytes(to).hex(), "")
+    artifact = load_artifacts().get("PMRMulti" if name == "PMRToken" and erc1155 else name)
+    found = {"contract": name or "0x" + bytes(to).hex(), "function": "0x" + bytes(data[:4]).hex(),
+             "args": {}}
+    if artifact is None:
+        return found
+    for entry in artifact.abi:
+        if entry.get("type") == "function" and selector(entry) == bytes(data[:4]):
+            values = decode(input_types(entry), bytes(data[4:]))
+            found["function"] = entry["name"]
+            found["args"] = {p["name"]: _show(v) for p, v in zip(entry["inputs"], values,
+                                                                   strict=True)}
+    return found
+
+
+def _show(value: Any) -> Any:
+    """An argument as JSON (bytes as 0x-hex)."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list | tuple):
+        return [_show(v) for v in value]
+    return value
 
 
 def _page(request: Request) -> int:
@@ -133,9 +193,10 @@ def routes(dapp: DApp) -> list[Route]:
         found = explorer().by_hash.get(request.path_params["hash"].lower())
         if found is None:
             raise InputError(f"tx: no transaction {request.path_params['hash']} in this run")
+        call = explorer().decoded(found["hash"])
         return answer(request, "explorer_list.html",
                       {"title": f"Transaction {found['hash']}", "what": "tx", "page": 0,
-                       "rows": [found]})
+                       "rows": [found], "call": call})
 
     async def patient(_: DApp, request: Request) -> Response:
         pid = request.path_params["patient_id"]

@@ -112,3 +112,13 @@ def test_serves_a_run_over_http(quickstart_run: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_transaction_call_is_decoded(client: TestClient, quickstart_run: Path) -> None:
+    """A transaction's page decodes its call from the signed bytes: contract, function, args."""
+    lines = [json.loads(x) for x in (quickstart_run / "trace.jsonl").read_text().splitlines()]
+    tx = next(x for x in lines if x["kind"] == "tx" and x["op"] == "AccessGrants.grant")
+    data = client.get(f"/explorer/tx/{tx['hash']}", params={"format": "json"}).json()
+    assert data["call"]["contract"] == "AccessGrants" and data["call"]["function"] == "grant"
+    assert set(data["call"]["args"]) == {"grantee", "pmr_id", "expiry", "can_write"}
+    assert "Decoded call" in client.get(f"/explorer/tx/{tx['hash']}").text
