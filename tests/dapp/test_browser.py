@@ -38,7 +38,8 @@ if not (CHROMIUM and DRIVER):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 def _free_port() -> int:
@@ -111,10 +112,21 @@ class Screens:
         self.driver.save_screenshot(str(self.folder / f"{self.count:02d}-{name}.png"))
 
 
+def _click(d: Any, element_id: str, *keys: str) -> None:
+    """Click a control (or type ``keys`` into it) and wait until the next page replaced this one."""
+    old = d.find_element(By.TAG_NAME, "html")
+    target = d.find_element(By.ID, element_id)
+    if keys:
+        target.send_keys(*keys)
+    else:
+        target.click()
+    WebDriverWait(d, 60).until(expected_conditions.staleness_of(old))
+
+
 def _role(d: Any, base: str, role: str) -> None:
     d.get(base + "/live")
     Select(d.find_element(By.ID, "role-picker")).select_by_value(role)
-    d.find_element(By.ID, "act-as").click()
+    _click(d, "act-as")
 
 
 def _fill(d: Any, **fields: object) -> None:
@@ -146,31 +158,31 @@ def test_paper_story_through_the_screens(driver: Any) -> None:
         for name, reg in (("City General Hospital", "GOVREG-1"), ("Lakeside Clinic", "GOVREG-2")):
             _role(d, base, "applicant")
             _fill(d, name=name, gov_reg_id=reg, location="Coimbatore", specialization="General")
-            d.find_element(By.ID, "f-contact").send_keys("+91 422", Keys.ENTER)  # the keyboard
+            _click(d, "f-contact", "+91 422", Keys.ENTER)  # the keyboard
             assert "Mined: succeeded" in d.find_element(By.ID, "outcome").text
             _role(d, base, "regulator")
             shots.check("regulator")
-            d.find_element(By.ID, "do-verify").click() if name.startswith("City") else (
-                _fill(d, hospital="lakeside-clinic"), d.find_element(By.ID, "do-verify").click())
+            _click(d, "do-verify") if name.startswith("City") else (
+                _fill(d, hospital="lakeside-clinic"), _click(d, "do-verify"))
             assert _issued(d, "hospital_id") in (1, 2)
             shots.check("verified")
         _role(d, base, "hospital:city-general-hospital")
         for kind in ("desk", "lab"):
             _fill(d, kind=kind)
-            d.find_element(By.ID, "do-staff").click()
-            d.find_element(By.ID, "back").click()
+            _click(d, "do-staff")
+            _click(d, "back")
         for hospital, doctor, uprn in (("city-general-hospital", "Dr. Anitha Rao", "TNMC-61234"),
                                        ("lakeside-clinic", "Dr. Vikram Iyer", "KMC-88121")):
             _role(d, base, f"hospital:{hospital}")
             _fill(d, name=doctor, registration_number=uprn, specialization="Medicine", contact="+91")
             shots.check(f"onboard-{hospital}")
-            d.find_element(By.ID, "do-onboard").click()
+            _click(d, "do-onboard")
             assert _issued(d, "doctor_id") >= 1
         _role(d, base, "desk:city-general-hospital")
         _fill(d, name="Meena Krishnan", age=46, gender="F", weight_kg=62.5, height_cm=158,
               address="12 Gandhi Road", phone="+91 90030", email="meena@example.in")
         shots.check("desk")
-        d.find_element(By.ID, "do-register").click()
+        _click(d, "do-register")
         patient = _issued(d, "patient_id")
         assert patient == 85437
         _fill_clock(d, base, 22)
@@ -178,13 +190,13 @@ def test_paper_story_through_the_screens(driver: Any) -> None:
         _fill(d, patient_id=patient, present_illness="cough", diagnosis="LRTI", treatment="X-ray")
         d.execute_script("document.getElementById('f-visit').value = '2021-01-26'")
         shots.check("doctor")
-        d.find_element(By.ID, "do-visit").click()
+        _click(d, "do-visit")
         pmr = _issued(d, "pmr_id")
         assert pmr == 8543726012021
         _role(d, base, "lab:city-general-hospital")
         _fill(d, pmr_id=pmr, test="CT", source="CT_small.dcm", reason="pneumonia?", observations="opacity")
         shots.check("lab")
-        d.find_element(By.ID, "do-upload").click()
+        _click(d, "do-upload")
         assert "(1, 3, 5)" in d.find_element(By.ID, "offchain").text
         assert d.execute_script("return document.getElementById('study-image').naturalWidth") > 0
         shots.check("uploaded")
@@ -193,18 +205,18 @@ def test_paper_story_through_the_screens(driver: Any) -> None:
         assert "sha256:" in d.find_element(By.ID, "my-records").text
         _fill(d, doctor="dr-vikram-iyer", pmr_id=pmr, days=7)
         shots.check("patient")
-        d.find_element(By.ID, "do-grant").click()
+        _click(d, "do-grant")
         assert "Mined: succeeded" in d.find_element(By.ID, "outcome").text
         _role(d, base, "doctor:dr-vikram-iyer")
         _fill(d, pmr_id=pmr)
-        d.find_element(By.ID, "do-read").click()
+        _click(d, "do-read")
         assert "rebuilt, identical" in d.find_element(By.ID, "offchain").text
         assert d.execute_script("return document.getElementById('study-image').naturalWidth") > 0
         shots.check("second-doctor-reads")
         _fill_clock(d, base, 8)
         _role(d, base, "doctor:dr-vikram-iyer")
         _fill(d, pmr_id=pmr)
-        d.find_element(By.ID, "do-read").click()
+        _click(d, "do-read")
         assert d.find_element(By.ID, "reason").text == "access_grants: grant expired"
         assert d.find_element(By.ID, "rule").text.startswith("G3")
         shots.check("expired")
@@ -216,7 +228,7 @@ def test_paper_story_through_the_screens(driver: Any) -> None:
 def _fill_clock(d: Any, base: str, days: int) -> None:
     _role(d, base, "regulator")
     _fill(d, days=days)
-    d.find_element(By.ID, "advance").click()
+    _click(d, "advance")
 
 
 def test_explorer_finds_a_patients_accesses(driver: Any, quickstart_run: Path) -> None:
@@ -229,7 +241,7 @@ def test_explorer_finds_a_patients_accesses(driver: Any, quickstart_run: Path) -
         d.get(base + "/explorer")
         assert "Attack matrix" in d.page_source
         shots.check("overview")
-        d.find_element(By.ID, "q").send_keys(str(patient), Keys.ENTER)
+        _click(d, "q", str(patient), Keys.ENTER)
         rows = d.find_elements(By.CSS_SELECTOR, "#rows tbody tr")
         want = [x for x in lines if x["kind"] == "access" and x["patient"] == patient]
         assert len(rows) == len(want)

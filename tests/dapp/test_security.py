@@ -76,3 +76,11 @@ def test_served_hosts_are_the_bound_names() -> None:
     names = served_hosts("127.0.0.1", 8000)
     assert "127.0.0.1:8000" in names and "localhost:8000" in names
     assert "127.0.0.1:8001" not in names and not any(re.search("evil", n) for n in names)
+
+
+def test_user_text_is_escaped(browser: Browser) -> None:
+    """Text a user typed is shown escaped: a script in a hospital's name never runs."""
+    page = browser.act("apply", "applicant", name="<script>alert(1)</script>", gov_reg_id="X-9",
+                       location="x", specialization="x", contact="x")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<script>" not in browser.client.get("/live", params={"role": "regulator"}).text
