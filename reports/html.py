@@ -306,4 +306,6 @@ def page(summary: Mapping[str, Any], digest: TraceDigest | None, body: str) -> s
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
             f"{header(summary, digest)}{body}"
             "<footer>Rendered by pmrsim (<code>pmrsim report DIR</code>) from summary.json and "
-            "trace.jsonl; formats in reports/FORMATS.md.</footer></main></body></html>\n")
+            "trace.jsonl; formats in reports/FORMATS.md. Open this run in the explorer "
+            "(blocks, transactions, each patient's accesses, search by Patient-ID, PMR-ID, "
+            "tx hash or CID) with <code>pmrsim serve DIR</code>.</footer></main></body></html>\n")

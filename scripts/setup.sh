@@ -33,3 +33,6 @@ fi
 # Debian's packages; without root this only warns, and those tests skip
 # (in CI, where .ci/run sets PMRSIM_REQUIRE_DICOM_TOOLS=1, they fail).
 bash scripts/install-dicom-tools.sh || true
+# Chromium and chromedriver (the DApp's browser tests) from Debian's packages; without
+# root this only warns, and those tests skip (under CI=true they fail).
+bash scripts/install-browser.sh || true

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "capacity",
     "report",
     "tour",
+    "serve",
     "gas",
     "compile",
     "deploy",

@@ -68,6 +68,11 @@ def test_page_is_self_contained(make_fake_run: MakeRun) -> None:
     assert re.search(r"@import|url\((?!#)", html) is None
 
 
+def test_page_names_the_explorer_command(make_fake_run: MakeRun) -> None:
+    """The page tells the reader the command that opens the run in the DApp's explorer."""
+    assert "<code>pmrsim serve DIR</code>" in render_report(make_fake_run()).read_text()
+
+
 def test_svg_ids_are_unique_across_figures(make_fake_run: MakeRun) -> None:
     """Every id in the page is unique, so inlined figures cannot clash."""
     html = render_report(make_fake_run()).read_text()

@@ -1,0 +1,536 @@
+"""Live mode of the DApp: a fresh world acted on through the protocol's own actors.
+
+Every action a page offers calls the same actor methods the engine and the
+tour use (:mod:`sim.protocol.actors`), so each is one signed transaction
+and no rule is checked here a second time: a forbidden action is sent and
+the chain's revert reason is shown, with the rule of ``docs/trust-model.md``
+it enforces. The off-chain half is the engine's too: the lab's study is a
+real pydicom test file, de-identified and split (1, t, n) with
+:mod:`sim.engine.studies`, its fragments stored on a simulated swarm, its
+key shares kept by :class:`~sim.protocol.KeyCustodian` nodes that release
+only for a mined ``AccessGrants.use``; the essential share goes to the
+patient, who seals it to the doctor they grant.
+
+The server holds every role's simulated wallet and signs for it; pages
+show which role acts. Keys and essential shares never leave this module
+except as fingerprints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from sim.dapp.rules import rule_of
+from sim.engine.studies import deidentified_study, split_study, study_manifest
+from sim.errors import InputError, PrivacyError
+from sim.privacy.deid import DeidConfig
+from sim.privacy.deid_actions import UidMap
+from sim.privacy.keys import AccessDenied, open_sealed, public_key_of, seal
+from sim.privacy.manifest import Manifest
+from sim.privacy.material import EssentialShare
+from sim.privacy.sharing import Custodian, combine_report
+from sim.protocol import KeyCustodian, Protocol, ids
+from sim.protocol.actors import (
+    JUSTIFIED,
+    UNJUSTIFIED,
+    Desk,
+    Doctor,
+    Hospital,
+    Lab,
+    Patient,
+    Regulator,
+)
+from sim.protocol.outcome import Outcome
+from sim.protocol.records import (
+    DoctorProfile,
+    HospitalProfile,
+    LabFindings,
+    PatientDetails,
+    TestType,
+    VisitRecord,
+)
+from sim.protocol.story import PAPER_PATIENT_ID
+from storage_sim import Cid, Swarm
+
+DAY = 86_400
+#: The DICOM test files pydicom ships that the lab may upload (no download).
+DICOM_SOURCES = ("CT_small.dcm", "MR_small.dcm")
+#: Imaging test types and the modality their study has.
+IMAGING = {TestType.XRAY: "CR", TestType.CT: "CT", TestType.MRI: "MR"}
+#: Backends whose block time the protocol's clock sets freely (a node's clock may not move).
+CLOCK_BACKENDS = frozenset({"pyevm", "revm", "ethtester"})
+#: The paper's story starts on 4 Jan 2021, 09:00 UTC.
+START = int(dt.datetime(2021, 1, 4, 9, tzinfo=dt.UTC).timestamp())
+_LABEL = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str) -> str:
+    """A wallet label made of a display name ("City General Hospital" -> "city-general-hospital")."""
+    return _LABEL.sub("-", text.lower()).strip("-")[:40]
+
+
+def fingerprint(data: bytes) -> str:
+    """A short public fingerprint of secret bytes (sha256, first 16 hex digits): never the bytes."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
+
+
+def _jsonable(value: Any) -> Any:
+    """Event arguments as JSON values (bytes as 0x-hex)."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass
+class Action:
+    """One action taken on a page: who, what, and what the chain (and the off-chain half) said."""
+
+    number: int
+    role: str
+    title: str
+    outcome: Outcome | None
+    issued: dict[str, Any] = field(default_factory=dict)
+    offchain: dict[str, Any] = field(default_factory=dict)
+    image: bytes | None = None  # PNG shown with the action (de-identified or rebuilt study)
+    refusal: str = ""  # an off-chain refusal (a custodian's), when there is one
+
+    def as_json(self) -> dict[str, Any]:
+        """The action for pages and the JSON twin (no secrets: the outcome has none)."""
+        o = self.outcome
+        tx: dict[str, Any] | None = None
+        if o is not None:
+            tx = {
+                "op": o.op, "sender": o.sender, "ok": o.ok, "hash": "0x" + o.receipt.tx_hash.hex(),
+                "block": o.receipt.block_number, "gas": o.gas, "floor": o.floor,
+                "events": [{"name": n, "args": {k: _jsonable(v) for k, v in a.items()}}
+                           for n, a in o.events],
+                "reason": o.reason, "rule": rule_of(o.reason) if o.reason else "",
+            }
+        return {"number": self.number, "role": self.role, "title": self.title, "tx": tx,
+                "issued": self.issued, "offchain": self.offchain, "refusal": self.refusal,
+                "image": self.image is not None}
+
+
+@dataclass
+class Study:
+    """A lab study stored off chain: its manifest CID, fragments, and the patient's share."""
+
+    record_id: str
+    pmr_id: int
+    patient_label: str
+    manifest_cid: Cid
+    digest: bytes
+    essential: EssentialShare
+    #: essential share sealed by the patient to each doctor granted (doctor label -> blob)
+    sent: dict[str, bytes] = field(default_factory=dict)
+
+
+class LiveWorld:
+    """A fresh deployment and its actors, acted on one page action at a time."""
+
+    def __init__(self, backend: str = "pyevm", *, rpc_url: str | None = None, seed: int = 0,
+                 t: int = 3, n: int = 5) -> None:
+        from sim.chain import make_chain
+
+        self.backend = backend
+        self.seed = seed
+        self.t, self.n = t, n
+        chain = make_chain(backend, seed=seed, rpc_url=rpc_url)
+        self.protocol = p = Protocol.deploy(chain, layout="private", seed=seed,
+                                            first_patient_id=PAPER_PATIENT_ID)
+        self.clock_moves = backend in CLOCK_BACKENDS
+        if self.clock_moves:
+            p.clock = max(START, chain.timestamp + 1)
+        self._rng = random.Random(f"dapp-{seed}")
+        self.deid = DeidConfig(key=self._rng.randbytes(32))
+        self.uid_map = UidMap(self.deid.key)
+        self.env = simpy.Environment()
+        self.swarm = Swarm(self.env, random.Random(f"dapp-swarm-{seed}"), replication=(2, 3))
+        self.custodian_nodes = [self.swarm.add_node(f"custodian-{i}").node_id for i in range(n)]
+        self.swarm.add_node("gateway")
+        self.custodians = {node: KeyCustodian[Any](p, node) for node in self.custodian_nodes}
+        self.regulator = Regulator(p, "regulator")
+        self.hospitals: dict[str, Hospital] = {}
+        self.profiles: dict[str, HospitalProfile] = {}
+        self.desks: dict[str, Desk] = {}
+        self.labs: dict[str, Lab] = {}
+        self.doctors: dict[str, Doctor] = {}
+        self.doctor_names: dict[str, str] = {}
+        self.patients: dict[str, Patient] = {}
+        self.details: dict[str, PatientDetails] = {}
+        self.pmrs: dict[int, dict[str, Any]] = {}
+        self.studies: dict[str, Study] = {}
+        self.actions: list[Action] = []
+        self._record(Action(0, "deployer", "grants the regulator role",
+                            p.grant_regulator(self.regulator.account)))
+
+    # -- roles --------------------------------------------------------------
+    def roles(self) -> list[tuple[str, str]]:
+        """(role key, label shown) of every role a page may act as now."""
+        out = [("applicant", "a new hospital (applicant)"), ("regulator", "regulator")]
+        for label, h in self.hospitals.items():
+            out.append((f"hospital:{label}", f"hospital admin: {self.profiles[label].name}"
+                        + ("" if h.hospital_id else " (pending)")))
+            if label in self.desks:
+                out.append((f"desk:{label}", f"registration desk: {self.profiles[label].name}"))
+            if label in self.labs:
+                out.append((f"lab:{label}", f"lab: {self.profiles[label].name}"))
+        out += [(f"doctor:{k}", f"doctor: {self.doctor_names[k]}") for k in self.doctors]
+        out += [(f"patient:{k}", f"patient: {self.details[k].name} ({p.patient_id})")
+                for k, p in self.patients.items()]
+        return out
+
+    def role_name(self, role: str) -> str:
+        """The label shown for a role key ("" when there is no such role)."""
+        return dict(self.roles()).get(role, "")
+
+    # -- clock --------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        """The simulated time the next transaction is mined at."""
+        return self.protocol.next_timestamp()
+
+    def advance(self, days: float, role: str) -> Action:
+        """Move the simulated clock ``days`` ahead (backends whose clock can move only)."""
+        if not self.clock_moves:
+            raise InputError(f"the clock of backend {self.backend!r} cannot be moved from here")
+        if not 0 < days <= 3650:
+            raise InputError("days: expected a number of days above 0 and at most 3650")
+        self.protocol.clock = self.now + round(days * DAY)
+        return self._record(Action(0, role, f"advances the clock {days:g} day(s) to "
+                                   f"{_when(self.protocol.clock)}", None))
+
+    # -- actions ------------------------------------------------------------
+    def _record(self, action: Action) -> Action:
+        action.number = len(self.actions) + 1
+        self.actions.append(action)
+        return action
+
+    def _act(self, role: str, title: str, outcome: Outcome, **issued: Any) -> Action:
+        return self._record(Action(0, role, title, outcome,
+                                   issued={k: v for k, v in issued.items() if outcome.ok}))
+
+    def apply(self, profile: HospitalProfile) -> tuple[str, Action]:
+        """A new hospital applies with its Gov. Reg. ID and profile (Fig. 2)."""
+        label = slug(profile.name) or "hospital"
+        hospital = self.hospitals.get(label) or Hospital(self.protocol, label)
+        out = hospital.apply(profile)
+        if out.ok:
+            self.hospitals[label] = hospital
+            self.profiles[label] = profile
+        return label, self._act("applicant", f"{profile.name} applies for registration", out)
+
+    def verify(self, label: str) -> Action:
+        """The regulator verifies a hospital's application -> Hospital-ID."""
+        h = self._hospital(label)
+        out = self.regulator.verify(h)
+        return self._act("regulator", f"verifies {self.profiles[label].name}", out,
+                         hospital_id=out.issued)
+
+    def add_staff(self, label: str, kind: str) -> Action:
+        """The hospital admin names its registration desk or its lab."""
+        h = self._hospital(label)
+        if kind == "desk":
+            desk = self.desks.get(label) or Desk(self.protocol, f"{label}-desk")
+            out = h.add_operator(desk)
+            if out.ok:
+                self.desks[label] = desk
+        elif kind == "lab":
+            lab = self.labs.get(label) or Lab(self.protocol, f"{label}-lab")
+            out = h.add_operator(lab)
+            if out.ok:
+                self.labs[label] = lab
+        else:
+            raise InputError("kind: expected desk or lab")
+        return self._act(f"hospital:{label}", f"names its {kind}", out)
+
+    def onboard(self, label: str, profile: DoctorProfile) -> Action:
+        """The hospital admin onboards a doctor -> Doctor-ID (one per UPRN)."""
+        h = self._hospital(label)
+        key = slug(profile.name) or "doctor"
+        doctor = self.doctors.get(key) or Doctor(self.protocol, key)
+        out = h.onboard(doctor, profile)
+        if out.ok:
+            self.doctors[key] = doctor
+            self.doctor_names[key] = profile.name
+        return self._act(f"hospital:{label}", f"onboards {profile.name}", out,
+                         doctor_id=out.issued)
+
+    def register_patient(self, label: str, details: PatientDetails) -> Action:
+        """The hospital's desk registers a patient and attendant -> Patient-ID (Fig. 3)."""
+        desk = self.desks.get(label)
+        if desk is None:
+            raise InputError(f"hospital {label!r} has no registration desk")
+        key = f"patient-{len(self.patients) + 1}"
+        patient = Patient(self.protocol, key)
+        out = desk.register(patient, details)
+        if out.ok:
+            self.patients[key] = patient
+            self.details[key] = details
+        return self._act(f"desk:{label}", f"registers {details.name}", out,
+                         patient_id=out.issued)
+
+    def visit(self, doctor_key: str, patient_id: int, day: dt.date, record: VisitRecord) -> Action:
+        """The doctor records the visit: the PMR token with its PMR-ID (Fig. 4)."""
+        doctor = self._doctor(doctor_key)
+        out = doctor.create_pmr(patient_id, day, record)
+        if out.ok and out.issued is not None:
+            self.pmrs.setdefault(out.issued, {"patient_id": patient_id, "visit": day.isoformat(),
+                                             "doctor": doctor_key, "reports": []})
+        return self._act(f"doctor:{doctor_key}", f"records the visit of patient {patient_id} on "
+                         f"{day.isoformat()}", out, pmr_id=out.issued)
+
+    def upload(self, label: str, pmr_id: int, test: TestType, source: str, reason: str,
+               observations: str) -> Action:
+        """The lab uploads a study (Fig. 5): de-identify, split, store, post its manifest CID."""
+        lab = self.labs.get(label)
+        if lab is None:
+            raise InputError(f"hospital {label!r} has no lab")
+        if source not in DICOM_SOURCES:
+            raise InputError(f"source: expected one of {', '.join(DICOM_SOURCES)}")
+        patient_id = ids.split_pmr_id(pmr_id)[0] if pmr_id >= ids.DATE_BASE else 0
+        owner = next((k for k, p in self.patients.items() if p.patient_id == patient_id), None)
+        identity = {"PatientName": "", "PatientID": f"MRN-{patient_id:08d}",
+                    "InstitutionName": self.profiles[label].name}
+        if owner is not None:
+            identity["PatientName"] = self.details[owner].name.replace(" ", "^")
+        data = deidentified_study(source, identity=identity, config=self.deid,
+                                  uid_map=self.uid_map, seed=self._rng.randrange(2**32))
+        record_id = f"study-{pmr_id}-{len(self.studies) + 1}"
+        custodians, essential, sharing = split_study(
+            data, record_id=record_id, pmr_id=pmr_id, patient_id=patient_id, t=self.t, n=self.n,
+            segment_size=65_536, random_bytes=self._rng.randbytes)
+        named: list[tuple[int, str, str]] = []
+        for custodian, node in zip(custodians, self.custodian_nodes, strict=True):
+            assert custodian.fragment is not None and custodian.key_share is not None
+            cid = self.swarm.add(node, custodian.fragment, cid_version=1)
+            self.custodians[node].keep(record_id, pmr_id, custodian.key_share)
+            named.append((custodian.index, node, str(cid)))
+        modality = IMAGING.get(test, test.name)
+        mcid = self.swarm.add("gateway", study_manifest(sharing, named, modality), cid_version=1)
+        self._run(self.swarm.pin(mcid))
+        today = dt.datetime.fromtimestamp(self.now, dt.UTC).date()
+        findings = LabFindings(test, today, 1000 + len(self.studies), reason, observations)
+        out = lab.post_report(pmr_id, findings, mcid.digest, codec=mcid.codec)
+        action = self._act(f"lab:{label}", f"uploads a {test.name} study for PMR {pmr_id}", out,
+                           report_id=out.issued)
+        action.offchain = {
+            "source": source, "record_id": record_id, "de_identified_bytes": len(data),
+            "sharing": f"(1, {self.t}, {self.n})", "manifest_cid": str(mcid),
+            "fragments": [{"custodian": i, "node": node, "cid": cid} for i, node, cid in named],
+            "essential_share": {"to": owner or "", "fingerprint":
+                                fingerprint(essential.secret.reveal())},
+        }
+        action.image = render_png(data)
+        if out.ok:
+            self.studies[record_id] = Study(record_id, pmr_id, owner or "", mcid,
+                                            hashlib.sha256(data).digest(), essential)
+            if pmr_id in self.pmrs:
+                self.pmrs[pmr_id]["reports"].append(record_id)
+        return action
+
+    def grant(self, patient_key: str, doctor_key: str, pmr_id: int, days: float) -> Action:
+        """The patient grants a doctor access to one PMR for ``days``, and seals them the
+        essential share of its studies (ECIES to the doctor's key)."""
+        patient, doctor = self._patient(patient_key), self._doctor(doctor_key)
+        until = self.now + round(days * DAY)
+        out = patient.grant(doctor, until, pmr_id=pmr_id)
+        action = self._act(f"patient:{patient_key}", f"grants {self.doctor_names[doctor_key]} "
+                           f"PMR {pmr_id} until {_when(until)}", out)
+        if out.ok:
+            sent = []
+            for study in self.studies.values():
+                if study.pmr_id == pmr_id and study.patient_label == patient_key:
+                    study.sent[doctor_key] = seal(
+                        public_key_of(doctor.account.private_key),
+                        study.essential.to_json().encode(), study.record_id.encode(),
+                        random_bytes=self._rng.randbytes)
+                    sent.append({"record_id": study.record_id, "essential_share_fingerprint":
+                                 fingerprint(study.essential.secret.reveal())})
+            action.offchain = {"essential_shares_sealed_to_doctor": sent}
+        return action
+
+    def revoke(self, patient_key: str, doctor_key: str, pmr_id: int) -> Action:
+        """The patient ends a grant early."""
+        out = self._patient(patient_key).revoke(self._doctor(doctor_key), pmr_id=pmr_id)
+        return self._act(f"patient:{patient_key}",
+                         f"revokes {self.doctor_names[doctor_key]}'s grant on PMR {pmr_id}", out)
+
+    def read(self, doctor_key: str, pmr_id: int) -> Action:
+        """The doctor opens a PMR: a mined ``use``, then the custodians release and the
+        study is rebuilt with the essential share the patient sealed to the doctor."""
+        doctor = self._doctor(doctor_key)
+        out = doctor.access(pmr_id)  # under the window open now (a grant, or break-glass)
+        action = self._act(f"doctor:{doctor_key}", f"opens PMR {pmr_id}", out)
+        if not out.ok:
+            return action
+        rebuilt = []
+        for study in self.studies.values():
+            if study.pmr_id != pmr_id:
+                continue
+            result = self._rebuild(doctor, doctor_key, study, out.receipt.tx_hash)
+            rebuilt.append(result)
+            if result.get("png") is not None:
+                action.image = result.pop("png")
+            else:
+                result.pop("png", None)
+                action.refusal = action.refusal or result["result"]
+        action.offchain = {"studies": rebuilt}
+        return action
+
+    def emergency(self, doctor_key: str, patient_id: int, reason_code: int) -> Action:
+        """Break-glass: the doctor opens emergency access to a patient's records, with a reason."""
+        out = self._doctor(doctor_key).emergency_access(patient_id, reason_code)
+        return self._act(f"doctor:{doctor_key}", f"breaks the glass on patient {patient_id} "
+                         f"(reason {reason_code})", out)
+
+    def close_emergency(self, role: str, doctor_key: str) -> Action:
+        """The patient (or the regulator) closes a doctor's emergency access."""
+        doctor = self._doctor(doctor_key)
+        kind, _, key = role.partition(":")
+        if kind == "patient":
+            out = self._patient(key).close_emergency(doctor)
+        elif role == "regulator":
+            out = self.regulator.close_emergency(doctor, self._emergency_patient(doctor_key))
+        else:
+            raise InputError("role: the patient or the regulator closes emergency access")
+        return self._act(role, f"closes {self.doctor_names[doctor_key]}'s emergency access", out)
+
+    def review(self, role: str, doctor_key: str, opening: int, justified: bool) -> Action:
+        """The hospital admin (or the regulator) reviews a doctor's break-glass opening."""
+        doctor = self._doctor(doctor_key)
+        verdict = JUSTIFIED if justified else UNJUSTIFIED
+        kind, _, key = role.partition(":")
+        if kind == "hospital":
+            out = self._hospital(key).review_emergency(doctor, opening, verdict)
+        elif role == "regulator":
+            out = self.regulator.review_emergency(doctor, opening, verdict)
+        else:
+            raise InputError("role: a hospital admin or the regulator reviews break-glass")
+        word = "justified" if justified else "not justified"
+        return self._act(role, f"reviews {self.doctor_names[doctor_key]}'s opening {opening}: "
+                         f"{word}", out)
+
+    def _emergency_patient(self, doctor_key: str) -> int:
+        """The patient of the doctor's latest emergency opening (what the regulator closes)."""
+        for action in reversed(self.actions):
+            o = action.outcome
+            if o is not None and o.ok and action.role == f"doctor:{doctor_key}":
+                for name, args in o.events:
+                    if name == "EmergencyAccess":
+                        return int(args["patient_id"])
+        raise InputError(f"doctor: {doctor_key!r} opened no emergency access")
+
+    def _rebuild(self, doctor: Doctor, key: str, study: Study, use_tx: bytes) -> dict[str, Any]:
+        """Fetch the manifest, have t custodians release for ``use_tx``, rebuild the study."""
+        sealed = study.sent.get(key)
+        if sealed is None:
+            return {"record_id": study.record_id, "result": "no essential share from the patient",
+                    "png": None}
+        essential = EssentialShare.from_json(
+            open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
+        doc = json.loads(self._run(self.swarm.retrieve("gateway", study.manifest_cid, store=False)))
+        manifest = Manifest.from_json(json.dumps(doc["sharing"]))
+        parts: list[Custodian] = []
+        released = []
+        for entry in doc["fragments"][: manifest.t]:
+            try:
+                share = self.custodians[entry["node"]].release(study.record_id, doctor.address,
+                                                               use_tx)
+            except AccessDenied as exc:
+                return {"record_id": study.record_id, "result": str(exc), "png": None}
+            fragment = self._run(self.swarm.retrieve("gateway", Cid.parse(entry["cid"]),
+                                                     store=False))
+            parts.append(Custodian(entry["index"], fragment, share))
+            released.append(entry["node"])
+        try:
+            data = combine_report(manifest, essential, parts).data
+        except PrivacyError as exc:
+            return {"record_id": study.record_id, "result": type(exc).__name__, "png": None}
+        same = hashlib.sha256(data).digest() == study.digest
+        return {"record_id": study.record_id, "released_by": released,
+                "result": "rebuilt, identical to the stored study" if same else "rebuilt bytes differ",
+                "png": render_png(data)}
+
+    def _run(self, process: Any) -> Any:
+        """Run a swarm process to completion in simulated time; its value."""
+        proc = self.env.process(process)
+        return self.env.run(until=proc)
+
+    # -- lookups ------------------------------------------------------------
+    def _hospital(self, label: str) -> Hospital:
+        if label not in self.hospitals:
+            raise InputError(f"hospital: no hospital {label!r}")
+        return self.hospitals[label]
+
+    def _doctor(self, key: str) -> Doctor:
+        if key not in self.doctors:
+            raise InputError(f"doctor: no doctor {key!r}")
+        return self.doctors[key]
+
+    def _patient(self, key: str) -> Patient:
+        if key not in self.patients:
+            raise InputError(f"patient: no patient {key!r}")
+        return self.patients[key]
+
+    def state(self) -> dict[str, Any]:
+        """What the pages show of the world (the JSON twin of the live page; no secrets)."""
+        p = self.protocol
+        return {
+            "backend": self.backend, "layout": p.layout, "now": self.now, "now_text": _when(self.now),
+            "clock_moves": self.clock_moves, "head": p.chain.block_number,
+            "hospitals": [{"label": k, "name": self.profiles[k].name, "hospital_id": h.hospital_id,
+                           "desk": k in self.desks, "lab": k in self.labs}
+                          for k, h in self.hospitals.items()],
+            "doctors": [{"key": k, "name": self.doctor_names[k], "doctor_id": d.doctor_id,
+                         "hospitals": list(d.hospitals)} for k, d in self.doctors.items()],
+            "patients": [{"key": k, "patient_id": pt.patient_id} for k, pt in self.patients.items()],
+            "pmrs": [{"pmr_id": i, **v} for i, v in self.pmrs.items()],
+            "studies": [{"record_id": s.record_id, "pmr_id": s.pmr_id,
+                         "manifest_cid": str(s.manifest_cid),
+                         "essential_share_fingerprint": fingerprint(s.essential.secret.reveal()),
+                         "sealed_to": sorted(s.sent)} for s in self.studies.values()],
+            "actions": [a.as_json() for a in self.actions],
+        }
+
+    def action(self, number: int) -> Action:
+        """Action ``number`` (1-based)."""
+        if not 1 <= number <= len(self.actions):
+            raise InputError(f"action: no action {number}")
+        return self.actions[number - 1]
+
+
+def _when(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%d %b %Y %H:%M UTC")
+
+
+def render_png(dicom: bytes) -> bytes | None:
+    """The first frame of a DICOM study as a greyscale PNG (None when it has no pixels)."""
+    import numpy as np
+    import pydicom
+    from matplotlib.image import imsave
+
+    ds = pydicom.dcmread(io.BytesIO(dicom))
+    if "PixelData" not in ds:
+        return None
+    pixels = np.asarray(ds.pixel_array, dtype=float)
+    if pixels.ndim == 3 and pixels.shape[-1] not in (3, 4):
+        pixels = pixels[0]
+    buf = io.BytesIO()
+    imsave(buf, pixels, cmap="gray", format="png")
+    return buf.getvalue()
+
+
+Handler = Callable[..., Action]

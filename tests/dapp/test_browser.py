@@ -1,0 +1,252 @@
+"""The DApp in a real headless Chromium (Debian's, driven by Selenium): a person's clicks.
+
+One test walks the paper's story through the live screens (register, verify, onboard,
+register a patient, visit, lab upload, grant, second doctor reads, expiry refuses); another
+opens a finished run in the explorer and finds a patient's accesses. Each screen is
+checked for labels and headings and saved as a screenshot (the folder is printed). Without
+Chromium and chromedriver these tests skip, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = shutil.which("chromium")
+DRIVER = shutil.which("chromedriver")
+SHOTS = Path(os.environ.get("PMRSIM_SCREENSHOTS", Path(tempfile.gettempdir()) / "pmrsim-screenshots"))
+
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CI") == "true":
+        pytest.fail("chromium and chromedriver are required in CI (scripts/install-browser.sh)",
+                    pytrace=False)
+    pytest.skip("chromium or chromedriver missing (scripts/install-browser.sh)",
+                allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``pmrsim serve`` on a free loopback port; return it and its base URL."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", *args, "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/").close()
+            return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                err = proc.stderr.read() if proc.stderr else ""
+                raise AssertionError(f"pmrsim serve did not start: {err}") from None
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium with a fresh profile, no network beyond the loopback server."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--window-size=1200,1600",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(DRIVER)))
+    browser.implicitly_wait(2)
+    yield browser
+    browser.quit()
+
+
+class Screens:
+    """Saves a screenshot of each screen and checks its labels and headings."""
+
+    def __init__(self, driver: Any, folder: Path) -> None:
+        self.driver = driver
+        self.folder = folder
+        self.count = 0
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"screenshots in {folder}")
+
+    def check(self, name: str) -> None:
+        """Every visible control has a label; one h1; the page has a language."""
+        problems = self.driver.execute_script("""
+            const out = [];
+            for (const el of document.querySelectorAll('input, select, textarea')) {
+              if (el.type === 'hidden') continue;
+              const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]'))
+                || el.closest('label') || el.getAttribute('aria-label');
+              if (!labelled) out.push('unlabelled ' + el.tagName + ' ' + (el.name || ''));
+            }
+            if (document.querySelectorAll('h1').length !== 1) out.push('not exactly one h1');
+            if (!document.documentElement.lang) out.push('no lang');
+            for (const img of document.querySelectorAll('img')) if (!img.alt) out.push('img without alt');
+            return out;""")
+        assert problems == [], f"{name}: {problems}"
+        self.count += 1
+        self.driver.save_screenshot(str(self.folder / f"{self.count:02d}-{name}.png"))
+
+
+def _click(d: Any, element_id: str, *keys: str) -> None:
+    """Click a control (or type ``keys`` into it) and wait until the next page replaced this one."""
+    old = d.find_element(By.TAG_NAME, "html")
+    target = d.find_element(By.ID, element_id)
+    if keys:
+        target.send_keys(*keys)
+    else:
+        target.click()
+    WebDriverWait(d, 60).until(expected_conditions.staleness_of(old))
+
+
+def _role(d: Any, base: str, role: str) -> None:
+    d.get(base + "/live")
+    Select(d.find_element(By.ID, "role-picker")).select_by_value(role)
+    _click(d, "act-as")
+
+
+def _fill(d: Any, **fields: object) -> None:
+    for name, value in fields.items():
+        box = d.find_element(By.ID, f"f-{name}")
+        if box.tag_name == "select":
+            Select(box).select_by_value(str(value))
+        else:
+            box.clear()
+            box.send_keys(str(value))
+
+
+def _issued(d: Any, key: str) -> int:
+    for item in d.find_elements(By.CSS_SELECTOR, "#issued li"):
+        if item.text.startswith(key + ":"):
+            return int(item.text.split(":")[1])
+    raise AssertionError(f"no {key} issued")
+
+
+def test_paper_story_through_the_screens(driver: Any) -> None:
+    """Register, verify, onboard, register a patient, visit, upload, grant, read, expiry refuses."""
+    proc, base = _serve()
+    d, shots = driver, Screens(driver, SHOTS / "live")
+    try:
+        d.get(base + "/live")
+        assert d.find_element(By.TAG_NAME, "h1").text == "Live world"
+        assert "simulated wallet" in d.find_element(By.ID, "acting").text
+        shots.check("role-picker")
+        for name, reg in (("City General Hospital", "GOVREG-1"), ("Lakeside Clinic", "GOVREG-2")):
+            _role(d, base, "applicant")
+            _fill(d, name=name, gov_reg_id=reg, location="Coimbatore", specialization="General")
+            _click(d, "f-contact", "+91 422", Keys.ENTER)  # the keyboard
+            assert "Mined: succeeded" in d.find_element(By.ID, "outcome").text
+            _role(d, base, "regulator")
+            shots.check("regulator")
+            _click(d, "do-verify") if name.startswith("City") else (
+                _fill(d, hospital="lakeside-clinic"), _click(d, "do-verify"))
+            assert _issued(d, "hospital_id") in (1, 2)
+            shots.check("verified")
+        _role(d, base, "hospital:city-general-hospital")
+        for kind in ("desk", "lab"):
+            _fill(d, kind=kind)
+            _click(d, "do-staff")
+            _click(d, "back")
+        for hospital, doctor, uprn in (("city-general-hospital", "Dr. Anitha Rao", "TNMC-61234"),
+                                       ("lakeside-clinic", "Dr. Vikram Iyer", "KMC-88121")):
+            _role(d, base, f"hospital:{hospital}")
+            _fill(d, name=doctor, registration_number=uprn, specialization="Medicine", contact="+91")
+            shots.check(f"onboard-{hospital}")
+            _click(d, "do-onboard")
+            assert _issued(d, "doctor_id") >= 1
+        _role(d, base, "desk:city-general-hospital")
+        _fill(d, name="Meena Krishnan", age=46, gender="F", weight_kg=62.5, height_cm=158,
+              address="12 Gandhi Road", phone="+91 90030", email="meena@example.in")
+        shots.check("desk")
+        _click(d, "do-register")
+        patient = _issued(d, "patient_id")
+        assert patient == 85437
+        _fill_clock(d, base, 22)
+        _role(d, base, "doctor:dr-anitha-rao")
+        _fill(d, patient_id=patient, present_illness="cough", diagnosis="LRTI", treatment="X-ray")
+        d.execute_script("document.getElementById('f-visit').value = '2021-01-26'")
+        shots.check("doctor")
+        _click(d, "do-visit")
+        pmr = _issued(d, "pmr_id")
+        assert pmr == 8543726012021
+        _role(d, base, "lab:city-general-hospital")
+        _fill(d, pmr_id=pmr, test="CT", source="CT_small.dcm", reason="pneumonia?", observations="opacity")
+        shots.check("lab")
+        _click(d, "do-upload")
+        assert "(1, 3, 5)" in d.find_element(By.ID, "offchain").text
+        assert d.execute_script("return document.getElementById('study-image').naturalWidth") > 0
+        shots.check("uploaded")
+        _role(d, base, "patient:patient-1")
+        assert str(pmr) in d.find_element(By.ID, "my-records").text
+        assert "sha256:" in d.find_element(By.ID, "my-records").text
+        _fill(d, doctor="dr-vikram-iyer", pmr_id=pmr, days=7)
+        shots.check("patient")
+        _click(d, "do-grant")
+        assert "Mined: succeeded" in d.find_element(By.ID, "outcome").text
+        _role(d, base, "doctor:dr-vikram-iyer")
+        _fill(d, pmr_id=pmr)
+        _click(d, "do-read")
+        assert "rebuilt, identical" in d.find_element(By.ID, "offchain").text
+        assert d.execute_script("return document.getElementById('study-image').naturalWidth") > 0
+        shots.check("second-doctor-reads")
+        _fill_clock(d, base, 8)
+        _role(d, base, "doctor:dr-vikram-iyer")
+        _fill(d, pmr_id=pmr)
+        _click(d, "do-read")
+        assert d.find_element(By.ID, "reason").text == "access_grants: grant expired"
+        assert d.find_element(By.ID, "rule").text.startswith("G3")
+        shots.check("expired")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _fill_clock(d: Any, base: str, days: int) -> None:
+    _role(d, base, "regulator")
+    _fill(d, days=days)
+    _click(d, "advance")
+
+
+def test_explorer_finds_a_patients_accesses(driver: Any, quickstart_run: Path) -> None:
+    """A finished run opens in the explorer; searching a Patient-ID lists their accesses."""
+    lines = [json.loads(x) for x in (quickstart_run / "trace.jsonl").read_text().splitlines()]
+    patient = next(x["patient"] for x in lines if x["kind"] == "access")
+    proc, base = _serve(str(quickstart_run))
+    d, shots = driver, Screens(driver, SHOTS / "explorer")
+    try:
+        d.get(base + "/explorer")
+        assert "Attack matrix" in d.page_source
+        shots.check("overview")
+        _click(d, "q", str(patient), Keys.ENTER)
+        rows = d.find_elements(By.CSS_SELECTOR, "#rows tbody tr")
+        want = [x for x in lines if x["kind"] == "access" and x["patient"] == patient]
+        assert len(rows) == len(want)
+        assert all(w["event"] in r.text for w, r in zip(want, rows, strict=True))
+        shots.check("patient-accesses")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

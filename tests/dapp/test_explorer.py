@@ -1,0 +1,124 @@
+"""The explorer of a finished run: overview, lists, a patient's timeline, search, JSON twins."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from sim.dapp.app import create_app
+from sim.dapp.explorer import Explorer
+from sim.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def client(quickstart_run: Path) -> Iterator[TestClient]:
+    """A client of the explorer of the quickstart run."""
+    with TestClient(create_app(explorer=Explorer(quickstart_run), hosts={"testserver"})) as c:
+        yield c
+
+
+def _accesses(run: Path) -> list[dict[str, object]]:
+    lines = (run / "trace.jsonl").read_text().splitlines()
+    return [json.loads(x) for x in lines if '"kind":"access"' in x]
+
+
+def test_overview_shows_invariants_and_attacks(client: TestClient, quickstart_run: Path) -> None:
+    """The overview lists the summary's invariants and attack matrix; its JSON twin equals them."""
+    summary = json.loads((quickstart_run / "summary.json").read_text())
+    page = client.get("/explorer").text
+    assert "Attack matrix" in page and "registration_squatting" in page and "pii_on_chain" in page
+    data = client.get("/explorer", params={"format": "json"}).json()
+    assert data["invariants"] == summary["invariants"] and data["attacks"] == summary["attacks"]
+
+
+def test_patient_timeline_finds_accesses(client: TestClient, quickstart_run: Path) -> None:
+    """A patient's timeline holds exactly the trace's accesses to that patient."""
+    accesses = _accesses(quickstart_run)
+    patient = accesses[0]["patient"]
+    want = [a for a in accesses if a["patient"] == patient]
+    data = client.get(f"/explorer/patient/{patient}", params={"format": "json"}).json()
+    assert data["rows"] == want and want
+    page = client.get(f"/explorer/patient/{patient}").text
+    assert "released" in page or "denied" in page
+
+
+def test_search_by_tx_hash_pmr_and_cid(client: TestClient, quickstart_run: Path) -> None:
+    """Search finds a transaction by hash, accesses by PMR-ID and storage events by CID."""
+    lines = [json.loads(x) for x in (quickstart_run / "trace.jsonl").read_text().splitlines()]
+    tx = next(x for x in lines if x["kind"] == "tx" and x["op"] == "AccessGrants.use")
+    found = client.get("/explorer/search", params={"q": tx["hash"], "format": "json"}).json()
+    assert found["rows"][0]["op"] == "AccessGrants.use" and "raw" not in found["rows"][0]
+    pmr = _accesses(quickstart_run)[0]["pmr"]
+    found = client.get("/explorer/search", params={"q": str(pmr), "format": "json"}).json()
+    assert found["what"] == "pmr" and all(r["pmr"] == pmr for r in found["rows"])
+    cid = next(x["cid"] for x in lines if x["kind"] == "storage" and x.get("cid"))
+    found = client.get("/explorer/search", params={"q": cid, "format": "json"}).json()
+    assert found["what"] == "cid" and found["rows"]
+    assert client.get("/explorer/search", params={"q": "nonsense!"}).status_code == 400
+
+
+def test_lists_page(client: TestClient) -> None:
+    """Blocks and transactions are listed a page at a time; a bad page number is a 400."""
+    blocks = client.get("/explorer/blocks", params={"format": "json"}).json()["rows"]
+    assert blocks[0]["number"] == 1 and len(blocks) == 100
+    assert client.get("/explorer/txs", params={"page": "-1"}).status_code == 400
+
+
+def test_not_a_run(tmp_path: Path) -> None:
+    """A folder without summary.json is refused naming the file."""
+    with pytest.raises(InputError, match=r"summary\.json"):
+        Explorer(tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serves_a_run_over_http(quickstart_run: Path) -> None:
+    """The real server answers on loopback, refuses a foreign Host, and stops on SIGTERM."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", str(quickstart_run),
+                             "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert f"http://127.0.0.1:{port}/" in line
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/explorer") as r:
+                    assert "Attack matrix" in r.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        bad = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "evil:1"})
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(bad)
+        assert exc.value.code == 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_transaction_call_is_decoded(client: TestClient, quickstart_run: Path) -> None:
+    """A transaction's page decodes its call from the signed bytes: contract, function, args."""
+    lines = [json.loads(x) for x in (quickstart_run / "trace.jsonl").read_text().splitlines()]
+    tx = next(x for x in lines if x["kind"] == "tx" and x["op"] == "AccessGrants.grant")
+    data = client.get(f"/explorer/tx/{tx['hash']}", params={"format": "json"}).json()
+    assert data["call"]["contract"] == "AccessGrants" and data["call"]["function"] == "grant"
+    assert set(data["call"]["args"]) == {"grantee", "pmr_id", "expiry", "can_write"}
+    assert "Decoded call" in client.get(f"/explorer/tx/{tx['hash']}").text

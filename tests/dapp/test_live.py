@@ -1,0 +1,126 @@
+"""The live screens drive the protocol's actors: the paper's story through the pages."""
+
+from __future__ import annotations
+
+from sim.dapp.live import LiveWorld
+from tests.dapp.conftest import Browser
+
+
+def test_ids_follow_the_paper(story: dict[str, int]) -> None:
+    """The first patient is 85437 and the visit of 26 Jan 2021 gets PMR-ID 8543726012021."""
+    assert story["patient_id"] == 85437
+    assert story["pmr_id"] == 8543726012021
+
+
+def test_upload_shows_the_offchain_half(browser: Browser, story: dict[str, int]) -> None:
+    """The lab's upload shows the manifest CID, the custodians, the share's fingerprint and a PNG."""
+    page = browser.client.get(f"/live/action/{story['upload']}").text
+    assert "Mined: succeeded" in page and "LabReports.post" in page
+    assert "manifest_cid" in page and "(1, 3, 5)" in page and "sha256:" in page
+    png = browser.client.get(f"/live/action/{story['upload']}.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_every_action_shows_hash_block_gas_events(browser: Browser, story: dict[str, int]) -> None:
+    """An action's JSON twin gives its tx hash, block, gas against the floor and decoded events."""
+    data = browser.client.get(f"/api/live/action/{story['upload']}").json()
+    tx = data["tx"]
+    assert tx["ok"] and tx["hash"].startswith("0x") and len(tx["hash"]) == 66
+    assert tx["block"] > 0 and tx["gas"] >= tx["floor"] > 21_000
+    assert [e["name"] for e in tx["events"]] == ["LabReportPosted"]
+    assert data["issued"]["report_id"] == 1
+
+
+def test_second_doctor_reads_while_granted_then_expiry_refuses(
+        browser: Browser, world: LiveWorld, story: dict[str, int]) -> None:
+    """Refused without a grant; with one the custodians release and the image is rebuilt; after
+    expiry the chain refuses with the rule's reason."""
+    pmr = story["pmr_id"]
+    page = browser.act("read", "doctor:dr-vikram-iyer", pmr_id=pmr)
+    assert "access_grants: no grant" in page and "G3 - a grant is usable only within its window" in page
+    page = browser.act("grant", "patient:patient-1", doctor="dr-vikram-iyer", pmr_id=pmr, days=7)
+    assert "Mined: succeeded" in page and "essential_shares_sealed_to_doctor" in page
+    page = browser.act("read", "doctor:dr-vikram-iyer", pmr_id=pmr)
+    assert "Mined: succeeded" in page and "rebuilt, identical to the stored study" in page
+    assert "custodian-0" in page and 'id="study-image"' in page
+    browser.act("clock", "patient:patient-1", days=8)
+    page = browser.act("read", "doctor:dr-vikram-iyer", pmr_id=pmr)
+    assert "Refused by the contract" in page and "access_grants: grant expired" in page
+
+
+def test_revoke_refuses(browser: Browser, story: dict[str, int]) -> None:
+    """A revoked grant refuses the next read, naming the revocation."""
+    pmr = story["pmr_id"]
+    browser.act("grant", "patient:patient-1", doctor="dr-anitha-rao", pmr_id=pmr, days=30)
+    browser.act("revoke", "patient:patient-1", doctor="dr-anitha-rao", pmr_id=pmr)
+    page = browser.act("read", "doctor:dr-anitha-rao", pmr_id=pmr)
+    assert "access_grants: grant revoked" in page
+
+
+def test_forbidden_action_shows_reason_and_rule(browser: Browser, story: dict[str, int]) -> None:
+    """A doctor of another hospital adding a version is refused by the contract with rule P1."""
+    page = browser.act("visit", "doctor:dr-vikram-iyer", patient_id=story["patient_id"],
+                       visit="2021-01-26", present_illness="x", diagnosis="y", treatment="z")
+    assert "Refused by the contract" in page
+    assert "not the record&#39;s hospital and no write grant" in page
+    assert "P1 - versions only from the record" in page
+
+
+def test_page_names_the_acting_role(browser: Browser, story: dict[str, int]) -> None:
+    """Every live page says which role acts and that the server signs with simulated wallets."""
+    for role, shown in (("regulator", "regulator"), ("patient:patient-1", "patient: Meena Krishnan"),
+                        ("lab:city-general-hospital", "lab: City General Hospital")):
+        page = browser.client.get("/live", params={"role": role}).text
+        assert f'<strong id="acting-role">{shown}' in page
+        assert "signs each transaction for the role shown" in page
+
+
+def test_bad_input_is_one_line_400(browser: Browser, story: dict[str, int]) -> None:
+    """A malformed field gets a 400 page naming it; nothing is sent."""
+    before = len(browser.client.get("/api/live").json()["actions"])
+    response = browser.client.post(
+        "/live/act/visit", headers={"Origin": "http://testserver"},
+        data={"token": browser.token(), "role": "doctor:dr-anitha-rao", "patient_id": "abc",
+              "visit": "2021-01-26", "present_illness": "x", "diagnosis": "y", "treatment": "z"})
+    assert response.status_code == 400 and "patient_id: expected a whole number" in response.text
+    assert len(browser.client.get("/api/live").json()["actions"]) == before
+
+
+def test_no_page_leaks_a_key_or_an_essential_share(browser: Browser, world: LiveWorld,
+                                                   story: dict[str, int]) -> None:
+    """No page or JSON twin holds any wallet's private key or an essential share's bytes."""
+    browser.act("grant", "patient:patient-1", doctor="dr-vikram-iyer", pmr_id=story["pmr_id"], days=1)
+    actors = [world.regulator, *world.hospitals.values(), *world.desks.values(),
+              *world.labs.values(), *world.doctors.values(), *world.patients.values()]
+    secrets = [a.account.private_key.hex() for a in actors]
+    secrets.append(world.protocol.admin.private_key.hex())
+    secrets += [s.essential.secret.reveal().hex() for s in world.studies.values()]
+    assert world.studies
+    urls = ["/", "/api/live"] + [f"/live?role={key}" for key, _ in world.roles()]
+    urls += [f"/live/action/{a.number}" for a in world.actions]
+    urls += [f"/api/live/action/{a.number}" for a in world.actions]
+    for url in urls:
+        text = browser.client.get(url).text.lower()
+        for secret in secrets:
+            assert secret not in text, f"{url} leaks a secret"
+
+
+def test_break_glass_close_and_review(browser: Browser, story: dict[str, int]) -> None:
+    """Break-glass opens a window the read uses; the patient closes it (E2); the hospital
+    reviews it and the doctor cannot review his own (E3)."""
+    pid, pmr = story["patient_id"], story["pmr_id"]
+    page = browser.act("emergency", "doctor:dr-anitha-rao", patient_id=pid, reason_code=7)
+    assert "Mined: succeeded" in page and "EmergencyAccess" in page
+    page = browser.act("read", "doctor:dr-anitha-rao", pmr_id=pmr)
+    assert "AccessGrants.use (emergency)" in page and "Mined: succeeded" in page
+    browser.act("close", "patient:patient-1", doctor="dr-anitha-rao")
+    page = browser.act("read", "doctor:dr-anitha-rao", pmr_id=pmr)
+    assert "Refused by the contract" in page
+    page = browser.act("emergency", "doctor:dr-anitha-rao", patient_id=pid, reason_code=0)
+    assert "access_grants: reason required" in page and "E1 - bounded openings" in page
+    page = browser.act("review", "hospital:lakeside-clinic", doctor="dr-anitha-rao", opening=0,
+                       verdict="justified")
+    assert "access_grants: only the hospital or a regulator reviews" in page
+    page = browser.act("review", "hospital:city-general-hospital", doctor="dr-anitha-rao",
+                       opening=0, verdict="justified")
+    assert "Mined: succeeded" in page
