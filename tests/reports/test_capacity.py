@@ -93,7 +93,17 @@ def test_the_what_if_matches_a_hand_computation(make_fake_run: MakeRun) -> None:
     # 4 visits: 805k gas; peak x 6 -> 153,158 gas/s -> ceil(3.06) on big, ceil(30.6) on small
     assert cells[(2.0, 2.0)] == {"big": 4, "small": 31}
     assert cells[(1.0, 1.0)] == {"big": 1, "small": 8}
+    assert result["notes"] == ["1% of the gas is at the run's own rate per patient-year, not "
+                               "scaled by the visits: emergency access 0.1 a person-year (1%)"]
     assert validate_json(result, "capacity", "capacity") == []
+
+
+def test_a_demand_of_the_runs_own_devices_is_flagged(make_fake_run: MakeRun) -> None:
+    """When activities not driven by visits make most of the gas, the answer says so."""
+    profile = load_profile(_hand_run(make_fake_run))
+    result = what_if(profile, Assumptions(visits_per_person_year=0.01), [parse_chain("c=1/1")])
+    (note,) = result["notes"]
+    assert note.startswith("71% of the gas") and "not the population's" in note
 
 
 def test_chains_needed_is_exact_at_the_boundary(make_fake_run: MakeRun) -> None:
