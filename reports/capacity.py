@@ -340,6 +340,28 @@ def _chains_needed(peak: float, chain: ChainConfig, target: float) -> int:
     return math.ceil(peak / (chain.gas_per_second * target) - 1e-9) if peak > 0 else 0
 
 
+def rate_notes(activities: Sequence[Mapping[str, Any]], gas_per_person_year: float) -> list[str]:
+    """What a reader must know of the activities not driven by visits: they stay at the run's
+    own rate per patient-year (devices per patient, emergencies), whatever the visit rate, so a
+    scenario with many monitored patients speaks for its own population, not a nation's."""
+    if gas_per_person_year <= 0:
+        return []
+    fixed = [r for r in activities if r["driver"] != "visit"
+             and r["gas_per_person_year"] / gas_per_person_year >= 0.01]
+    if not fixed:
+        return []
+    share = sum(r["gas_per_person_year"] for r in fixed) / gas_per_person_year
+    text = (f"{share:.0%} of the gas is at the run's own rate per patient-year, not scaled by "
+            "the visits: " + ", ".join(
+                f"{r['activity']} {r['per_person_year']:g} a person-year "
+                f"({r['gas_per_person_year'] / gas_per_person_year:.0%})" for r in fixed))
+    if share > 0.5:
+        text += ("; most of the demand is this scenario's own rate of devices and emergencies "
+                 "per patient, not the population's: measure a scenario with the population's "
+                 "rates (population.devices, workload.break_glass_per_patient_year)")
+    return [text]
+
+
 def what_if(profile: Profile, assumptions: Assumptions,
             chains: Iterable[ChainConfig] = DEFAULT_CHAINS) -> dict[str, Any]:
     """The whole answer as a JSON-ready mapping (``pmrsim capacity --format json``)."""
@@ -378,8 +400,10 @@ def what_if(profile: Profile, assumptions: Assumptions,
                                 "chains_needed": {c.name: _chains_needed(peak, c,
                                                                          a.target_utilisation)
                                                   for c in configs}})
+    activities = profile.activities(a.visits_per_person_year)
     return {
         "schema": CAPACITY_SCHEMA,
+        "notes": rate_notes(activities, gas_ppy),
         "source": {"kind": profile.kind, "path": profile.path, "scenario": profile.scenario,
                    "layout": profile.layout, "runs": profile.runs,
                    "regions": len({r.label for r in profile.regions}),
@@ -392,7 +416,7 @@ def what_if(profile: Profile, assumptions: Assumptions,
                         "professionals": a.professionals},
         "per_person_year": {"gas": round(gas_ppy, 1), "txs": _sig(txs_ppy),
                             "swarm_bytes": round(bytes_ppy, 1),
-                            "activities": profile.activities(a.visits_per_person_year)},
+                            "activities": activities},
         "demand": {"mean": {"gas_per_second": _sig(mean_gas), "txs_per_second": _sig(mean_txs),
                             "gas_per_day": _sig(mean_gas * DAY)},
                    "peak": {"gas_per_second": _sig(peak_gas), "txs_per_second": _sig(peak_txs),

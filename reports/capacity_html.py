@@ -84,6 +84,8 @@ def capacity_body(summary: Mapping[str, Any], svg: str | None) -> str:
         f"{si(peak['gas_per_second'], 'gas/s')} ({fmt(peak['txs_per_second'], 0)}/s) on a "
         f"peak day ({fmt(a['peak_factor'], 2)} x the mean).</p>",
     ]
+    parts.extend(f"<p><strong>Read with care:</strong> {escape(note)}.</p>"
+                 for note in result["notes"])
     if svg is not None:
         parts.append(f"<figure>{svg}<figcaption>The nation's demand against what one chain of each "
                      "configuration may carry at the target utilisation "

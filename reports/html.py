@@ -199,8 +199,11 @@ def _verdict(summary: Mapping[str, Any], *, skips: str = "stated below") -> str:
     unexpected = [v for v in violations if not _is_expected(v, expected)]
     if unexpected:
         names = ", ".join(sorted({v["name"] for v in unexpected}))
+        also = sorted({v["name"] for v in violations if _is_expected(v, expected)})
+        besides = (f"; besides, {len(violations) - len(unexpected)} expected by the scenario: "
+                   f"{escape(', '.join(also))}" if also else "")
         return (f'<p class="banner bad">{len(unexpected)} unexpected invariant violation(s): '
-                f"{escape(names)}.</p>")
+                f"{escape(names)}{besides}.</p>")
     skipped = inv.get("skipped", [])
     partly = f" ({len(skipped)} skip(s) {skips})" if skipped else ""
     if violations:

@@ -184,7 +184,9 @@ def plot_latency_ops(latency: Mapping[str, Mapping[str, float]],
         ax.set_xlim(left=0)
         ax.set_xlabel("confirmation latency, submission to inclusion (simulated seconds)")
         ax.grid(axis="y", visible=False)
-        ax.legend(fontsize=7, loc="lower right")
+        # above the axes, left: inside, it covered the markers of the last rows
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3,
+                  frameon=False, borderaxespad=0.2)
         return to_svg(fig, "latops")
 
 
@@ -201,8 +203,10 @@ def plot_latency_load(digest: TraceDigest) -> str | None:
         ax.scatter(fullness, latency, s=10, alpha=0.5, color=BLUE, linewidths=0)
         if digest.block_time:
             ax.axhline(digest.block_time, color=GREY, linestyle="--", linewidth=0.8)
-            ax.text(0.01, digest.block_time, f"one block ({digest.block_time:g} s)",
-                    transform=ax.get_yaxis_transform(), va="bottom", fontsize=7, color=GREY)
+            # at the right end, where loaded blocks are rare: at the left it sat on the points
+            ax.text(0.99, digest.block_time, f"one block ({digest.block_time:g} s)",
+                    transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=7,
+                    color=GREY)
         positive = fullness[fullness > 0]
         if positive.size and positive.max() / positive.min() > 30:
             ax.set_xscale("log")
@@ -210,7 +214,7 @@ def plot_latency_load(digest: TraceDigest) -> str | None:
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
         ax.set_xlabel("gas used by the block it landed in (% of the block gas limit)")
         ax.set_ylabel("latency (simulated s)")
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, max(float(latency.max()), digest.block_time or 0.0) * 1.15)
         return to_svg(fig, "latload")
 
 

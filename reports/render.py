@@ -249,8 +249,8 @@ def latency_body(summary: Mapping[str, Any], d: TraceDigest, trace_note: str | N
     if seen and block_time:
         share = d.late / seen
         parts.append(
-            f"<p>{fmt(d.late)} of {fmt(seen)} confirmed transactions (the deployment's included) "
-            f"({share:.1%}) waited longer than one "
+            f"<p>{fmt(d.late)} of {fmt(seen)} confirmed transactions ({share:.1%}; the "
+            "deployment's included) waited longer than one "
             f"block time ({fmt(block_time, 0)} s). The others were included in the first block "
             "after their submission: their latency is the wait for that block's slot, set by "
             "the block time, not by load.</p>")

@@ -173,3 +173,98 @@ def test_every_extractor_shows_its_baseline() -> None:
     assert [f.ok for f in sharing if f.target.startswith(">=")] == [True, False]
     assert all(f.target.startswith("missing") for f in sharing if "AES" in f.measure
                and "MiB/s" in f.measure)
+
+
+BENCH_JSON = {
+    "schema": "pmrsim.bench/1", "quick": True, "measured_at": "2026-12-06 15:00 UTC",
+    "machine": {"cpus": 2, "python": "3.11.7", "system": "Linux x86_64"},
+    "figures": [
+        {"benchmark": "trie", "measure": "block root / py-trie's", "value": 6.25,
+         "target": ">= 5", "ok": True},
+        {"benchmark": "trie", "measure": "bytes per storage slot", "value": 1205.0,
+         "target": "< 300", "ok": False},
+        {"benchmark": "cid", "measure": "sha256 MiB/s", "value": float("nan"),
+         "target": "missing: not measured", "ok": None},
+    ]}
+
+EXPECTED_TABLES = """\
+Measured 2026-12-06 15:00 UTC (quick sizes; cpus 2, python 3.11.7, system Linux x86_64).
+
+## trie
+
+| measure | value | target | |
+|---|---:|---|---|
+| block root / py-trie's | 6.25 | >= 5 | ok |
+| bytes per storage slot | 1,205 | < 300 | **missed** |
+
+## cid
+
+| measure | value | target | |
+|---|---:|---|---|
+| sha256 MiB/s | - | missing: not measured | |
+"""
+
+
+def test_results_file_is_regenerated_from_a_bench_json(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmrsim bench --from-json F --write-results R` writes R's tables from F, keeps R's
+    hand-kept part below the marker, and gives the same file when run again."""
+    from sim.bench import KEPT_MARK
+    from sim.cli import main
+
+    source = tmp_path / "bench.json"
+    source.write_text(json.dumps(BENCH_JSON))
+    results = tmp_path / "results.md"
+    results.write_text(f"# stale tables\n| x | 1 |\n{KEPT_MARK}\n\n## By hand\n\n17:30 on 2 cores.\n")
+    assert main(["bench", "--from-json", str(source), "--write-results", str(results)]) == 1
+    assert "trie: bytes per storage slot = 1205, target < 300" in capsys.readouterr().err
+    text = results.read_text()
+    assert EXPECTED_TABLES in text and "stale" not in text
+    assert text.endswith(f"{KEPT_MARK}\n\n## By hand\n\n17:30 on 2 cores.\n")
+    assert main(["bench", "--from-json", str(source), "--write-results", str(results)]) == 1
+    assert results.read_text() == text
+
+
+def test_the_shipped_results_file_is_what_regeneration_gives(tmp_path: Path) -> None:
+    """docs/results.md is in the generated form: regenerating it from its own figures (none yet)
+    changes nothing, so a hand edit above the marker is caught here."""
+    from sim.bench import KEPT_MARK, results_markdown
+
+    shipped = (BENCHMARKS.parent / "docs" / "results.md").read_text()
+    assert KEPT_MARK in shipped
+    assert results_markdown({"figures": []}, shipped.split(KEPT_MARK, 1)[1]) == shipped
+
+
+def test_bench_json_records_when_and_where(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    """`pmrsim bench --json` writes the figures with the time and machine they were measured on,
+    and `--from-json` reads that file back to the same figures."""
+    import sim.bench
+    from sim.bench import Figure, figures_from
+    from sim.cli import main
+
+    figures = [Figure("trie", "block root / py-trie's", 6.0, ">= 5", True)]
+    monkeypatch.setattr(sim.bench, "run_suite", lambda **_kw: list(figures))
+    out = tmp_path / "b.json"
+    assert main(["bench", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["schema"] == "pmrsim.bench/1" and data["measured_at"].endswith("UTC")
+    assert data["machine"]["cpus"] >= 1
+    assert figures_from(data, "b.json") == figures
+
+
+@pytest.mark.parametrize("content, words", [
+    ("not json", "not readable JSON"), ('{"figures": 3}', "key 'figures'"),
+    ('{"figures": [{"benchmark": "x"}]}', "figures[0]"),
+])
+def test_from_json_refuses_a_bad_file(content: str, words: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad --from-json file: exit 2, one line naming the file and what is wrong."""
+    from sim.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    assert main(["bench", "--from-json", str(bad), "--write-results", str(tmp_path / "r.md")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and str(bad) in err
+    assert not (tmp_path / "r.md").exists()

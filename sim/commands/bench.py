@@ -1,4 +1,6 @@
-"""``pmrsim bench [--quick] [--check]``: run the benchmarks and print their headline figures.
+"""``pmrsim bench [--quick] [--check] [--json FILE] [--write-results PATH]``: run the benchmarks
+and print their headline figures; ``--write-results`` regenerates the results file
+(``docs/results.md``), also from figures ``--json`` wrote before (``--from-json``).
 
 Exit 1 when a figure misses its target (each one named on stderr); with
 ``--check``, also when a figure could not be measured (a baseline or peer
@@ -11,11 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sim.errors import CheckFailed
+from sim.errors import CheckFailed, InputError
 
 
 def register(sub: Any) -> None:
@@ -25,6 +26,12 @@ def register(sub: Any) -> None:
     p.add_argument("--only", action="append", default=None, metavar="NAME",
                    help="run only benchmarks whose script name contains NAME (repeatable)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--write-results", type=Path, default=None, metavar="PATH",
+                   help="regenerate the results file PATH (docs/results.md) from the figures, "
+                        "keeping its hand-kept text below the marker line")
+    p.add_argument("--from-json", type=Path, default=None, metavar="FILE",
+                   help="take the figures from FILE (written by --json) instead of running the "
+                        "benchmarks")
     p.add_argument("--check", action="store_true",
                    help="exit 1 also when a figure could not be measured (a missed target "
                         "always exits 1)")
@@ -38,11 +45,24 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from sim.bench import missed, missing, run_suite
+    from sim.bench import bench_data, figures_from, missed, missing, run_suite, write_results
 
-    figures = run_suite(quick=args.quick, only=args.only,
-                        echo=lambda line: print(line, file=sys.stderr))
-    table = Table(title="pmrsim benchmarks" + (" (quick)" if args.quick else ""),
+    if args.from_json is not None:
+        if args.quick or args.only:
+            raise InputError("--from-json: the figures are the file's; --quick and --only run "
+                             "benchmarks, so they do not go with it")
+        try:
+            data = json.loads(args.from_json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"--from-json {args.from_json}: not readable JSON ({exc})") from None
+        figures = figures_from(data, f"--from-json {args.from_json}")
+        quick = bool(data.get("quick")) if isinstance(data, dict) else False
+    else:
+        figures = run_suite(quick=args.quick, only=args.only,
+                            echo=lambda line: print(line, file=sys.stderr))
+        data = bench_data(figures, quick=args.quick)
+        quick = args.quick
+    table = Table(title="pmrsim benchmarks" + (" (quick)" if quick else ""),
                   title_justify="left")
     for col in ("benchmark", "measure", "value", "target", ""):
         table.add_column(col)
@@ -52,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(escape(f.benchmark), escape(f.measure), value, escape(f.target), mark)
     Console().print(table)
     if args.json:
-        args.json.write_text(json.dumps({"quick": args.quick,
-                                         "figures": [asdict(f) for f in figures]}, indent=2) + "\n")
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+    if args.write_results:
+        write_results(data, args.write_results)
     problems = [f"{f.benchmark}: {f.measure} = {f.value:g}, target {f.target}"
                 for f in missed(figures)]
     if args.check:

@@ -176,5 +176,5 @@ def print_table(result: dict[str, Any]) -> None:
     console.print(f"Storage on the swarm: {_si(result['storage']['bytes_per_year'], 'B')} a year "
                   f"({result['storage']['note']}). One-off onboarding: {_si(setup['gas'], 'gas')} "
                   f"({setup['note']}).")
-    for note in src["notes"]:
+    for note in [*result["notes"], *src["notes"]]:
         console.print(f"Note: {note}")

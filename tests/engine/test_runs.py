@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from reports.capacity import Assumptions
 from sim.cli import main
 from sim.engine.replay import replay_folder
 from sim.engine.runner import run_scenario
@@ -56,6 +58,73 @@ def test_shipped_scenario_meets_its_invariants(runs: dict[str, Path], name: str)
     unexpected = [v for v in summary["invariants"]["violations"] if not v["expected"]]
     assert unexpected == []
     assert {"summary.json", "trace.jsonl", "gas.csv"} <= {p.name for p in runs[name].iterdir()}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenario_outputs_match_their_schemas(runs: dict[str, Path], name: str) -> None:
+    """summary.json, every trace record and gas.csv of each shipped scenario (and of each of its
+    layouts) validate against the JSON Schemas in reports/schemas/."""
+    from reports.schemas import validate_run
+
+    assert validate_run(runs[name]) == []
+
+
+def test_city_slice_outputs_match_their_schemas(tmp_path: Path) -> None:
+    """The city as a 20,000-patient slice (10 hospitals, 3 days, revm) writes outputs that
+    validate against the schemas, and `pmrsim capacity` reads it."""
+    from reports.capacity import load_profile, what_if
+    from reports.schemas import validate_json, validate_run
+
+    overrides = ["population.patients=20000", "population.hospitals=10", "duration_days=3",
+                 "chain.backend=revm"]
+    result = run_scenario(load_scenario(SCENARIOS / "city.yaml", overrides), tmp_path,
+                          progress=False)
+    assert result.ok, result.unexpected
+    assert validate_run(tmp_path) == []
+    capacity = what_if(load_profile(tmp_path), Assumptions())
+    assert validate_json(capacity, "capacity", "capacity") == []
+    assert all(c["chains_needed"] >= 1 for c in capacity["configs"])
+
+
+def _table_count(html: str, label: str) -> int | None:
+    """The number in a report table's row ``label`` (Counts, Storage)."""
+    m = re.search(rf'<td>{re.escape(label)}</td><td class="n">([0-9,]+)<', html)
+    return None if m is None else int(m.group(1).replace(",", ""))
+
+
+def _legend_count(html: str, label: str) -> int | None:
+    """The count a chart's legend gives as ``label (N)``."""
+    m = re.search(rf"{re.escape(label)} \(([0-9,]+)\)", html)
+    return None if m is None else int(m.group(1).replace(",", ""))
+
+
+#: A report table's row -> the legend of the chart that draws the same count.
+CHART_COUNTS = {"records released": "records released to a doctor",
+                "access denied": "access attempts denied",
+                "repairs": "replicas re-created",
+                "corrupt blocks": "corrupt blocks detected"}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_report_counts_and_charts_agree(runs: dict[str, Path], name: str) -> None:
+    """Each count a report's tables give is the count its charts draw, and summary.json's."""
+    html = (runs[name] / "report.html").read_text()
+    summary = json.loads((runs[name] / "summary.json").read_text())
+    drawn = 0
+    for row, legend in CHART_COUNTS.items():
+        shown = _legend_count(html, legend)
+        if shown is None:
+            continue  # no chart: nothing happened to draw
+        assert _table_count(html, row) == shown, (row, legend)
+        drawn += 1
+    assert _table_count(html, "records released") == summary["counts"]["records_released"]
+    assert _table_count(html, "access denied") == summary["counts"]["access_denied"]
+    failed = _legend_count(html, "failed retrievals and storage steps")
+    if failed is not None:
+        storage = summary["storage"]
+        assert failed == storage["retrieval_failures"] + storage["failures"]
+        assert _table_count(html, "repairs") == storage["repairs"]
+    assert drawn >= (4 if name == "churn" else 2)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

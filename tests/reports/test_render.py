@@ -125,6 +125,14 @@ def test_unexpected_violation_is_flagged(make_fake_run: MakeRun) -> None:
     assert '<tr class="bad"><td>grant_respected</td>' in html
 
 
+def test_an_unexpected_violation_does_not_hide_the_expected_ones(make_fake_run: MakeRun) -> None:
+    """The red banner names the expected violations too (the paper layout's PII on chain)."""
+    run = make_fake_run(violations=(("pii_on_chain", True), ("gas_matches_table", False)))
+    html = render_report(run).read_text()
+    assert ("1 unexpected invariant violation(s): gas_matches_table; besides, 1 expected by the "
+            "scenario: pii_on_chain.") in html
+
+
 def test_stated_skips_are_shown_with_their_reasons(make_fake_run: MakeRun) -> None:
     """Skips in summary.json appear in the banner's count and, with their reasons, in the section."""
     run = make_fake_run()
