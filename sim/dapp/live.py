@@ -181,6 +181,10 @@ class LiveWorld:
         self._record(Action(0, "deployer", "grants the regulator role",
                             p.grant_regulator(self.regulator.account)))
 
+    def close(self) -> None:
+        """Release the chain (an anvil node the backend started is stopped)."""
+        self.protocol.chain.close()
+
     # -- roles --------------------------------------------------------------
     def roles(self) -> list[tuple[str, str]]:
         """(role key, label shown) of every role a page may act as now."""
