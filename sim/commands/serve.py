@@ -86,20 +86,21 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build(args: argparse.Namespace, hosts: set[str]) -> Any:
-    """The ASGI app for ``args`` (a live world, or the explorer of ``args.run_dir``)."""
+def build(args: argparse.Namespace, hosts: set[str]) -> tuple[Any, Any]:
+    """The ASGI app for ``args`` (a live world, or the explorer of ``args.run_dir``), and the
+    live world (None for the explorer), which the caller closes."""
     from sim.dapp.app import create_app
 
     if args.run_dir is not None:
         from sim.dapp.explorer import Explorer
 
-        return create_app(explorer=Explorer(Path(args.run_dir)), hosts=hosts)
+        return create_app(explorer=Explorer(Path(args.run_dir)), hosts=hosts), None
     if args.backend == "rpc" and not args.rpc_url:
         raise InputError("--backend rpc needs --rpc-url URL")
     from sim.dapp.live import LiveWorld
 
-    return create_app(live=LiveWorld(args.backend, rpc_url=args.rpc_url, seed=args.seed),
-                      hosts=hosts)
+    world = LiveWorld(args.backend, rpc_url=args.rpc_url, seed=args.seed)
+    return create_app(live=world, hosts=hosts), world
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, uvicorn: Any, served_hosts: Any) -> int:
     sock = bind(args.host, args.port)
+    world = None
     try:
         host = f"[{args.host}]" if ":" in args.host else args.host
-        app = build(args, served_hosts(args.host, args.port))
+        app, world = build(args, served_hosts(args.host, args.port))
         print(f"pmrsim serve: http://{host}:{args.port}/ "
               f"({'explorer of ' + args.run_dir if args.run_dir else 'live world'}; Ctrl-C stops)",
               file=sys.stderr, flush=True)
@@ -129,4 +131,6 @@ def _serve(args: argparse.Namespace, uvicorn: Any, served_hosts: Any) -> int:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()
+        if world is not None:
+            world.close()
     return 0

@@ -1,14 +1,16 @@
 """``pmrsim tour``: a guided walk through the paper's use cases on a fresh chain.
 
-Each step prints who acts, the contract function called, the transaction
-hash, the gas, the IDs issued, and for the attempts the contracts must
-reject, the revert reason. Nothing personal is printed beyond the story's
-own synthetic names (the private layout puts none of them on chain).
+Each step prints who acts, the simulated time its block was mined at, the
+contract function called, the transaction hash, the gas, the IDs issued,
+and for the attempts the contracts must reject, the revert reason. Nothing
+personal is printed beyond the story's own synthetic names (the private
+layout puts none of them on chain).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
     """Play the story, printing each step as it is mined."""
     from rich.console import Console
 
-    from sim.protocol.story import PAPER_PATIENT_ID, run_story
+    from sim.chain import make_chain
+    from sim.protocol.protocol import Protocol
+    from sim.protocol.story import PAPER_PATIENT_ID, paper_story
 
     console = Console(highlight=False, soft_wrap=False, width=110 if not sys.stdout.isatty() else None)
     console.print(
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     section = ""
     steps: list[Step] = []
 
-    def show(step: Step) -> None:
+    def show(step: Step, when: int) -> None:
         nonlocal section
         steps.append(step)
         if step.section != section:
@@ -52,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         if not step.as_expected:
             mark += " [bold red](unexpected!)[/]"
         console.print(f"[bold]{step.actor}[/] {step.action}")
-        detail = f"  {o.op}  tx 0x{o.receipt.tx_hash.hex()[:16]}...  block {o.receipt.block_number}"
+        stamp = dt.datetime.fromtimestamp(when, dt.UTC).strftime("%d %b %Y %H:%M")
+        detail = f"  {stamp}  {o.op}  tx 0x{o.receipt.tx_hash.hex()[:16]}...  block {o.receipt.block_number}"
         detail += f"  gas {o.gas:,}  {mark}"
         console.print(detail)
         if o.issued is not None:
@@ -63,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
         if not step.as_expected and not step.expect_ok:
             console.print(f"  expected: [yellow]{step.expect_reason}[/]")
 
-    run_story(args.layout, seed=args.seed, on_step=show)
+    # the story played as play_story does, each step shown with its block's simulated time
+    chain = make_chain("pyevm", seed=args.seed)
+    protocol = Protocol.deploy(chain, layout=args.layout, seed=args.seed,
+                               first_patient_id=PAPER_PATIENT_ID)
+    for step in paper_story(protocol):
+        show(step, chain.timestamp)
     ok = sum(1 for s in steps if s.outcome.ok)
     rejected = len(steps) - ok
     total = sum(s.outcome.gas for s in steps)

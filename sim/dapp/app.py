@@ -65,6 +65,7 @@ def create_app(*, live: LiveWorld | None = None, explorer: Any | None = None,
         Route("/", _wrap(dapp, _home)),
         Route("/live", _wrap(dapp, _live_page)),
         Route("/api/live", _wrap(dapp, _live_json)),
+        Route("/api/live/actions", _wrap(dapp, _actions_json)),
         Route("/live/act/{name}", _wrap(dapp, _act), methods=["POST"]),
         Route("/live/action/{number:int}", _wrap(dapp, _action_page)),
         Route("/live/action/{number:int}.png", _wrap(dapp, _action_png)),
@@ -108,11 +109,16 @@ async def _live_page(dapp: DApp, request: Request) -> Response:
     world = _world(dapp)
     role = request.query_params.get("role", "applicant")
     with dapp.lock:
+        if "patient_id" in request.query_params:
+            try:
+                role = world.patient_role(int(request.query_params["patient_id"]))
+            except ValueError:
+                raise InputError("patient_id: expected a whole number") from None
         name = world.role_name(role)
         if not name:
             raise InputError(f"role: no role {role!r} in this world")
         return dapp.page(request, "live.html", role=role, role_name=name, roles=world.roles(),
-                         state=world.state(), sources=DICOM_SOURCES, tests=LAB_TESTS,
+                         state=world.state(role), sources=DICOM_SOURCES, tests=LAB_TESTS,
                          today=dt.datetime.fromtimestamp(world.now, dt.UTC).date().isoformat())
 
 
@@ -120,6 +126,18 @@ async def _live_json(dapp: DApp, request: Request) -> Response:
     world = _world(dapp)
     with dapp.lock:
         return JSONResponse({"roles": world.roles(), **world.state()})
+
+
+async def _actions_json(dapp: DApp, request: Request) -> Response:
+    world = _world(dapp)
+    try:
+        page = int(request.query_params.get("page", "0"))
+    except ValueError:
+        raise InputError("page: expected a whole number") from None
+    if page < 0:
+        raise InputError("page: expected 0 or more")
+    with dapp.lock:
+        return JSONResponse({"page": page, "actions": world.actions_page(page)})
 
 
 async def _action_page(dapp: DApp, request: Request) -> Response:

@@ -72,6 +72,9 @@ CLOCK_BACKENDS = frozenset({"pyevm", "revm", "ethtester"})
 #: The paper's story starts on 4 Jan 2021, 09:00 UTC.
 START = int(dt.datetime(2021, 1, 4, 9, tzinfo=dt.UTC).timestamp())
 _LABEL = re.compile(r"[^a-z0-9]+")
+#: Most patients the role picker lists, and most actions and records a page lists at once
+#: (a city slice has tens of thousands; the rest are reached by Patient-ID or by page).
+LISTED = 50
 
 
 def slug(text: str) -> str:
@@ -170,11 +173,17 @@ class LiveWorld:
         self.doctor_names: dict[str, str] = {}
         self.patients: dict[str, Patient] = {}
         self.details: dict[str, PatientDetails] = {}
+        self.by_patient_id: dict[int, str] = {}
+        self.pmrs_of: dict[int, list[int]] = {}
         self.pmrs: dict[int, dict[str, Any]] = {}
         self.studies: dict[str, Study] = {}
         self.actions: list[Action] = []
         self._record(Action(0, "deployer", "grants the regulator role",
                             p.grant_regulator(self.regulator.account)))
+
+    def close(self) -> None:
+        """Release the chain (an anvil node the backend started is stopped)."""
+        self.protocol.chain.close()
 
     # -- roles --------------------------------------------------------------
     def roles(self) -> list[tuple[str, str]]:
@@ -188,13 +197,34 @@ class LiveWorld:
             if label in self.labs:
                 out.append((f"lab:{label}", f"lab: {self.profiles[label].name}"))
         out += [(f"doctor:{k}", f"doctor: {self.doctor_names[k]}") for k in self.doctors]
-        out += [(f"patient:{k}", f"patient: {self.details[k].name} ({p.patient_id})")
-                for k, p in self.patients.items()]
+        keys = list(self.patients)[-LISTED:]
+        out += [(f"patient:{k}", self.role_name(f"patient:{k}")) for k in keys]
         return out
 
     def role_name(self, role: str) -> str:
         """The label shown for a role key ("" when there is no such role)."""
-        return dict(self.roles()).get(role, "")
+        if role in ("applicant", "regulator"):
+            return "a new hospital (applicant)" if role == "applicant" else "regulator"
+        kind, _, key = role.partition(":")
+        if kind == "patient" and key in self.patients:
+            return f"patient: {self.details[key].name} ({self.patients[key].patient_id})"
+        if kind == "doctor" and key in self.doctors:
+            return f"doctor: {self.doctor_names[key]}"
+        if key in self.hospitals:
+            name = self.profiles[key].name
+            if kind == "hospital":
+                return f"hospital admin: {name}" + ("" if self.hospitals[key].hospital_id
+                                                    else " (pending)")
+            if (kind == "desk" and key in self.desks) or (kind == "lab" and key in self.labs):
+                return f"{'registration desk' if kind == 'desk' else 'lab'}: {name}"
+        return ""
+
+    def patient_role(self, patient_id: int) -> str:
+        """The role key of the patient with ``patient_id``."""
+        key = self.by_patient_id.get(patient_id)
+        if key is None:
+            raise InputError(f"patient_id: no patient {patient_id} in this world")
+        return f"patient:{key}"
 
     # -- clock --------------------------------------------------------------
     @property
@@ -279,6 +309,7 @@ class LiveWorld:
         if out.ok:
             self.patients[key] = patient
             self.details[key] = details
+            self.by_patient_id[patient.patient_id] = key
         return self._act(f"desk:{label}", f"registers {details.name}", out,
                          patient_id=out.issued)
 
@@ -286,7 +317,8 @@ class LiveWorld:
         """The doctor records the visit: the PMR token with its PMR-ID (Fig. 4)."""
         doctor = self._doctor(doctor_key)
         out = doctor.create_pmr(patient_id, day, record)
-        if out.ok and out.issued is not None:
+        if out.ok and out.issued is not None and out.issued not in self.pmrs:
+            self.pmrs_of.setdefault(patient_id, []).append(out.issued)
             self.pmrs.setdefault(out.issued, {"patient_id": patient_id, "visit": day.isoformat(),
                                              "doctor": doctor_key, "reports": []})
         return self._act(f"doctor:{doctor_key}", f"records the visit of patient {patient_id} on "
@@ -485,9 +517,18 @@ class LiveWorld:
             raise InputError(f"patient: no patient {key!r}")
         return self.patients[key]
 
-    def state(self) -> dict[str, Any]:
-        """What the pages show of the world (the JSON twin of the live page; no secrets)."""
+    def state(self, role: str = "") -> dict[str, Any]:
+        """What the pages show of the world (the JSON twin of the live page; no secrets).
+
+        Lists are bounded (:data:`LISTED`): the latest patients, records and actions;
+        a patient's own records are listed in full for that patient's role.
+        """
         p = self.protocol
+        mine: list[dict[str, Any]] = []
+        if role.startswith("patient:") and role[8:] in self.patients:
+            for pmr_id in self.pmrs_of.get(self.patients[role[8:]].patient_id, []):
+                mine.append({"pmr_id": pmr_id, **self.pmrs[pmr_id], "studies": [
+                    self._study_json(self.studies[r]) for r in self.pmrs[pmr_id]["reports"]]})
         return {
             "backend": self.backend, "layout": p.layout, "now": self.now, "now_text": _when(self.now),
             "clock_moves": self.clock_moves, "head": p.chain.block_number,
@@ -496,14 +537,26 @@ class LiveWorld:
                           for k, h in self.hospitals.items()],
             "doctors": [{"key": k, "name": self.doctor_names[k], "doctor_id": d.doctor_id,
                          "hospitals": list(d.hospitals)} for k, d in self.doctors.items()],
-            "patients": [{"key": k, "patient_id": pt.patient_id} for k, pt in self.patients.items()],
-            "pmrs": [{"pmr_id": i, **v} for i, v in self.pmrs.items()],
-            "studies": [{"record_id": s.record_id, "pmr_id": s.pmr_id,
-                         "manifest_cid": str(s.manifest_cid),
-                         "essential_share_fingerprint": fingerprint(s.essential.secret.reveal()),
-                         "sealed_to": sorted(s.sent)} for s in self.studies.values()],
-            "actions": [a.as_json() for a in self.actions],
+            "patients_total": len(self.patients),
+            "patients": [{"key": k, "patient_id": self.patients[k].patient_id}
+                         for k in list(self.patients)[-LISTED:]],
+            "pmrs_total": len(self.pmrs),
+            "pmrs": [{"pmr_id": i, **self.pmrs[i]} for i in list(self.pmrs)[-LISTED:]],
+            "my_records": mine,
+            "studies": [self._study_json(s) for s in list(self.studies.values())[-LISTED:]],
+            "actions_total": len(self.actions),
+            "actions": [a.as_json() for a in self.actions[-LISTED:]],
         }
+
+    def actions_page(self, page: int) -> list[dict[str, Any]]:
+        """Actions ``page * LISTED + 1`` onwards, at most :data:`LISTED`."""
+        return [a.as_json() for a in self.actions[page * LISTED:(page + 1) * LISTED]]
+
+    @staticmethod
+    def _study_json(s: Study) -> dict[str, Any]:
+        return {"record_id": s.record_id, "pmr_id": s.pmr_id, "manifest_cid": str(s.manifest_cid),
+                "essential_share_fingerprint": fingerprint(s.essential.secret.reveal()),
+                "sealed_to": sorted(s.sent)}
 
     def action(self, number: int) -> Action:
         """Action ``number`` (1-based)."""

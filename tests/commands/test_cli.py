@@ -18,6 +18,7 @@ def test_tour_walks_the_story(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "8543726012021" in out
     assert "revert reason: access_grants: grant expired" in out
+    assert "09 Feb 2021 09:00  AccessGrants.use" in out  # the expired read, days after the grant
     assert "Every step behaved as the paper describes." in out
 
 

@@ -77,13 +77,13 @@ def test_page_names_the_acting_role(browser: Browser, story: dict[str, int]) -> 
 
 def test_bad_input_is_one_line_400(browser: Browser, story: dict[str, int]) -> None:
     """A malformed field gets a 400 page naming it; nothing is sent."""
-    before = len(browser.client.get("/api/live").json()["actions"])
+    before = browser.client.get("/api/live").json()["actions_total"]
     response = browser.client.post(
         "/live/act/visit", headers={"Origin": "http://testserver"},
         data={"token": browser.token(), "role": "doctor:dr-anitha-rao", "patient_id": "abc",
               "visit": "2021-01-26", "present_illness": "x", "diagnosis": "y", "treatment": "z"})
     assert response.status_code == 400 and "patient_id: expected a whole number" in response.text
-    assert len(browser.client.get("/api/live").json()["actions"]) == before
+    assert browser.client.get("/api/live").json()["actions_total"] == before
 
 
 def test_no_page_leaks_a_key_or_an_essential_share(browser: Browser, world: LiveWorld,
@@ -124,3 +124,14 @@ def test_break_glass_close_and_review(browser: Browser, story: dict[str, int]) -
     page = browser.act("review", "hospital:city-general-hospital", doctor="dr-anitha-rao",
                        opening=0, verdict="justified")
     assert "Mined: succeeded" in page
+
+
+def test_patient_by_id_and_bounded_lists(browser: Browser, story: dict[str, int]) -> None:
+    """A patient is picked by Patient-ID; an unknown one is a 400; the log pages by 50."""
+    page = browser.client.get("/live", params={"patient_id": story["patient_id"]}).text
+    assert '<strong id="acting-role">patient: Meena Krishnan' in page
+    assert str(story["pmr_id"]) in page and "sha256:" in page
+    assert browser.client.get("/live", params={"patient_id": 1}).status_code == 400
+    total = browser.client.get("/api/live").json()["actions_total"]
+    first = browser.client.get("/api/live/actions", params={"page": 0}).json()["actions"]
+    assert first[0]["number"] == 1 and len(first) == min(total, 50)

@@ -13,7 +13,7 @@ from tests.dapp.conftest import ORIGIN, Browser
 
 
 def _count(browser: Browser) -> int:
-    return len(browser.client.get("/api/live").json()["actions"])
+    return browser.client.get("/api/live").json()["actions_total"]
 
 
 def _apply(browser: Browser, headers: dict[str, str], token: str | None) -> int:
