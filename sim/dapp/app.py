@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from sim.dapp.explorer import page_number
 from sim.dapp.live import DICOM_SOURCES, Action, LiveWorld
 from sim.dapp.security import Guard, check_token
 from sim.errors import InputError
@@ -130,12 +131,7 @@ async def _live_json(dapp: DApp, request: Request) -> Response:
 
 async def _actions_json(dapp: DApp, request: Request) -> Response:
     world = _world(dapp)
-    try:
-        page = int(request.query_params.get("page", "0"))
-    except ValueError:
-        raise InputError("page: expected a whole number") from None
-    if page < 0:
-        raise InputError("page: expected 0 or more")
+    page = page_number(request)
     with dapp.lock:
         return JSONResponse({"page": page, "actions": world.actions_page(page)})
 

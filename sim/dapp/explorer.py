@@ -150,7 +150,8 @@ def _show(value: Any) -> Any:
     return value
 
 
-def _page(request: Request) -> int:
+def page_number(request: Request) -> int:
+    """The ``page`` query parameter (0 when absent); a non-number or a negative is an input error."""
     try:
         page = int(request.query_params.get("page", "0"))
     except ValueError:
@@ -178,13 +179,13 @@ def routes(dapp: DApp) -> list[Route]:
         return answer(request, "explorer.html", explorer().overview())
 
     async def blocks(_: DApp, request: Request) -> Response:
-        page = _page(request)
+        page = page_number(request)
         rows = explorer().blocks[page * PAGE:(page + 1) * PAGE]
         return answer(request, "explorer_list.html",
                       {"title": "Blocks", "what": "blocks", "page": page, "rows": rows})
 
     async def txs(_: DApp, request: Request) -> Response:
-        page = _page(request)
+        page = page_number(request)
         rows = explorer().txs[page * PAGE:(page + 1) * PAGE]
         return answer(request, "explorer_list.html",
                       {"title": "Transactions", "what": "txs", "page": page, "rows": rows})
