@@ -36,9 +36,9 @@ if not (CHROMIUM and DRIVER):
                 allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
@@ -120,7 +120,17 @@ def _click(d: Any, element_id: str, *keys: str) -> None:
         target.send_keys(*keys)
     else:
         target.click()
-    WebDriverWait(d, 60).until(expected_conditions.staleness_of(old))
+    WebDriverWait(d, 60).until(lambda _: _gone(old))
+
+
+def _gone(element: Any) -> bool:
+    """Whether ``element`` left the document. Chromium answers a node of a page being replaced
+    either as stale or, mid-navigation, as "does not belong to the document"."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException included
+        return True
+    return False
 
 
 def _role(d: Any, base: str, role: str) -> None:
