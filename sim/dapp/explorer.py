@@ -11,6 +11,7 @@ meanwhile. Each page has a JSON twin (``?format=json``).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,12 +187,18 @@ class Explorer(Index):
                 target = lists.get(kind)
                 if target is not None:
                     if kind == "tx" and "raw" in record:
-                        # the signed bytes are long: read again from the file when decoded
+                        # the patients the call names, for their timelines; the signed bytes
+                        # are long: read again from the file when a page decodes them
+                        call = decode_call(bytes.fromhex(record["raw"][2:]), self.contracts,
+                                           erc1155=self.erc1155)
+                        for pid in patients_named(call):
+                            self._named.setdefault(pid, []).append(len(self.txs))
                         self._offsets[record["hash"]] = offset
                         del record["raw"]
                     target.append(record)
                 offset += len(raw)
         self.by_hash = {tx["hash"]: tx for tx in self.txs if "hash" in tx}
+        self._named_upto = len(self.txs)
 
     def raw(self, tx_hash: str) -> bytes | None:
         """The signed bytes, read again from the trace line that holds them."""
@@ -201,24 +208,6 @@ class Explorer(Index):
         with self._trace.open("rb") as f:
             f.seek(offset)
             return bytes.fromhex(json.loads(f.readline())["raw"][2:])
-
-    def _name_patients(self) -> None:
-        """As :meth:`Index._name_patients`, reading the trace once rather than line by line."""
-        if self._named_upto == len(self.txs):
-            return
-        position = {tx["hash"]: i for i, tx in enumerate(self.txs) if "hash" in tx}
-        with self._trace.open("rb") as lines:
-            for line in lines:
-                if b'"kind":"tx"' not in line or b'"raw"' not in line:
-                    continue
-                record = json.loads(line)
-                if record.get("kind") != "tx" or record["hash"] not in position:
-                    continue
-                call = decode_call(bytes.fromhex(record["raw"][2:]), self.contracts,
-                                   erc1155=self.erc1155)
-                for pid in patients_named(call):
-                    self._named.setdefault(pid, []).append(position[record["hash"]])
-        self._named_upto = len(self.txs)
 
     def storage_nodes(self) -> dict[str, int]:
         """Bytes stored per node at the end of the run (from the summary)."""
@@ -368,26 +357,34 @@ def decode_call(raw: bytes, contracts: dict[str, str], *, erc1155: bool = False
     import rlp
     from eth_abi import decode
 
-    from sim.chain.abi import input_types, selector
-    from sim.contracts import load_artifacts
-
     fields = rlp.decode(raw[1:]) if raw[:1] == b"\x02" else rlp.decode(raw)
     to, data = (fields[5], fields[7]) if raw[:1] == b"\x02" else (fields[3], fields[5])
     if not to:
         return None
     name = contracts.get("0x" + bytes(to).hex(), "")
-    artifact = load_artifacts().get("PMRMulti" if name == "PMRToken" and erc1155 else name)
     found = {"contract": name or "0x" + bytes(to).hex(), "function": "0x" + bytes(data[:4]).hex(),
              "args": {}}
-    if artifact is None:
-        return found
-    for entry in artifact.abi:
-        if entry.get("type") == "function" and selector(entry) == bytes(data[:4]):
-            values = decode(input_types(entry), bytes(data[4:]))
-            found["function"] = entry["name"]
-            found["args"] = {p["name"]: _show(v) for p, v in zip(entry["inputs"], values,
-                                                                   strict=True)}
+    entry = _functions("PMRMulti" if name == "PMRToken" and erc1155 else name).get(bytes(data[:4]))
+    if entry is not None:
+        function, names, types = entry
+        found["function"] = function
+        found["args"] = {n: _show(v) for n, v in zip(names, decode(types, bytes(data[4:])),
+                                                       strict=True)}
     return found
+
+
+@functools.cache
+def _functions(contract: str) -> dict[bytes, tuple[str, list[str], list[str]]]:
+    """Selector -> (function name, argument names, argument types) of a contract's ABI
+    (read once: the artifacts are hashed from their sources on every load)."""
+    from sim.chain.abi import input_types, selector
+    from sim.contracts import load_artifacts
+
+    artifact = load_artifacts().get(contract)
+    if artifact is None:
+        return {}
+    return {selector(e): (e["name"], [p["name"] for p in e["inputs"]], input_types(e))
+            for e in artifact.abi if e.get("type") == "function"}
 
 
 def _show(value: Any) -> Any:
@@ -474,9 +471,12 @@ def routes(dapp: DApp) -> list[Route]:
                        found["accesses"], transactions=found["transactions"])
 
     async def actors(_: DApp, request: Request) -> Response:
+        page = page_number(request)
         with dapp.lock:
             rows = index().actors()
-        return listing(request, "Actors", "actors", rows)
+        return answer(request, "explorer_list.html",
+                      {"title": f"Actors ({len(rows):,} accounts)", "what": "actors",
+                       "page": page, "rows": rows[page * PAGE:(page + 1) * PAGE]})
 
     async def actor(_: DApp, request: Request) -> Response:
         label = request.path_params["label"]
