@@ -243,8 +243,10 @@ class LiveExplorer(Index):
         self.erc1155 = p.system.token == "erc1155"
         self.contracts = {"0x" + c.address.hex(): name for name, c in p.system.by_name().items()}
         self._labels: dict[bytes, str] = {}
+        self._seen: tuple[int, ...] = ()  # how many actors of each kind are indexed
         self._head = 0
         self._actions = 0
+        self._refused = 0
         world.swarm.observe(self._storage_event)
 
     def _storage_event(self, event: str, fields: dict[str, Any]) -> None:
@@ -253,11 +255,13 @@ class LiveExplorer(Index):
     def refresh(self) -> None:
         """Index the blocks mined and the actions taken since the last refresh."""
         w = self.world
-        for label, address in w.accounts().items():
+        for label, address in w.accounts(since=self._seen).items():
             self.accounts[label] = "0x" + address.hex()
             self._labels[address] = label
+        self._seen = w.account_counts()
         new = w.actions[self._actions:]
         self._actions = len(w.actions)
+        self._refused += sum(1 for a in new if a.outcome is not None and not a.outcome.ok)
         ops = {a.outcome.receipt.tx_hash: a.outcome.op for a in new if a.outcome is not None}
         chain = w.protocol.chain
         for number in range(self._head + 1, chain.block_number + 1):
@@ -317,12 +321,11 @@ class LiveExplorer(Index):
     def overview(self) -> dict[str, Any]:
         """Counts of the live world; its invariants are the contracts' own (no run summary)."""
         w = self.world
-        refused = sum(1 for a in w.actions if a.outcome is not None and not a.outcome.ok)
         return {
             "source": "live", "folder": "", "scenario": "live world", "seed": w.seed,
             "layout": w.protocol.layout, "backend": w.backend,
-            "state_root": "0x" + w.protocol.chain.state_root().hex(),
-            "counts": {"actions": len(w.actions), "refused_by_the_contracts": refused,
+            "state_root": self.blocks[-1]["state_root"] if self.blocks else "",
+            "counts": {"actions": len(w.actions), "refused_by_the_contracts": self._refused,
                        "hospitals": len(w.hospitals), "doctors": len(w.doctors),
                        "patients": len(w.patients), "pmr_tokens": len(w.pmrs),
                        "studies_stored": len(w.studies)},

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import random
 import re
@@ -308,13 +309,22 @@ class LiveWorld:
         return self._act(f"hospital:{label}", f"onboards {profile.name}", out,
                          doctor_id=out.issued)
 
-    def accounts(self) -> dict[str, bytes]:
-        """Label -> address of every account acting in this world (the deployer's too)."""
-        found: dict[str, bytes] = {self.protocol.admin.label: self.protocol.admin.address,
-                                   self.regulator.label: self.regulator.address}
-        for group in (self.hospitals, self.desks, self.labs, self.doctors, self.patients,
-                      self.devices):
-            for actor in group.values():
+    def _account_groups(self) -> tuple[dict[str, Any], ...]:
+        return (self.hospitals, self.desks, self.labs, self.doctors, self.patients, self.devices)
+
+    def account_counts(self) -> tuple[int, ...]:
+        """How many actors of each kind there are (what :meth:`accounts` ``since`` takes)."""
+        return tuple(len(group) for group in self._account_groups())
+
+    def accounts(self, since: tuple[int, ...] = ()) -> dict[str, bytes]:
+        """Label -> address of every account acting in this world (the deployer's too); with
+        ``since`` (an earlier :meth:`account_counts`), only the actors added after it."""
+        found: dict[str, bytes] = {} if since else {
+            self.protocol.admin.label: self.protocol.admin.address,
+            self.regulator.label: self.regulator.address}
+        for k, group in enumerate(self._account_groups()):
+            start = since[k] if since else 0
+            for actor in itertools.islice(group.values(), start, None):
                 found[actor.label] = actor.address
         return found
 

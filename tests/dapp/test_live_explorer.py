@@ -85,3 +85,16 @@ def test_live_explorer_leaks_no_key_or_share(browser: Browser, world: LiveWorld,
         for fmt in ({}, {"format": "json"}):
             text = browser.client.get(url, params=fmt).text.lower()
             assert not any(s in text for s in secrets), url
+
+
+def test_new_actors_appear_after_the_first_page(browser: Browser, world: LiveWorld,
+                                                story: dict[str, int]) -> None:
+    """An actor added after the explorer was first read is listed on the next read, once."""
+    browser.client.get("/explorer/actors")
+    browser.act("register", "desk:city-general-hospital", name="Late Patient", age=30, gender="M",
+                weight_kg=70, height_cm=170, address="x", phone="y", email="z")
+    newest = list(world.patients.values())[-1]
+    rows = browser.client.get("/explorer/actors", params={"format": "json"}).json()["rows"]
+    labels = [r["label"] for r in rows]
+    assert labels.count(newest.label) == 1 and len(labels) == len(set(labels))
+    assert next(r for r in rows if r["label"] == newest.label)["address"] == "0x" + newest.address.hex()
