@@ -122,3 +122,39 @@ def test_transaction_call_is_decoded(client: TestClient, quickstart_run: Path) -
     assert data["call"]["contract"] == "AccessGrants" and data["call"]["function"] == "grant"
     assert set(data["call"]["args"]) == {"grantee", "pmr_id", "expiry", "can_write"}
     assert "Decoded call" in client.get(f"/explorer/tx/{tx['hash']}").text
+
+
+def test_patient_timeline_names_visits_reports_and_grants(client: TestClient,
+                                                          quickstart_run: Path) -> None:
+    """A patient's timeline lists the run's transactions whose decoded call names that patient:
+    their PMR mints, lab reports and grants, and no other patient's."""
+    patient = _accesses(quickstart_run)[0]["patient"]
+    data = client.get(f"/explorer/patient/{patient}", params={"format": "json"}).json()
+    ops = {t["op"].split(" ")[0] for t in data["transactions"]}
+    assert {"PMRToken.mint", "LabReports.post", "AccessGrants.grant"} <= ops
+    for row in data["transactions"]:
+        call = client.get(f"/explorer/tx/{row['hash']}", params={"format": "json"}).json()["call"]
+        args = call["args"]
+        named = args.get("patient_id") or int(args["pmr_id"]) % (1 << 255) // 10**8
+        assert named == patient, row
+
+
+def test_actors_blocks_and_storage_of_a_run(client: TestClient, quickstart_run: Path) -> None:
+    """Actors are the trace's accounts with the transactions each sent; a block lists its
+    transactions; storage shows the summary's bytes per node and the trace's events by kind."""
+    lines = [json.loads(x) for x in (quickstart_run / "trace.jsonl").read_text().splitlines()]
+    accounts = {x["label"] for x in lines if x["kind"] == "account"}
+    actors = client.get("/explorer/actors", params={"format": "json"}).json()["rows"]
+    assert {a["label"] for a in actors} == accounts
+    sent = sum(1 for x in lines if x["kind"] == "tx" and x["sender"] == "doctor-0-0")
+    assert next(a for a in actors if a["label"] == "doctor-0-0")["txs"] == sent > 0
+    tx = next(x for x in lines if x["kind"] == "tx" and x["op"] == "PMRToken.mint")
+    rows = client.get(f"/explorer/block/{tx['block']}", params={"format": "json"}).json()["rows"]
+    assert tx["hash"] in [r["hash"] for r in rows]
+    assert client.get("/explorer/block/999999").status_code == 400
+    summary = json.loads((quickstart_run / "summary.json").read_text())
+    storage = client.get("/explorer/storage", params={"format": "json"}).json()
+    assert storage["nodes"] == summary["storage"]["nodes"]
+    kinds = [x["event"] for x in lines if x["kind"] == "storage"]
+    assert storage["events"] == {k: kinds.count(k) for k in set(kinds)}
+    assert "Nodes" in client.get("/explorer/storage").text
