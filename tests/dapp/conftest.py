@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -31,9 +31,9 @@ SHOTS = Path(os.environ.get("PMRSIM_SCREENSHOTS", Path(tempfile.gettempdir()) / 
 
 class Browser:
     """An HTTP client that posts forms as the pages do (same origin, the page's token): a
-    TestClient of the app, or an ``httpx.Client`` of a running ``pmrsim serve``."""
+    TestClient of the app, or an ``httpx2.Client`` of a running ``pmrsim serve``."""
 
-    def __init__(self, client: httpx.Client, origin: str = ORIGIN) -> None:
+    def __init__(self, client: httpx2.Client, origin: str = ORIGIN) -> None:
         self.client = client
         self.origin = origin
 

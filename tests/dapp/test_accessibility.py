@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.dapp.conftest import SHOTS, Browser, need_browser, play_story, serve, wait_gone
@@ -33,9 +33,10 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-#: The roles of the live page after the paper's story (applicant to patient).
+#: The roles of the live page after the paper's story and a device's binding.
 ROLES = ("applicant", "regulator", "hospital:city-general-hospital", "desk:city-general-hospital",
-         "lab:city-general-hospital", "doctor:dr-anitha-rao", "patient:patient-1")
+         "lab:city-general-hospital", "doctor:dr-anitha-rao", "device:pulse-oximeter",
+         "patient:patient-1")
 
 #: Runs axe in the page and hands back its violations, reduced to what a failure must name.
 #: axe's default rules (WCAG 2.0-2.2 A and AA, best practices), plus target-size (WCAG 2.2 AA
@@ -61,12 +62,16 @@ return {id: el.id, tag: el.tagName, visible: el.matches(':focus-visible'),
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[dict[str, Any]]:
-    """A ``pmrsim serve`` live world after the paper's story, and a refused read."""
+    """A ``pmrsim serve`` live world after the paper's story, a device bound to the patient,
+    and a refused read."""
     proc, base = serve()
     try:
-        with httpx.Client(base_url=base, timeout=120) as client:
+        with httpx2.Client(base_url=base, timeout=120) as client:
             b = Browser(client, origin=base)
             story = play_story(b)
+            b.act("bind", "desk:city-general-hospital", patient_id=story["patient_id"],
+                  device_name="Pulse Oximeter")
+            assert "Mined: succeeded" in b.act("accept", "patient:patient-1", device="pulse-oximeter")
             page = b.act("read", "doctor:dr-vikram-iyer", pmr_id=story["pmr_id"])
             assert "Refused by the contract" in page
             found = re.search(r"<h1>Action (\d+)", page)
@@ -85,8 +90,10 @@ def explorer(quickstart_run: Path) -> Iterator[dict[str, Any]]:
     calls = [x for x in lines if x["kind"] == "tx" and x["op"] != "deploy"]
     proc, base = serve(str(quickstart_run))
     try:
-        yield {"base": base, "patient": patient, "tx": calls[0]["hash"],
-               "reverted": next(x["hash"] for x in calls if x["status"] == 0)}
+        actors = httpx2.get(base + "/explorer/actors?format=json", timeout=60).json()["rows"]
+        yield {"base": base, "patient": patient, "tx": calls[0]["hash"], "block": calls[0]["block"],
+               "reverted": next(x["hash"] for x in calls if x["status"] == 0),
+               "actor": actors[0]["label"]}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -100,13 +107,15 @@ class Axe:
         self.source = require("axe").read_text()
         driver.set_script_timeout(120)
 
-    def check(self, url: str, status: str = "") -> None:
-        """Open ``url``, run axe with its default rules; fail naming each violation's nodes."""
+    def check(self, url: str, status: str = "") -> str:
+        """Open ``url`` (whose <main> says ``status``), run axe; fail naming each violation's
+        nodes. Returns the page's title."""
         d = self.driver
         d.get(url)
         if status:
             assert status in d.find_element(By.TAG_NAME, "main").text, url
         self.run(url)
+        return str(d.title)
 
     def run(self, url: str) -> None:
         """Run axe on the page as it is now; fail naming each violation's rule, impact, nodes."""
@@ -121,16 +130,19 @@ class Axe:
 
 
 def test_axe_finds_no_violation_on_any_live_screen(driver: Any, live: dict[str, Any]) -> None:
-    """Home, the live page as each role, a mined action with events and an image, a refused one
-    with its revert reason, and the error page pass every axe rule."""
+    """Home, the live page as each role (each titled with its role), a mined action with events
+    and an image, a refused one with its revert reason, the error page, and the explorer of the
+    live chain pass every axe rule."""
     axe, base = Axe(driver), live["base"]
     axe.check(base + "/", "Live world")
-    for role in ROLES:
-        axe.check(f"{base}/live?role={role}", "Acting as")
+    titles = {axe.check(f"{base}/live?role={role}", "Acting as") for role in ROLES}
+    assert len(titles) == len(ROLES), titles
     axe.check(f"{base}/live/action/{live['upload']}", "Mined: succeeded")
     assert driver.find_element(By.ID, "study-image").get_attribute("alt")
     axe.check(f"{base}/live/action/{live['refused']}", "Revert reason")
     axe.check(f"{base}/live?role=nobody", "no role")
+    axe.check(base + "/explorer", "live world's chain")
+    axe.check(f"{base}/explorer/patient/{live['patient_id']}", "timeline")
 
 
 def test_axe_check_fails_on_a_broken_page(driver: Any, live: dict[str, Any]) -> None:
@@ -148,17 +160,23 @@ def test_axe_check_fails_on_a_broken_page(driver: Any, live: dict[str, Any]) -> 
 
 def test_axe_finds_no_violation_on_any_explorer_screen(driver: Any,
                                                        explorer: dict[str, Any]) -> None:
-    """The explorer's home, overview, blocks, transactions, a mined and a reverted transaction,
-    a patient's timeline, a search result, an empty search and its error page pass every axe rule."""
+    """The explorer's home, overview, blocks, a block, transactions, a mined and a reverted
+    transaction, a patient's timeline, actors, an actor, storage, search results, an empty
+    search and its error page pass every axe rule."""
     axe, base, patient = Axe(driver), explorer["base"], explorer["patient"]
     axe.check(base + "/", "Explorer")
     axe.check(base + "/explorer", "Attack matrix")
     axe.check(base + "/explorer/blocks", "Blocks")
+    axe.check(f"{base}/explorer/block/{explorer['block']}", explorer["tx"])
     axe.check(base + "/explorer/txs", "Transactions")
     axe.check(f"{base}/explorer/tx/{explorer['tx']}", "Decoded call")
     axe.check(f"{base}/explorer/tx/{explorer['reverted']}", "Decoded call")
     axe.check(f"{base}/explorer/patient/{patient}", "timeline")
+    axe.check(base + "/explorer/actors", "Actors")
+    axe.check(f"{base}/explorer/actor/{explorer['actor']}", explorer["actor"])
+    axe.check(base + "/explorer/storage", "Nodes")
     axe.check(f"{base}/explorer/search?q={patient}", "Search")
+    axe.check(f"{base}/explorer/search?q={explorer['tx']}", "Search")
     axe.check(f"{base}/explorer/search?q=0x{'ab' * 32}", "Nothing found")
     axe.check(f"{base}/explorer/tx/0x00", "Cannot do that")
 
