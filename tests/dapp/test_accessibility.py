@@ -8,6 +8,7 @@ Then one use case is driven
 with the keyboard only (Tab, Shift-Tab, Enter, Space, arrow keys; no click): the skip link is
 the first Tab stop and moves focus to <main>, every Tab stop shows a visible focus outline, a
 role is picked, a form filled and submitted with Enter, and the action page shows the result.
+At 320 px wide the live pages reflow (nothing but a data table scrolls sideways).
 Without Chromium and chromedriver this module skips, except under CI=true; without axe-core it
 skips, except under PMRSIM_REQUIRE_TOOLS=1 (both fail in CI).
 """
@@ -179,6 +180,34 @@ def test_axe_finds_no_violation_on_any_explorer_screen(driver: Any,
     axe.check(f"{base}/explorer/search?q={explorer['tx']}", "Search")
     axe.check(f"{base}/explorer/search?q=0x{'ab' * 32}", "Nothing found")
     axe.check(f"{base}/explorer/tx/0x00", "Cannot do that")
+
+
+#: How far the page scrolls sideways with its data tables hidden (they may scroll: WCAG 1.4.10
+#: exempts content that needs two dimensions).
+OVERFLOW = """
+const tables = [...document.querySelectorAll('table')];
+tables.forEach(t => { t.style.display = 'none'; });
+const over = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+tables.forEach(t => { t.style.display = ''; });
+return over;
+"""
+
+
+def test_live_pages_reflow_at_320_px(driver: Any, live: dict[str, Any]) -> None:
+    """At 320 CSS px wide (400 % zoom of 1280) no live page but its data tables scrolls sideways:
+    forms stack, long hashes and JSON wrap."""
+    base = live["base"]
+    size = driver.get_window_size()
+    driver.set_window_size(320, 900)
+    try:
+        for path in ("/", *(f"/live?role={role}" for role in ROLES), f"/live/action/{live['upload']}",
+                     f"/live/action/{live['refused']}", "/live?role=nobody", "/explorer",
+                     f"/explorer/patient/{live['patient_id']}"):
+            driver.get(base + path)
+            assert driver.execute_script("return document.documentElement.clientWidth") <= 320
+            assert driver.execute_script(OVERFLOW) <= 0, f"{path} scrolls sideways at 320 px"
+    finally:
+        driver.set_window_size(size["width"], size["height"])
 
 
 class Keyboard:
