@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,11 @@ class Index:
 
     def overview(self) -> dict[str, Any]:
         """Counts, invariants and the attack matrix."""
+        raise NotImplementedError
+
+    def events(self, tx_hash: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """The decoded events of transaction ``tx_hash``, or None with a sentence saying
+        why they are not (yet) shown."""
         raise NotImplementedError
 
     def timeline(self, patient_id: int) -> list[dict[str, Any]]:
@@ -172,6 +178,10 @@ class Explorer(Index):
         self.digest = read_trace(trace)
         self._trace = trace
         self._offsets: dict[str, int] = {}  # tx hash -> byte offset of its trace line
+        self._replay_lock = threading.Lock()
+        self._replay_thread: threading.Thread | None = None
+        self._replay: tuple[Any, dict[bytes, Any]] | None = None  # re-executed chain, contracts
+        self._replay_error = ""
         lists = {"block": self.blocks, "tx": self.txs, "access": self.accesses,
                  "storage": self.storage}
         offset = 0
@@ -199,6 +209,54 @@ class Explorer(Index):
                 offset += len(raw)
         self.by_hash = {tx["hash"]: tx for tx in self.txs if "hash" in tx}
         self._named_upto = len(self.txs)
+
+    def events(self, tx_hash: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """Events are not in the trace (only a digest of each transaction's logs): they are
+        re-derived by re-executing the run's chain from its signed transactions, as
+        ``pmrsim replay --chain-only`` does, each receipt's logs checked against the digest
+        the trace holds. The first transaction page asked for starts it in the background."""
+        with self._replay_lock:
+            if self._replay is None and not self._replay_error:
+                if self._replay_thread is None:
+                    self._replay_thread = threading.Thread(target=self._re_execute, daemon=True,
+                                                           name="explorer-replay")
+                    self._replay_thread.start()
+                return None, ("re-deriving the events: the chain is being re-executed from the "
+                              "trace's signed transactions (reload in a few seconds)")
+        if self._replay_error:
+            return None, f"the trace does not replay, so no events are shown: {self._replay_error}"
+        assert self._replay is not None
+        chain, contracts = self._replay
+        return _decoded_events(chain, contracts, tx_hash), ""
+
+    def _re_execute(self) -> None:
+        from sim.chain.contract import Contract
+        from sim.contracts import load_artifacts
+        from sim.engine.replay import replay_folder
+        from sim.errors import PmrsimError
+
+        try:
+            replayed = replay_folder(self.folder)
+        except PmrsimError as exc:
+            with self._replay_lock:
+                self._replay_error = str(exc)
+            return
+        art = load_artifacts()
+        by_address = {}
+        for name, address in replayed.contracts.items():
+            abi_name = "PMRMulti" if name == "PMRToken" and self.erc1155 else name
+            if abi_name in art:
+                by_address[bytes.fromhex(address[2:])] = Contract(
+                    replayed.chain, bytes.fromhex(address[2:]), art[abi_name].abi)
+        with self._replay_lock:
+            self._replay = (replayed.chain, by_address)
+
+    def wait_for_events(self, timeout: float | None = None) -> None:
+        """Start re-deriving the events if needed and wait until done (scripts, tests)."""
+        self.events("0x" + "00" * 32)
+        thread = self._replay_thread
+        if thread is not None:
+            thread.join(timeout)
 
     def raw(self, tx_hash: str) -> bytes | None:
         """The signed bytes, read again from the trace line that holds them."""
@@ -307,6 +365,11 @@ class LiveExplorer(Index):
                               "mode": _MODES.get(int(args.get("kind", 1)), "grant"),
                               "reason": o.reason or action.refusal, **row})
 
+    def events(self, tx_hash: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """The events in the live chain's receipt, decoded with the contracts' ABI."""
+        contracts = {c.address: c for c in self.world.protocol.system.by_name().values()}
+        return _decoded_events(self.world.protocol.chain, contracts, tx_hash), ""
+
     def raw(self, tx_hash: str) -> bytes | None:
         """The signed bytes, from the chain."""
         try:
@@ -333,6 +396,27 @@ class LiveExplorer(Index):
             "actors": len(self.accounts), "storage_events": len(self.storage),
             "trace_lines": 0,
         }
+
+
+def _decoded_events(chain: Any, contracts: dict[bytes, Any], tx_hash: str
+                    ) -> list[dict[str, Any]] | None:
+    """The events of ``tx_hash``'s receipt on ``chain`` (None when the chain lacks it)."""
+    from sim.errors import ChainError
+
+    try:
+        receipt = chain.receipt(bytes.fromhex(tx_hash[2:]))
+    except (ChainError, KeyError, ValueError):
+        return None
+    out = []
+    for log in receipt.logs:
+        contract = contracts.get(log.address)
+        decoded = contract.decode_log(log) if contract is not None else None
+        if decoded is None:
+            out.append({"name": "(unknown)", "contract": "0x" + log.address.hex(), "args": {}})
+            continue
+        name, args = decoded
+        out.append({"name": name, "args": {k: _show(v) for k, v in args.items()}})
+    return out
 
 
 def patients_named(call: dict[str, Any] | None) -> set[int]:
@@ -462,9 +546,11 @@ def routes(dapp: DApp) -> list[Route]:
             if found is None:
                 raise InputError(f"tx: no transaction {request.path_params['hash']} in this chain")
             call = ix.decoded(found["hash"])
+            events, why = ix.events(found["hash"])
         return answer(request, "explorer_list.html",
                       {"title": f"Transaction {found['hash']}", "what": "tx", "page": 0,
-                       "rows": [found], "call": call})
+                       "rows": [found], "call": call, "events": events,
+                       "events_status": why})
 
     async def patient(_: DApp, request: Request) -> Response:
         pid = request.path_params["patient_id"]
