@@ -12,6 +12,7 @@ meanwhile. Each page has a JSON twin (``?format=json``).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -60,6 +61,8 @@ class Index:
         #: (built from the decoded calls the first time a patient's timeline is asked for)
         self._named: dict[int, list[int]] = {}
         self._named_upto = 0
+        self._sent: dict[str, int] = {}  # sender label -> transactions sent
+        self._reverted: dict[str, int] = {}
 
     def refresh(self) -> None:
         """Bring the index up to date with its source (a finished run never changes)."""
@@ -107,23 +110,28 @@ class Index:
         return {"block": tx.get("block"), "op": tx.get("op"), "sender": tx.get("sender"),
                 "status": tx.get("status"), "reason": tx.get("reason", ""), "hash": tx.get("hash")}
 
-    def actors(self) -> list[dict[str, Any]]:
-        """Every account with a label: its address and how many transactions it sent."""
-        sent: dict[str, int] = {}
-        reverted: dict[str, int] = {}
-        for tx in self.txs:
-            who = str(tx.get("sender", ""))
-            sent[who] = sent.get(who, 0) + 1
-            if tx.get("status") == 0:
-                reverted[who] = reverted.get(who, 0) + 1
-        return [{"label": label, "address": address, "txs": sent.get(label, 0),
-                 "reverted": reverted.get(label, 0)} for label, address in self.accounts.items()]
+    def _add_tx(self, tx: dict[str, Any]) -> None:
+        """Index one transaction (and count it for its sender)."""
+        self.txs.append(tx)
+        who = str(tx.get("sender", ""))
+        self._sent[who] = self._sent.get(who, 0) + 1
+        if tx.get("status") == 0:
+            self._reverted[who] = self._reverted.get(who, 0) + 1
 
-    def actor(self, label: str) -> list[dict[str, Any]]:
-        """The transactions ``label`` sent, in order."""
-        if label not in self.accounts and not any(tx.get("sender") == label for tx in self.txs):
+    def actors(self, page: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Page ``page`` of the accounts with a label: each address and how many
+        transactions it sent (and how many reverted); and how many accounts there are."""
+        labels = itertools.islice(self.accounts.items(), page * PAGE, (page + 1) * PAGE)
+        rows = [{"label": label, "address": address, "txs": self._sent.get(label, 0),
+                 "reverted": self._reverted.get(label, 0)} for label, address in labels]
+        return rows, len(self.accounts)
+
+    def actor(self, label: str, page: int = 0) -> list[dict[str, Any]]:
+        """Page ``page`` of the transactions ``label`` sent, in order."""
+        if label not in self.accounts and label not in self._sent:
             raise InputError(f"actor: no account labelled {label!r}")
-        return [self._tx_row(tx) for tx in self.txs if tx.get("sender") == label]
+        sent = (tx for tx in self.txs if tx.get("sender") == label)
+        return [self._tx_row(tx) for tx in itertools.islice(sent, page * PAGE, (page + 1) * PAGE)]
 
     def block(self, number: int) -> dict[str, Any]:
         """Block ``number`` and its transactions."""
@@ -182,8 +190,7 @@ class Explorer(Index):
         self._replay_thread: threading.Thread | None = None
         self._replay: tuple[Any, dict[bytes, Any]] | None = None  # re-executed chain, contracts
         self._replay_error = ""
-        lists = {"block": self.blocks, "tx": self.txs, "access": self.accesses,
-                 "storage": self.storage}
+        lists = {"block": self.blocks, "access": self.accesses, "storage": self.storage}
         offset = 0
         with trace.open("rb") as lines:
             for raw in lines:
@@ -195,8 +202,9 @@ class Explorer(Index):
                 elif kind == "account":
                     self.accounts[str(record["label"])] = str(record["address"]).lower()
                 target = lists.get(kind)
-                if target is not None:
-                    if kind == "tx" and "raw" in record:
+                if kind == "tx":
+                    target = None
+                    if "raw" in record:
                         # the patients the call names, for their timelines; the signed bytes
                         # are long: read again from the file when a page decodes them
                         call = decode_call(bytes.fromhex(record["raw"][2:]), self.contracts,
@@ -205,6 +213,8 @@ class Explorer(Index):
                             self._named.setdefault(pid, []).append(len(self.txs))
                         self._offsets[record["hash"]] = offset
                         del record["raw"]
+                    self._add_tx(record)
+                if target is not None:
                     target.append(record)
                 offset += len(raw)
         self.by_hash = {tx["hash"]: tx for tx in self.txs if "hash" in tx}
@@ -335,7 +345,7 @@ class LiveExplorer(Index):
                                       "sender": self._labels.get(r.sender, "0x" + r.sender.hex()),
                                       "status": r.status, "gas": r.gas_used,
                                       "reason": r.revert_reason or ""}
-                self.txs.append(tx)
+                self._add_tx(tx)
                 self.by_hash[tx["hash"]] = tx
             self._head = number
         for action in new:
@@ -562,16 +572,19 @@ def routes(dapp: DApp) -> list[Route]:
     async def actors(_: DApp, request: Request) -> Response:
         page = page_number(request)
         with dapp.lock:
-            rows = index().actors()
+            rows, total = index().actors(page)
         return answer(request, "explorer_list.html",
-                      {"title": f"Actors ({len(rows):,} accounts)", "what": "actors",
-                       "page": page, "rows": rows[page * PAGE:(page + 1) * PAGE]})
+                      {"title": f"Actors ({total:,} accounts)", "what": "actors",
+                       "page": page, "rows": rows})
 
     async def actor(_: DApp, request: Request) -> Response:
         label = request.path_params["label"]
+        page = page_number(request)
         with dapp.lock:
-            rows = index().actor(label)
-        return listing(request, f"Transactions sent by {label}", "txs", rows)
+            rows = index().actor(label, page)
+        return answer(request, "explorer_list.html",
+                      {"title": f"Transactions sent by {label}", "what": "sent", "page": page,
+                       "rows": rows})
 
     async def storage(_: DApp, request: Request) -> Response:
         page = page_number(request)
