@@ -73,8 +73,8 @@ def test_wildcard_host_needs_server_names(capsys: pytest.CaptureFixture[str]) ->
     assert main(["serve", "--host", "0.0.0.0", "--allow-remote", "--port", port]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--server-name" in err
-    with pytest.raises(InputError, match="--server-name 'pmr.lan:8000'"):
+    with pytest.raises(InputError, match=r"--server-name 'pmr\.lan:8000'"):
         check_bind("0.0.0.0", True, ("pmr.lan:8000",))
-    with pytest.raises(InputError, match="--server-name 'http://pmr.lan'"):
+    with pytest.raises(InputError, match=r"--server-name 'http://pmr\.lan'"):
         check_bind("0.0.0.0", True, ("http://pmr.lan",))
     check_bind("0.0.0.0", True, ("pmr.lan", "10.0.0.5", "fe80::1"))
