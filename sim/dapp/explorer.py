@@ -12,7 +12,9 @@ meanwhile. Each page has a JSON twin (``?format=json``).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +61,8 @@ class Index:
         #: (built from the decoded calls the first time a patient's timeline is asked for)
         self._named: dict[int, list[int]] = {}
         self._named_upto = 0
+        self._sent: dict[str, int] = {}  # sender label -> transactions sent
+        self._reverted: dict[str, int] = {}
 
     def refresh(self) -> None:
         """Bring the index up to date with its source (a finished run never changes)."""
@@ -74,6 +78,11 @@ class Index:
 
     def overview(self) -> dict[str, Any]:
         """Counts, invariants and the attack matrix."""
+        raise NotImplementedError
+
+    def events(self, tx_hash: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """The decoded events of transaction ``tx_hash``, or None with a sentence saying
+        why they are not (yet) shown."""
         raise NotImplementedError
 
     def timeline(self, patient_id: int) -> list[dict[str, Any]]:
@@ -101,23 +110,28 @@ class Index:
         return {"block": tx.get("block"), "op": tx.get("op"), "sender": tx.get("sender"),
                 "status": tx.get("status"), "reason": tx.get("reason", ""), "hash": tx.get("hash")}
 
-    def actors(self) -> list[dict[str, Any]]:
-        """Every account with a label: its address and how many transactions it sent."""
-        sent: dict[str, int] = {}
-        reverted: dict[str, int] = {}
-        for tx in self.txs:
-            who = str(tx.get("sender", ""))
-            sent[who] = sent.get(who, 0) + 1
-            if tx.get("status") == 0:
-                reverted[who] = reverted.get(who, 0) + 1
-        return [{"label": label, "address": address, "txs": sent.get(label, 0),
-                 "reverted": reverted.get(label, 0)} for label, address in self.accounts.items()]
+    def _add_tx(self, tx: dict[str, Any]) -> None:
+        """Index one transaction (and count it for its sender)."""
+        self.txs.append(tx)
+        who = str(tx.get("sender", ""))
+        self._sent[who] = self._sent.get(who, 0) + 1
+        if tx.get("status") == 0:
+            self._reverted[who] = self._reverted.get(who, 0) + 1
 
-    def actor(self, label: str) -> list[dict[str, Any]]:
-        """The transactions ``label`` sent, in order."""
-        if label not in self.accounts and not any(tx.get("sender") == label for tx in self.txs):
+    def actors(self, page: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Page ``page`` of the accounts with a label: each address and how many
+        transactions it sent (and how many reverted); and how many accounts there are."""
+        labels = itertools.islice(self.accounts.items(), page * PAGE, (page + 1) * PAGE)
+        rows = [{"label": label, "address": address, "txs": self._sent.get(label, 0),
+                 "reverted": self._reverted.get(label, 0)} for label, address in labels]
+        return rows, len(self.accounts)
+
+    def actor(self, label: str, page: int = 0) -> list[dict[str, Any]]:
+        """Page ``page`` of the transactions ``label`` sent, in order."""
+        if label not in self.accounts and label not in self._sent:
             raise InputError(f"actor: no account labelled {label!r}")
-        return [self._tx_row(tx) for tx in self.txs if tx.get("sender") == label]
+        sent = (tx for tx in self.txs if tx.get("sender") == label)
+        return [self._tx_row(tx) for tx in itertools.islice(sent, page * PAGE, (page + 1) * PAGE)]
 
     def block(self, number: int) -> dict[str, Any]:
         """Block ``number`` and its transactions."""
@@ -172,8 +186,11 @@ class Explorer(Index):
         self.digest = read_trace(trace)
         self._trace = trace
         self._offsets: dict[str, int] = {}  # tx hash -> byte offset of its trace line
-        lists = {"block": self.blocks, "tx": self.txs, "access": self.accesses,
-                 "storage": self.storage}
+        self._replay_lock = threading.Lock()
+        self._replay_thread: threading.Thread | None = None
+        self._replay: tuple[Any, dict[bytes, Any]] | None = None  # re-executed chain, contracts
+        self._replay_error = ""
+        lists = {"block": self.blocks, "access": self.accesses, "storage": self.storage}
         offset = 0
         with trace.open("rb") as lines:
             for raw in lines:
@@ -185,8 +202,9 @@ class Explorer(Index):
                 elif kind == "account":
                     self.accounts[str(record["label"])] = str(record["address"]).lower()
                 target = lists.get(kind)
-                if target is not None:
-                    if kind == "tx" and "raw" in record:
+                if kind == "tx":
+                    target = None
+                    if "raw" in record:
                         # the patients the call names, for their timelines; the signed bytes
                         # are long: read again from the file when a page decodes them
                         call = decode_call(bytes.fromhex(record["raw"][2:]), self.contracts,
@@ -195,10 +213,60 @@ class Explorer(Index):
                             self._named.setdefault(pid, []).append(len(self.txs))
                         self._offsets[record["hash"]] = offset
                         del record["raw"]
+                    self._add_tx(record)
+                if target is not None:
                     target.append(record)
                 offset += len(raw)
         self.by_hash = {tx["hash"]: tx for tx in self.txs if "hash" in tx}
         self._named_upto = len(self.txs)
+
+    def events(self, tx_hash: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """Events are not in the trace (only a digest of each transaction's logs): they are
+        re-derived by re-executing the run's chain from its signed transactions, as
+        ``pmrsim replay --chain-only`` does, each receipt's logs checked against the digest
+        the trace holds. The first transaction page asked for starts it in the background."""
+        with self._replay_lock:
+            if self._replay is None and not self._replay_error:
+                if self._replay_thread is None:
+                    self._replay_thread = threading.Thread(target=self._re_execute, daemon=True,
+                                                           name="explorer-replay")
+                    self._replay_thread.start()
+                return None, ("re-deriving the events: the chain is being re-executed from the "
+                              "trace's signed transactions (reload in a few seconds)")
+        if self._replay_error:
+            return None, f"the trace does not replay, so no events are shown: {self._replay_error}"
+        assert self._replay is not None
+        chain, contracts = self._replay
+        return _decoded_events(chain, contracts, tx_hash), ""
+
+    def _re_execute(self) -> None:
+        from sim.chain.contract import Contract
+        from sim.contracts import load_artifacts
+        from sim.engine.replay import replay_folder
+        from sim.errors import PmrsimError
+
+        try:
+            replayed = replay_folder(self.folder)
+        except PmrsimError as exc:
+            with self._replay_lock:
+                self._replay_error = str(exc)
+            return
+        art = load_artifacts()
+        by_address = {}
+        for name, address in replayed.contracts.items():
+            abi_name = "PMRMulti" if name == "PMRToken" and self.erc1155 else name
+            if abi_name in art:
+                by_address[bytes.fromhex(address[2:])] = Contract(
+                    replayed.chain, bytes.fromhex(address[2:]), art[abi_name].abi)
+        with self._replay_lock:
+            self._replay = (replayed.chain, by_address)
+
+    def wait_for_events(self, timeout: float | None = None) -> None:
+        """Start re-deriving the events if needed and wait until done (scripts, tests)."""
+        self.events("0x" + "00" * 32)
+        thread = self._replay_thread
+        if thread is not None:
+            thread.join(timeout)
 
     def raw(self, tx_hash: str) -> bytes | None:
         """The signed bytes, read again from the trace line that holds them."""
@@ -277,7 +345,7 @@ class LiveExplorer(Index):
                                       "sender": self._labels.get(r.sender, "0x" + r.sender.hex()),
                                       "status": r.status, "gas": r.gas_used,
                                       "reason": r.revert_reason or ""}
-                self.txs.append(tx)
+                self._add_tx(tx)
                 self.by_hash[tx["hash"]] = tx
             self._head = number
         for action in new:
@@ -307,6 +375,11 @@ class LiveExplorer(Index):
                               "mode": _MODES.get(int(args.get("kind", 1)), "grant"),
                               "reason": o.reason or action.refusal, **row})
 
+    def events(self, tx_hash: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """The events in the live chain's receipt, decoded with the contracts' ABI."""
+        contracts = {c.address: c for c in self.world.protocol.system.by_name().values()}
+        return _decoded_events(self.world.protocol.chain, contracts, tx_hash), ""
+
     def raw(self, tx_hash: str) -> bytes | None:
         """The signed bytes, from the chain."""
         try:
@@ -333,6 +406,27 @@ class LiveExplorer(Index):
             "actors": len(self.accounts), "storage_events": len(self.storage),
             "trace_lines": 0,
         }
+
+
+def _decoded_events(chain: Any, contracts: dict[bytes, Any], tx_hash: str
+                    ) -> list[dict[str, Any]] | None:
+    """The events of ``tx_hash``'s receipt on ``chain`` (None when the chain lacks it)."""
+    from sim.errors import ChainError
+
+    try:
+        receipt = chain.receipt(bytes.fromhex(tx_hash[2:]))
+    except (ChainError, KeyError, ValueError):
+        return None
+    out = []
+    for log in receipt.logs:
+        contract = contracts.get(log.address)
+        decoded = contract.decode_log(log) if contract is not None else None
+        if decoded is None:
+            out.append({"name": "(unknown)", "contract": "0x" + log.address.hex(), "args": {}})
+            continue
+        name, args = decoded
+        out.append({"name": name, "args": {k: _show(v) for k, v in args.items()}})
+    return out
 
 
 def patients_named(call: dict[str, Any] | None) -> set[int]:
@@ -462,9 +556,11 @@ def routes(dapp: DApp) -> list[Route]:
             if found is None:
                 raise InputError(f"tx: no transaction {request.path_params['hash']} in this chain")
             call = ix.decoded(found["hash"])
+            events, why = ix.events(found["hash"])
         return answer(request, "explorer_list.html",
                       {"title": f"Transaction {found['hash']}", "what": "tx", "page": 0,
-                       "rows": [found], "call": call})
+                       "rows": [found], "call": call, "events": events,
+                       "events_status": why})
 
     async def patient(_: DApp, request: Request) -> Response:
         pid = request.path_params["patient_id"]
@@ -476,16 +572,19 @@ def routes(dapp: DApp) -> list[Route]:
     async def actors(_: DApp, request: Request) -> Response:
         page = page_number(request)
         with dapp.lock:
-            rows = index().actors()
+            rows, total = index().actors(page)
         return answer(request, "explorer_list.html",
-                      {"title": f"Actors ({len(rows):,} accounts)", "what": "actors",
-                       "page": page, "rows": rows[page * PAGE:(page + 1) * PAGE]})
+                      {"title": f"Actors ({total:,} accounts)", "what": "actors",
+                       "page": page, "rows": rows})
 
     async def actor(_: DApp, request: Request) -> Response:
         label = request.path_params["label"]
+        page = page_number(request)
         with dapp.lock:
-            rows = index().actor(label)
-        return listing(request, f"Transactions sent by {label}", "txs", rows)
+            rows = index().actor(label, page)
+        return answer(request, "explorer_list.html",
+                      {"title": f"Transactions sent by {label}", "what": "sent", "page": page,
+                       "rows": rows})
 
     async def storage(_: DApp, request: Request) -> Response:
         page = page_number(request)

@@ -158,3 +158,42 @@ def test_actors_blocks_and_storage_of_a_run(client: TestClient, quickstart_run: 
     kinds = [x["event"] for x in lines if x["kind"] == "storage"]
     assert storage["events"] == {k: kinds.count(k) for k in set(kinds)}
     assert "Nodes" in client.get("/explorer/storage").text
+
+
+def test_events_are_re_derived_by_re_executing_the_run(quickstart_run: Path) -> None:
+    """A run's transaction page shows its events once the explorer has re-executed the chain
+    from the trace (each receipt's logs checked against the trace's digest); before, it says
+    they are being re-derived."""
+    explorer = Explorer(quickstart_run)
+    tx = next(t for t in explorer.txs if t["op"] == "AccessGrants.grant" and t["status"] == 1)
+    with TestClient(create_app(explorer=explorer, hosts={"testserver"})) as client:
+        first = client.get(f"/explorer/tx/{tx['hash']}", params={"format": "json"}).json()
+        assert first["events"] is None and "re-executed" in first["events_status"]
+        explorer.wait_for_events(timeout=300)
+        data = client.get(f"/explorer/tx/{tx['hash']}", params={"format": "json"}).json()
+        assert [e["name"] for e in data["events"]] == ["AccessGranted"]
+        assert data["events"][0]["args"]["pmr_id"] == data["call"]["args"]["pmr_id"]
+        assert "AccessGranted" in client.get(f"/explorer/tx/{tx['hash']}").text
+
+
+def test_events_of_an_edited_trace_are_not_shown(quickstart_run: Path, tmp_path: Path) -> None:
+    """A trace whose logs digest was edited (and its end digest recomputed) does not replay:
+    the explorer shows no events and says where the trace and the chain disagree."""
+    import hashlib
+    import shutil
+
+    run = tmp_path / "edited"
+    shutil.copytree(quickstart_run, run)
+    lines = (run / "trace.jsonl").read_bytes().splitlines(keepends=True)
+    k = next(i for i, x in enumerate(lines) if b'"op":"AccessGrants.grant"' in x)
+    record = json.loads(lines[k])
+    record["logs"] = "0x" + "ab" * 32
+    lines[k] = (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    end = json.loads(lines[-1])
+    end["sha256"] = hashlib.sha256(b"".join(lines[:-1])).hexdigest()
+    lines[-1] = (json.dumps(end, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    (run / "trace.jsonl").write_bytes(b"".join(lines))
+    explorer = Explorer(run)
+    explorer.wait_for_events(timeout=300)
+    events, why = explorer.events(record["hash"])
+    assert events is None and "does not replay" in why and f"trace.jsonl:{k + 1}" in why

@@ -98,3 +98,15 @@ def test_new_actors_appear_after_the_first_page(browser: Browser, world: LiveWor
     labels = [r["label"] for r in rows]
     assert labels.count(newest.label) == 1 and len(labels) == len(set(labels))
     assert next(r for r in rows if r["label"] == newest.label)["address"] == "0x" + newest.address.hex()
+
+
+def test_live_transaction_shows_its_events(browser: Browser, world: LiveWorld,
+                                           story: dict[str, int]) -> None:
+    """A live transaction's explorer page shows the events its receipt holds, decoded; the same
+    as the action page showed."""
+    action = world.action(story["upload"])
+    assert action.outcome is not None
+    tx_hash = "0x" + action.outcome.receipt.tx_hash.hex()
+    data = browser.client.get(f"/explorer/tx/{tx_hash}", params={"format": "json"}).json()
+    assert [e["name"] for e in data["events"]] == [n for n, _ in action.outcome.events]
+    assert data["events"][0]["args"]["pmr_id"] == story["pmr_id"]

@@ -89,3 +89,26 @@ def test_referral_by_the_records_hospital_only(browser: Browser, story: dict[str
     page = browser.act("refer", "doctor:dr-vikram-iyer", pmr_id=story["pmr_id"],
                        hospital="lakeside-clinic")
     assert "Refused by the contract" in page
+
+
+def test_no_page_leaks_a_device_key(browser: Browser, world: LiveWorld,
+                                    story: dict[str, int]) -> None:
+    """After binding and anchoring, no live or explorer page (HTML or JSON) holds a device's
+    private key or any other wallet's."""
+    browser.act("bind", "desk:city-general-hospital", patient_id=story["patient_id"],
+                device_name="Thermometer")
+    browser.act("accept", "patient:patient-1", device="thermometer")
+    browser.act("anchor", "device:thermometer", readings=10, minutes=10)
+    actors = [world.regulator, *world.hospitals.values(), *world.desks.values(),
+              *world.labs.values(), *world.doctors.values(), *world.patients.values(),
+              *world.devices.values()]
+    secrets = {a.account.private_key.hex() for a in actors}
+    secrets.add(world.protocol.admin.private_key.hex())
+    urls = ["/api/live", "/explorer", "/explorer/actors", "/explorer/txs", "/explorer/storage"]
+    urls += [f"/live?role={key}" for key, _ in world.roles()]
+    urls += [f"/api/live/action/{a.number}" for a in world.actions]
+    urls += [f"/explorer/tx/0x{a.outcome.receipt.tx_hash.hex()}" for a in world.actions
+             if a.outcome is not None][-10:]
+    for url in urls:
+        text = browser.client.get(url).text.lower()
+        assert not any(s in text for s in secrets), url
