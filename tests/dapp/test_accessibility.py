@@ -265,6 +265,10 @@ def test_keyboard_only_patient_grants_access(driver: Any, live: dict[str, Any]) 
     assert keys.focused()["id"] == "skip"
     assert d.switch_to.active_element.text == "Skip to main content"
     d.save_screenshot(str(shots / "01-skip-link.png"))
+    keys.press(Keys.TAB)  # the header's first link, outlined on the dark header too
+    assert keys.focused()["tag"] == "A" and d.switch_to.active_element.text == "pmrsim DApp"
+    keys.shift_tab()
+    assert keys.focused()["id"] == "skip"
     keys.press(Keys.ENTER)
     assert d.execute_script("return document.activeElement.tagName") == "MAIN"
     keys.tab_to("role-picker")  # the first control inside <main>
