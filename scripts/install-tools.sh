@@ -31,7 +31,7 @@ if ! npm install --prefix "$PREFIX" --no-audit --no-fund --loglevel=error >&2; t
     warn "npm install of $SPEC failed"
 fi
 for bin in node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil node_modules/@foundry-rs/cast-linux-amd64/bin/cast \
-           node_modules/.bin/ipfs-car node_modules/hardhat/internal/artifacts.js; do
+           node_modules/.bin/ipfs-car node_modules/hardhat/internal/artifacts.js node_modules/axe-core/axe.min.js; do
     [ -e "$PREFIX/$bin" ] || warn "$PREFIX/$bin missing after npm install"
 done
 echo "$want" > "$STAMP"

@@ -1,4 +1,4 @@
-"""The real clients some tests run (anvil, cast, Hardhat, ipfs-car, the js UnixFS importer).
+"""The real clients some tests run (anvil, cast, Hardhat, ipfs-car, the js UnixFS importer, axe-core).
 
 ``scripts/install-tools.sh`` (run by ``scripts/setup.sh``) installs them from npm
 into ``.tools/``. A test that needs one calls :func:`require`: when the tool
@@ -29,7 +29,8 @@ def missing(message: str) -> None:
 
 
 def require(name: str) -> Path:
-    """The path of tool ``name``: ``anvil``, ``cast``, ``node``, or an npm package folder
+    """The path of tool ``name``: ``anvil``, ``cast``, ``node``, ``axe`` (axe-core's
+    ``axe.min.js``, the script a browser test injects into a page), or an npm package folder
     (``hardhat``, ``ipfs-car``, ``ipfs-unixfs-importer``, ``blockstore-core``)."""
     if name == "anvil":
         from sim.chain.anvil import find_anvil
@@ -38,6 +39,9 @@ def require(name: str) -> Path:
     elif name == "cast":
         path = NODE_MODULES / "@foundry-rs" / "cast-linux-amd64" / "bin" / "cast"
         found = path if path.is_file() and os.access(path, os.X_OK) else None
+    elif name == "axe":
+        path = NODE_MODULES / "axe-core" / "axe.min.js"
+        found = path if path.is_file() else None
     elif name == "node":
         which = shutil.which("node")
         found = Path(which) if which else None

@@ -10,77 +10,18 @@ Chromium and chromedriver these tests skip, except under CI=true, where they fai
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.dapp.conftest import SHOTS, need_browser
+from tests.dapp.conftest import click as _click
+from tests.dapp.conftest import serve as _serve
 
-CHROMIUM = shutil.which("chromium")
-DRIVER = shutil.which("chromedriver")
-SHOTS = Path(os.environ.get("PMRSIM_SCREENSHOTS", Path(tempfile.gettempdir()) / "pmrsim-screenshots"))
+need_browser()
 
-if not (CHROMIUM and DRIVER):
-    if os.environ.get("CI") == "true":
-        pytest.fail("chromium and chromedriver are required in CI (scripts/install-browser.sh)",
-                    pytrace=False)
-    pytest.skip("chromium or chromedriver missing (scripts/install-browser.sh)",
-                allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``pmrsim serve`` on a free loopback port; return it and its base URL."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "serve", *args, "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/").close()
-            return proc, base
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                err = proc.stderr.read() if proc.stderr else ""
-                raise AssertionError(f"pmrsim serve did not start: {err}") from None
-            time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless Chromium with a fresh profile, no network beyond the loopback server."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--window-size=1200,1600",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(DRIVER)))
-    browser.implicitly_wait(2)
-    yield browser
-    browser.quit()
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 
 class Screens:
@@ -110,27 +51,6 @@ class Screens:
         assert problems == [], f"{name}: {problems}"
         self.count += 1
         self.driver.save_screenshot(str(self.folder / f"{self.count:02d}-{name}.png"))
-
-
-def _click(d: Any, element_id: str, *keys: str) -> None:
-    """Click a control (or type ``keys`` into it) and wait until the next page replaced this one."""
-    old = d.find_element(By.TAG_NAME, "html")
-    target = d.find_element(By.ID, element_id)
-    if keys:
-        target.send_keys(*keys)
-    else:
-        target.click()
-    WebDriverWait(d, 60).until(lambda _: _gone(old))
-
-
-def _gone(element: Any) -> bool:
-    """Whether ``element`` left the document. Chromium answers a node of a page being replaced
-    either as stale or, mid-navigation, as "does not belong to the document"."""
-    try:
-        element.is_enabled()
-    except WebDriverException:  # StaleElementReferenceException included
-        return True
-    return False
 
 
 def _role(d: Any, base: str, role: str) -> None:
