@@ -2,9 +2,17 @@
 
 Each step prints who acts, the simulated time its block was mined at, the
 contract function called, the transaction hash, the gas, the IDs issued,
-and for the attempts the contracts must reject, the revert reason. Nothing
-personal is printed beyond the story's own synthetic names (the private
-layout puts none of them on chain).
+and for the attempts the contracts must reject, the revert reason. Under
+the steps where it happens, the off-chain half is printed too (the story's
+:class:`~sim.protocol.story.OffChainHalf`): the lab's study de-identified,
+split (1, t, n) onto custodian nodes with its fragments' CIDs and the
+manifest CID that goes on chain, the essential share going to the patient
+and sealed to a granted doctor (by fingerprint only), and at each read the
+custodians releasing their key shares for the mined ``use`` (the study
+rebuilt byte-identical) or refusing, with their reason. ``--images DIR``
+writes the de-identified and rebuilt studies as PNGs. Nothing personal is
+printed beyond the story's own synthetic names (the private layout puts
+none of them on chain).
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.errors import CheckFailed
+from sim.errors import CheckFailed, InputError
 
 if TYPE_CHECKING:
     from sim.protocol.story import Step
@@ -25,25 +34,58 @@ def register(sub: Any) -> None:
     p = sub.add_parser("tour", help="walk through the paper's use cases step by step")
     p.add_argument("--layout", choices=["private", "paper"], default="private")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", metavar="DIR", type=Path, default=None,
+                   help="write the de-identified and rebuilt studies as PNGs into DIR")
     p.set_defaults(func=run)
+
+
+def _image_dir(path: Path | None) -> Path | None:
+    """``--images DIR`` checked before the story runs (a file in the way is bad input)."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise InputError(f"--images: {path} exists and is not a directory")
+    return path
+
+
+def _write_images(folder: Path, studies: list[tuple[str, bytes]]) -> list[Path]:
+    """Render each study's first frame as ``folder/<name>.png``; return the files written."""
+    from sim.dapp.live import render_png
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--images: cannot create {folder}: {exc.strerror}") from None
+    written = []
+    for name, dicom in studies:
+        png = render_png(dicom)
+        if png is not None:
+            target = folder / f"{name}.png"
+            target.write_bytes(png)
+            written.append(target)
+    return written
 
 
 def run(args: argparse.Namespace) -> int:
     """Play the story, printing each step as it is mined."""
     from rich.console import Console
+    from rich.markup import escape
 
     from sim.chain import make_chain
     from sim.protocol.protocol import Protocol
-    from sim.protocol.story import PAPER_PATIENT_ID, paper_story
+    from sim.protocol.story import PAPER_PATIENT_ID, OffChainHalf, paper_story
+
+    images = _image_dir(args.images)
 
     console = Console(highlight=False, soft_wrap=False, width=110 if not sys.stdout.isatty() else None)
     console.print(
         f"[bold]pmrsim tour[/] - the paper's use cases as signed transactions on an in-process "
         f"py-evm chain ({args.layout} layout, seed {args.seed}).\n"
         f"Patient-IDs start at {PAPER_PATIENT_ID}, so the first visit is the paper's example.\n"
+        f"Lines marked 'off chain' happen on a simulated IPFS swarm with key custodians;\n"
+        f"of them only the CIDs' digests go on chain.\n"
     )
     section = ""
     steps: list[Step] = []
+    studies: list[tuple[str, bytes]] = []
 
     def show(step: Step, when: int) -> None:
         nonlocal section
@@ -67,12 +109,15 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  revert reason: [yellow]{o.reason}[/]{note}")
         if not step.as_expected and not step.expect_ok:
             console.print(f"  expected: [yellow]{step.expect_reason}[/]")
+        for line in step.offchain:
+            console.print(f"  [magenta]off chain[/] {escape(line)}")
+        studies.extend(step.studies)
 
     # the story played as play_story does, each step shown with its block's simulated time
     chain = make_chain("pyevm", seed=args.seed)
     protocol = Protocol.deploy(chain, layout=args.layout, seed=args.seed,
                                first_patient_id=PAPER_PATIENT_ID)
-    for step in paper_story(protocol):
+    for step in paper_story(protocol, offchain=OffChainHalf.seeded(protocol, args.seed)):
         show(step, chain.timestamp)
     ok = sum(1 for s in steps if s.outcome.ok)
     rejected = len(steps) - ok
@@ -89,4 +134,7 @@ def run(args: argparse.Namespace) -> int:
                                     + (f" (expected {s.expect_reason})" if not s.expect_ok else "")
                                     for s in bad))
     console.print("Every step behaved as the paper describes.")
+    if images is not None:
+        for path in _write_images(images, studies):
+            console.print(f"wrote {escape(str(path))}")
     return 0
