@@ -18,14 +18,17 @@ none of them on chain).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.errors import CheckFailed, InputError
+from sim.errors import CheckFailed
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from sim.protocol.story import Step
 
 
@@ -39,43 +42,45 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _image_dir(path: Path | None) -> Path | None:
-    """``--images DIR`` checked before the story runs (a file in the way is bad input)."""
-    if path is not None and path.exists() and not path.is_dir():
-        raise InputError(f"--images: {path} exists and is not a directory")
-    return path
-
-
-def _write_images(folder: Path, studies: list[tuple[str, bytes]]) -> list[Path]:
-    """Render each study's first frame as ``folder/<name>.png``; return the files written."""
+def _write_images(folder: Path, studies: list[tuple[str, bytes]]) -> list[str]:
+    """Render each study's first frame as ``folder/<name>.png``; return the names written."""
     from sim.dapp.live import render_png
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--images: cannot create {folder}: {exc.strerror}") from None
     written = []
     for name, dicom in studies:
         png = render_png(dicom)
         if png is not None:
-            target = folder / f"{name}.png"
-            target.write_bytes(png)
-            written.append(target)
+            (folder / f"{name}.png").write_bytes(png)
+            written.append(f"{name}.png")
     return written
 
 
 def run(args: argparse.Namespace) -> int:
-    """Play the story, printing each step as it is mined."""
+    """Play the story, printing each step as it is mined (``--images``: then write the PNGs)."""
     from rich.console import Console
+    from rich.markup import escape
+
+    from sim.outputs import staged_output
+
+    console = Console(highlight=False, soft_wrap=False, width=110 if not sys.stdout.isatty() else None)
+    # the images folder is whole or absent, and refused before anything is played (sim.outputs)
+    with contextlib.ExitStack() as stack:
+        stage = None if args.images is None else stack.enter_context(
+            staged_output(args.images, command="tour", option="--images"))
+        written = _tour(args, console, stage.path if stage is not None else None)
+    for name in written:
+        console.print(f"wrote {escape(str(args.images / name))}")
+    return 0
+
+
+def _tour(args: argparse.Namespace, console: Console, images: Path | None) -> list[str]:
+    """Play and print the story; write the studies' images into ``images`` when given."""
     from rich.markup import escape
 
     from sim.chain import make_chain
     from sim.protocol.protocol import Protocol
     from sim.protocol.story import PAPER_PATIENT_ID, OffChainHalf, paper_story
 
-    images = _image_dir(args.images)
-
-    console = Console(highlight=False, soft_wrap=False, width=110 if not sys.stdout.isatty() else None)
     console.print(
         f"[bold]pmrsim tour[/] - the paper's use cases as signed transactions on an in-process "
         f"py-evm chain ({args.layout} layout, seed {args.seed}).\n"
@@ -113,7 +118,6 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  [magenta]off chain[/] {escape(line)}")
         studies.extend(step.studies)
 
-    # the story played as play_story does, each step shown with its block's simulated time
     chain = make_chain("pyevm", seed=args.seed)
     protocol = Protocol.deploy(chain, layout=args.layout, seed=args.seed,
                                first_patient_id=PAPER_PATIENT_ID)
@@ -134,7 +138,4 @@ def run(args: argparse.Namespace) -> int:
                                     + (f" (expected {s.expect_reason})" if not s.expect_ok else "")
                                     for s in bad))
     console.print("Every step behaved as the paper describes.")
-    if images is not None:
-        for path in _write_images(images, studies):
-            console.print(f"wrote {escape(str(path))}")
-    return 0
+    return [] if images is None else _write_images(images, studies)

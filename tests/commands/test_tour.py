@@ -108,6 +108,7 @@ def test_images_are_written_and_the_rebuilt_study_looks_the_same(
     """--images writes the de-identified study and each rebuilt one; they render identically."""
     written = [Path(m) for m in re.findall(r"^wrote (.+\.png)$", toured.out, re.MULTILINE)]
     names = sorted(p.name for p in written)
+    assert sorted(p.name for p in written[0].parent.iterdir()) == [".pmrsim-output.json", *names]
     assert names == ["deidentified-study-8543726012021-1.png",
                      "rebuilt-1-study-8543726012021-1.png", "rebuilt-2-study-8543726012021-1.png"]
     pngs = {p.read_bytes() for p in written}
@@ -125,6 +126,16 @@ def test_images_into_a_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureF
     target = tmp_path / "taken"
     target.write_text("x")
     assert main(["tour", "--images", str(target)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--images" in err[0] and "not a directory" in err[0]
-    assert target.read_text() == "x"
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "--images" in err[0] and "not a folder" in err[0]
+    assert target.read_text() == "x" and "transactions" not in captured.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_images_refuses_someone_elses_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--images into a non-empty folder that is not a tour's output exits 2 and leaves it as it was."""
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["tour", "--images", str(tmp_path)]) == 2
+    assert "not an output of pmrsim tour" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
