@@ -563,16 +563,19 @@ def run_story(
 
 def play_story(
     layout: str = "private", *, seed: int = 0, backend: str = "pyevm", token: str = "erc721",
-    on_step: Callable[[Step], None] | None = None,
+    on_step: Callable[[Step], None] | None = None, offchain: bool = False,
 ) -> tuple[Protocol, list[Step]]:
-    """Like :func:`run_story`, also returning the protocol (and so the chain) it ran on."""
+    """Like :func:`run_story`, also returning the protocol (and so the chain) it ran on.
+
+    ``offchain``: play the off-chain half too (an :class:`OffChainHalf` seeded from ``seed``).
+    """
     from sim.chain import make_chain
 
     chain = make_chain(backend, seed=seed)
     p = Protocol.deploy(chain, layout=layout, seed=seed, first_patient_id=PAPER_PATIENT_ID,
                         token=token)
     steps = []
-    for step in paper_story(p):
+    for step in paper_story(p, offchain=OffChainHalf.seeded(p, seed) if offchain else None):
         steps.append(step)
         if on_step is not None:
             on_step(step)
