@@ -183,6 +183,21 @@ def _trie(data: dict[str, Any]) -> list[Figure]:
             _at_most("trie", "bytes per storage slot", data["bytes_per_slot"], 300)]
 
 
+def _dapp(data: dict[str, Any]) -> list[Figure]:
+    """Each screen's p95 server time (live world, then a city slice's explorer), and the
+    sizes they were measured at."""
+    held = data["live_world"]
+    out = [Figure("dapp", "live world: patients registered", held["patients"], "", None),
+           Figure("dapp", "live world: transactions on chain", held["actions"], "", None),
+           Figure("dapp", "city slice explored: transactions", data["run_txs"], "", None),
+           Figure("dapp", "city slice explored: seconds to index the trace",
+                  data["run_index_s"], "", None)]
+    for side in ("live", "run"):
+        for name, row in data[side].items():
+            out.append(_at_most("dapp", f"{name}: p95 ms", row["p95_ms"], 100))
+    return out
+
+
 #: script -> (arguments for --quick, arguments for a full run, extractor)
 SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Figure]]]] = {
     "bench_tour_mix.py": (["--quick"], [], lambda d: _chain(d, "tour-mix")),
@@ -195,6 +210,7 @@ SUITE: dict[str, tuple[list[str], list[str], Callable[[dict[str, Any]], list[Fig
     "bench_scenarios.py": (["--quick"], ["--seeds", "20"], _scenarios),
     "bench_engine.py": (["--quick"], [], _engine),
     "bench_replay.py": (["--quick"], [], _replay),
+    "bench_dapp.py": (["--quick", "--repeat", "20"], [], _dapp),
 }
 
 

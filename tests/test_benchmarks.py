@@ -175,6 +175,21 @@ def test_every_extractor_shows_its_baseline() -> None:
                and "MiB/s" in f.measure)
 
 
+def test_dapp_figures_hold_every_screen_to_100_ms() -> None:
+    """Every screen the DApp bench timed, live and in a run's explorer, is a row held to a p95
+    under 100 ms, beside the sizes of the worlds it was timed on."""
+    from sim.bench import _dapp
+
+    rows = _dapp({"live_world": {"patients": 20000, "actions": 25316}, "run_txs": 12160,
+                  "run_index_s": 2.0,
+                  "live": {"doctor": {"p95_ms": 20.0}, "explorer (live) actors": {"p95_ms": 140}},
+                  "run": {"explorer overview": {"p95_ms": 3.0}}})
+    held = {f.measure: f.ok for f in rows if f.target == "< 100"}
+    assert held == {"doctor: p95 ms": True, "explorer (live) actors: p95 ms": False,
+                    "explorer overview: p95 ms": True}
+    assert any(f.measure == "live world: patients registered" and f.value == 20000 for f in rows)
+
+
 BENCH_JSON = {
     "schema": "pmrsim.bench/1", "quick": True, "measured_at": "2026-12-06 15:00 UTC",
     "machine": {"cpus": 2, "python": "3.11.7", "system": "Linux x86_64"},

@@ -33,6 +33,10 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a --host that is not loopback (the server signs for its users)")
+    p.add_argument("--server-name", action="append", default=[], metavar="NAME",
+                   help="a name or address remote clients use for this machine (repeatable); "
+                        "needed with a wildcard --host such as 0.0.0.0, since only the names "
+                        "served are answered")
     p.add_argument("--seed", type=int, default=0, help="seed of the live world (default: 0)")
     p.set_defaults(func=run)
 
@@ -58,11 +62,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, allow_remote: bool) -> None:
-    """Refuse a non-loopback ``host`` unless ``allow_remote``."""
+def check_bind(host: str, allow_remote: bool, names: tuple[str, ...] = ()) -> None:
+    """Refuse a non-loopback ``host`` unless ``allow_remote``; a wildcard ``host`` also needs
+    the names clients will send (``--server-name``), since no client sends 0.0.0.0."""
     if not is_loopback(host) and not allow_remote:
         raise InputError(f"--host {host}: not a loopback address; the server signs transactions "
                          "for its users, so binding elsewhere needs --allow-remote")
+    if host in ("0.0.0.0", "::", "[::]") and not names:
+        raise InputError(f"--host {host}: a wildcard address answers only the Host names it "
+                         "serves; name this machine as clients reach it with --server-name NAME")
+    for name in names:
+        if not name or any(c in name for c in "/@ \t") or name.count(":") == 1:
+            raise InputError(f"--server-name {name!r}: expected a host name or an IP address "
+                             "(no port, scheme or path)")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -109,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sim.dapp.security import served_hosts
 
-    check_bind(args.host, args.allow_remote)
+    check_bind(args.host, args.allow_remote, tuple(args.server_name))
     if args.run_dir is not None:
         from sim.outputs import reading
 
@@ -123,7 +135,7 @@ def _serve(args: argparse.Namespace, uvicorn: Any, served_hosts: Any) -> int:
     world = None
     try:
         host = f"[{args.host}]" if ":" in args.host else args.host
-        app, world = build(args, served_hosts(args.host, args.port))
+        app, world = build(args, served_hosts(args.host, args.port, tuple(args.server_name)))
         print(f"pmrsim serve: http://{host}:{args.port}/ "
               f"({'explorer of ' + args.run_dir if args.run_dir else 'live world'}; Ctrl-C stops)",
               file=sys.stderr, flush=True)

@@ -61,6 +61,10 @@ class DApp:
 def create_app(*, live: LiveWorld | None = None, explorer: Any | None = None,
                hosts: set[str], secret: bytes | None = None) -> Guard:
     """The ASGI app, wrapped in its :class:`~sim.dapp.security.Guard`."""
+    if explorer is None and live is not None:
+        from sim.dapp.explorer import LiveExplorer
+
+        explorer = LiveExplorer(live)  # the explorer of the live chain
     dapp = DApp(live, explorer)
     routes = [
         Route("/", _wrap(dapp, _home)),
@@ -257,6 +261,23 @@ def _dispatch(world: LiveWorld, name: str, role: str, form: Any) -> tuple[Action
     if name == "review":
         return world.review(role, _text(form, "doctor"), _int(form, "opening"),
                             _text(form, "verdict") == "justified"), role
+    if name == "status":
+        if role != "regulator":
+            raise InputError("role: only the regulator suspends or reinstates")
+        return world.set_status(_text(form, "target"), _text(form, "status")), role
+    if name == "refer":
+        return world.refer(_acting(role, "doctor"), _int(form, "pmr_id"),
+                           _text(form, "hospital")), role
+    if name == "bind":
+        return world.bind_device(_acting(role, "desk"), _int(form, "patient_id"),
+                                 _text(form, "device_name")), role
+    if name == "accept":
+        return world.accept_device(_acting(role, "patient"), _text(form, "device")), role
+    if name == "unbind":
+        return world.unbind_device(role, _text(form, "device")), role
+    if name == "anchor":
+        return world.anchor(_acting(role, "device"), _int(form, "readings"),
+                            _float(form, "minutes")), role
     if name == "clock":
         return world.advance(_float(form, "days"), role), role
     raise InputError(f"action: no action {name!r}")

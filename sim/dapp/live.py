@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import random
 import re
 from collections.abc import Callable
@@ -34,12 +35,15 @@ from sim.protocol.actors import (
     JUSTIFIED,
     UNJUSTIFIED,
     Desk,
+    Device,
     Doctor,
     Hospital,
     Lab,
     Patient,
     Regulator,
 )
+from sim.protocol.merkle import Reading, merkle_root
+from sim.protocol.offchain import cid_v1
 from sim.protocol.outcome import Outcome
 from sim.protocol.records import (
     DoctorProfile,
@@ -146,6 +150,8 @@ class LiveWorld:
         self.pmrs_of: dict[int, list[int]] = {}
         self.pmrs: dict[int, dict[str, Any]] = {}
         self.studies: dict[str, Study] = {}
+        self.devices: dict[str, Device] = {}
+        self.device_names: dict[str, str] = {}
         self.actions: list[Action] = []
         self._record(Action(0, "deployer", "grants the regulator role",
                             p.grant_regulator(self.regulator.account)))
@@ -166,6 +172,7 @@ class LiveWorld:
             if label in self.labs:
                 out.append((f"lab:{label}", f"lab: {self.profiles[label].name}"))
         out += [(f"doctor:{k}", f"doctor: {self.doctor_names[k]}") for k in self.doctors]
+        out += [(f"device:{k}", self.role_name(f"device:{k}")) for k in self.devices]
         keys = list(self.patients)[-LISTED:]
         out += [(f"patient:{k}", self.role_name(f"patient:{k}")) for k in keys]
         return out
@@ -179,6 +186,10 @@ class LiveWorld:
             return f"patient: {self.details[key].name} ({self.patients[key].patient_id})"
         if kind == "doctor" and key in self.doctors:
             return f"doctor: {self.doctor_names[key]}"
+        if kind == "device" and key in self.devices:
+            owner = self.devices[key].patient_id
+            return f"IoMT device: {self.device_names[key]}" + (
+                f" (bound to patient {owner})" if owner else " (not bound)")
         if key in self.hospitals:
             name = self.profiles[key].name
             if kind == "hospital":
@@ -266,6 +277,116 @@ class LiveWorld:
             self.doctor_names[key] = profile.name
         return self._act(f"hospital:{label}", f"onboards {profile.name}", out,
                          doctor_id=out.issued)
+
+    def _account_groups(self) -> tuple[dict[str, Any], ...]:
+        return (self.hospitals, self.desks, self.labs, self.doctors, self.patients, self.devices)
+
+    def account_counts(self) -> tuple[int, ...]:
+        """How many actors of each kind there are (what :meth:`accounts` ``since`` takes)."""
+        return tuple(len(group) for group in self._account_groups())
+
+    def accounts(self, since: tuple[int, ...] = ()) -> dict[str, bytes]:
+        """Label -> address of every account acting in this world (the deployer's too); with
+        ``since`` (an earlier :meth:`account_counts`), only the actors added after it."""
+        found: dict[str, bytes] = {} if since else {
+            self.protocol.admin.label: self.protocol.admin.address,
+            self.regulator.label: self.regulator.address}
+        for k, group in enumerate(self._account_groups()):
+            start = since[k] if since else 0
+            for actor in itertools.islice(group.values(), start, None):
+                found[actor.label] = actor.address
+        return found
+
+    def set_status(self, target: str, action: str) -> Action:
+        """The regulator suspends or reinstates (``action``) a hospital or a doctor
+        (``target`` is ``hospital:<label>`` or ``doctor:<key>``)."""
+        if action not in ("suspend", "reinstate"):
+            raise InputError("status: expected suspend or reinstate")
+        kind, _, key = target.partition(":")
+        if kind == "hospital":
+            hospital = self._hospital(key)
+            name = self.profiles[key].name
+            out = (self.regulator.suspend_hospital(hospital) if action == "suspend"
+                   else self.regulator.reinstate_hospital(hospital))
+        elif kind == "doctor":
+            doctor = self._doctor(key)
+            name = self.doctor_names[key]
+            out = (self.regulator.suspend_doctor(doctor) if action == "suspend"
+                   else self.regulator.reinstate_doctor(doctor))
+        else:
+            raise InputError("target: expected hospital:<label> or doctor:<key>")
+        return self._act("regulator", f"{action}s {name}", out)
+
+    def refer(self, doctor_key: str, pmr_id: int, label: str) -> Action:
+        """The doctor refers a record's tests to another hospital's lab."""
+        out = self._doctor(doctor_key).refer(pmr_id, self._hospital(label))
+        return self._act(f"doctor:{doctor_key}", f"refers PMR {pmr_id}'s tests to "
+                         f"{self.profiles[label].name}", out)
+
+    def bind_device(self, label: str, patient_id: int, name: str) -> Action:
+        """The hospital's desk proposes binding an IoMT device to a patient (who must accept)."""
+        desk = self.desks.get(label)
+        if desk is None:
+            raise InputError(f"hospital {label!r} has no registration desk")
+        patient = self._patient(self.patient_role(patient_id)[8:])
+        key = slug(name) or "device"
+        if key in self.devices and self.devices[key].patient_id:
+            raise InputError(f"name: device {name!r} is already bound; give the new one its own name")
+        device = self.devices.get(key) or Device(self.protocol, f"device-{key}")
+        out = desk.bind_device(device, patient)
+        if out.ok:
+            self.devices[key] = device
+            self.device_names[key] = name
+        return self._act(f"desk:{label}", f"proposes binding {name} to patient {patient_id}", out)
+
+    def accept_device(self, patient_key: str, device_key: str) -> Action:
+        """The patient consents to a device bound to them."""
+        out = self._patient(patient_key).accept_device(self._device(device_key))
+        return self._act(f"patient:{patient_key}", f"accepts {self.device_names[device_key]}", out)
+
+    def unbind_device(self, role: str, device_key: str) -> Action:
+        """The patient (or the binding hospital's desk) unbinds a device."""
+        device = self._device(device_key)
+        kind, _, key = role.partition(":")
+        if kind == "patient":
+            out = self._patient(key).unbind_device(device)
+        elif kind == "desk" and key in self.desks:
+            out = self.desks[key].unbind_device(device)
+        else:
+            raise InputError("role: the patient or a registration desk unbinds a device")
+        return self._act(role, f"unbinds {self.device_names[device_key]}", out)
+
+    def anchor(self, device_key: str, readings: int, minutes: float) -> Action:
+        """The device anchors a window of SpO2 readings: the batch is encrypted and stored
+        off chain; the chain gets the window, the count, the Merkle root and the batch's CID."""
+        if not 1 <= readings <= 1440:
+            raise InputError("readings: expected 1 to 1440 readings in a window")
+        if not 0 < minutes <= 7 * 24 * 60:
+            raise InputError("minutes: expected a window above 0 and at most a week (10080)")
+        device = self._device(device_key)
+        end = self.now - 1
+        start = end - round(minutes * 60)
+        step = max(1, (end - start) // readings)
+        batch = [Reading(1, 94 + self._rng.randrange(6), start + i * step) for i in range(readings)]
+        call = device.anchor_call(batch, start, end)
+        out = self.protocol.run(call)
+        action = self._act(f"device:{device_key}", f"anchors {readings} SpO2 readings taken "
+                           f"{_when(start)} to {_when(end)}", out)
+        batch_digest = call.args[4]
+        action.offchain = {
+            "readings": readings, "kind": "SpO2 (%)",
+            "values": [r.value for r in batch[:20]], "shown": min(readings, 20),
+            "merkle_root": "0x" + merkle_root(batch).hex(),
+            "encrypted_batch_cid": cid_v1(batch_digest),
+            "note": "the readings stay off chain, encrypted; the chain holds the window, the "
+                    "count, the Merkle root and the encrypted batch's CID",
+        }
+        return action
+
+    def _device(self, key: str) -> Device:
+        if key not in self.devices:
+            raise InputError(f"device: no device {key!r}")
+        return self.devices[key]
 
     def register_patient(self, label: str, details: PatientDetails) -> Action:
         """The hospital's desk registers a patient and attendant -> Patient-ID (Fig. 3)."""
@@ -462,6 +583,8 @@ class LiveWorld:
                           for k, h in self.hospitals.items()],
             "doctors": [{"key": k, "name": self.doctor_names[k], "doctor_id": d.doctor_id,
                          "hospitals": list(d.hospitals)} for k, d in self.doctors.items()],
+            "devices": [{"key": k, "name": self.device_names[k], "patient_id": d.patient_id}
+                        for k, d in self.devices.items()],
             "patients_total": len(self.patients),
             "patients": [{"key": k, "patient_id": self.patients[k].patient_id}
                          for k in list(self.patients)[-LISTED:]],

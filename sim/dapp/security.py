@@ -111,11 +111,19 @@ async def check_token(request: Request, submitted: str | None) -> bool:
     return hmac.compare_digest(str(given).encode(), str(expected).encode())
 
 
-def served_hosts(host: str, port: int) -> set[str]:
-    """The Host header values a server bound to ``host:port`` answers (loopback names too)."""
-    names = {f"{host}:{port}", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
-    if ":" in host and not host.startswith("["):
-        names.add(f"[{host}]:{port}")
+def served_hosts(host: str, port: int, names: tuple[str, ...] = ()) -> set[str]:
+    """The Host header values a server bound to ``host:port`` answers: the bound address,
+    the loopback names, and ``names`` (what remote clients call the machine, given with
+    ``--server-name``; a wildcard address is never a name clients send)."""
+    served = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+    bound = [] if host in ("0.0.0.0", "::", "[::]") else [host]
+    for name in [*bound, *names]:
+        name = name.lower()
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"
+        served.add(f"{name}:{port}")
+        if port == 80:
+            served.add(name)
     if port == 80:
-        names |= {host, "127.0.0.1", "localhost"}
-    return names
+        served |= {"127.0.0.1", "localhost", "[::1]"}
+    return served

@@ -64,3 +64,17 @@ def test_rpc_needs_url(capsys: pytest.CaptureFixture[str]) -> None:
     """--backend rpc without --rpc-url exits 2."""
     assert main(["serve", "--backend", "rpc", "--port", str(_free_port())]) == 2
     assert "--rpc-url" in capsys.readouterr().err
+
+
+def test_wildcard_host_needs_server_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """--allow-remote --host 0.0.0.0 without --server-name exits 2 naming --server-name; a
+    server name with a port or a scheme is refused too."""
+    port = str(_free_port())
+    assert main(["serve", "--host", "0.0.0.0", "--allow-remote", "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--server-name" in err
+    with pytest.raises(InputError, match=r"--server-name 'pmr\.lan:8000'"):
+        check_bind("0.0.0.0", True, ("pmr.lan:8000",))
+    with pytest.raises(InputError, match=r"--server-name 'http://pmr\.lan'"):
+        check_bind("0.0.0.0", True, ("http://pmr.lan",))
+    check_bind("0.0.0.0", True, ("pmr.lan", "10.0.0.5", "fe80::1"))

@@ -122,3 +122,78 @@ def test_transaction_call_is_decoded(client: TestClient, quickstart_run: Path) -
     assert data["call"]["contract"] == "AccessGrants" and data["call"]["function"] == "grant"
     assert set(data["call"]["args"]) == {"grantee", "pmr_id", "expiry", "can_write"}
     assert "Decoded call" in client.get(f"/explorer/tx/{tx['hash']}").text
+
+
+def test_patient_timeline_names_visits_reports_and_grants(client: TestClient,
+                                                          quickstart_run: Path) -> None:
+    """A patient's timeline lists the run's transactions whose decoded call names that patient:
+    their PMR mints, lab reports and grants, and no other patient's."""
+    patient = _accesses(quickstart_run)[0]["patient"]
+    data = client.get(f"/explorer/patient/{patient}", params={"format": "json"}).json()
+    ops = {t["op"].split(" ")[0] for t in data["transactions"]}
+    assert {"PMRToken.mint", "LabReports.post", "AccessGrants.grant"} <= ops
+    for row in data["transactions"]:
+        call = client.get(f"/explorer/tx/{row['hash']}", params={"format": "json"}).json()["call"]
+        args = call["args"]
+        named = args.get("patient_id") or int(args["pmr_id"]) % (1 << 255) // 10**8
+        assert named == patient, row
+
+
+def test_actors_blocks_and_storage_of_a_run(client: TestClient, quickstart_run: Path) -> None:
+    """Actors are the trace's accounts with the transactions each sent; a block lists its
+    transactions; storage shows the summary's bytes per node and the trace's events by kind."""
+    lines = [json.loads(x) for x in (quickstart_run / "trace.jsonl").read_text().splitlines()]
+    accounts = {x["label"] for x in lines if x["kind"] == "account"}
+    actors = client.get("/explorer/actors", params={"format": "json"}).json()["rows"]
+    assert {a["label"] for a in actors} == accounts
+    sent = sum(1 for x in lines if x["kind"] == "tx" and x["sender"] == "doctor-0-0")
+    assert next(a for a in actors if a["label"] == "doctor-0-0")["txs"] == sent > 0
+    tx = next(x for x in lines if x["kind"] == "tx" and x["op"] == "PMRToken.mint")
+    rows = client.get(f"/explorer/block/{tx['block']}", params={"format": "json"}).json()["rows"]
+    assert tx["hash"] in [r["hash"] for r in rows]
+    assert client.get("/explorer/block/999999").status_code == 400
+    summary = json.loads((quickstart_run / "summary.json").read_text())
+    storage = client.get("/explorer/storage", params={"format": "json"}).json()
+    assert storage["nodes"] == summary["storage"]["nodes"]
+    kinds = [x["event"] for x in lines if x["kind"] == "storage"]
+    assert storage["events"] == {k: kinds.count(k) for k in set(kinds)}
+    assert "Nodes" in client.get("/explorer/storage").text
+
+
+def test_events_are_re_derived_by_re_executing_the_run(quickstart_run: Path) -> None:
+    """A run's transaction page shows its events once the explorer has re-executed the chain
+    from the trace (each receipt's logs checked against the trace's digest); before, it says
+    they are being re-derived."""
+    explorer = Explorer(quickstart_run)
+    tx = next(t for t in explorer.txs if t["op"] == "AccessGrants.grant" and t["status"] == 1)
+    with TestClient(create_app(explorer=explorer, hosts={"testserver"})) as client:
+        first = client.get(f"/explorer/tx/{tx['hash']}", params={"format": "json"}).json()
+        assert first["events"] is None and "re-executed" in first["events_status"]
+        explorer.wait_for_events(timeout=300)
+        data = client.get(f"/explorer/tx/{tx['hash']}", params={"format": "json"}).json()
+        assert [e["name"] for e in data["events"]] == ["AccessGranted"]
+        assert data["events"][0]["args"]["pmr_id"] == data["call"]["args"]["pmr_id"]
+        assert "AccessGranted" in client.get(f"/explorer/tx/{tx['hash']}").text
+
+
+def test_events_of_an_edited_trace_are_not_shown(quickstart_run: Path, tmp_path: Path) -> None:
+    """A trace whose logs digest was edited (and its end digest recomputed) does not replay:
+    the explorer shows no events and says where the trace and the chain disagree."""
+    import hashlib
+    import shutil
+
+    run = tmp_path / "edited"
+    shutil.copytree(quickstart_run, run)
+    lines = (run / "trace.jsonl").read_bytes().splitlines(keepends=True)
+    k = next(i for i, x in enumerate(lines) if b'"op":"AccessGrants.grant"' in x)
+    record = json.loads(lines[k])
+    record["logs"] = "0x" + "ab" * 32
+    lines[k] = (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    end = json.loads(lines[-1])
+    end["sha256"] = hashlib.sha256(b"".join(lines[:-1])).hexdigest()
+    lines[-1] = (json.dumps(end, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    (run / "trace.jsonl").write_bytes(b"".join(lines))
+    explorer = Explorer(run)
+    explorer.wait_for_events(timeout=300)
+    events, why = explorer.events(record["hash"])
+    assert events is None and "does not replay" in why and f"trace.jsonl:{k + 1}" in why

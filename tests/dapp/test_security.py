@@ -84,3 +84,16 @@ def test_user_text_is_escaped(browser: Browser) -> None:
                        location="x", specialization="x", contact="x")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "<script>" not in browser.client.get("/live", params={"role": "regulator"}).text
+
+
+def test_wildcard_bind_answers_only_its_server_names() -> None:
+    """A server bound to 0.0.0.0 answers the names given with --server-name (and loopback),
+    never the wildcard itself nor any other Host (DNS rebinding)."""
+    names = served_hosts("0.0.0.0", 8000, ("PMR.lan", "fe80::1"))
+    assert {"pmr.lan:8000", "[fe80::1]:8000", "127.0.0.1:8000"} <= names
+    assert "0.0.0.0:8000" not in names
+    app = create_app(live=None, explorer=None, hosts=names)
+    with TestClient(app, base_url="http://pmr.lan:8000") as client:
+        assert client.get("/").status_code == 200
+    with TestClient(app, base_url="http://rebound.example:8000") as client:
+        assert client.get("/").status_code == 400
