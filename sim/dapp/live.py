@@ -6,10 +6,11 @@ and no rule is checked here a second time: a forbidden action is sent and
 the chain's revert reason is shown, with the rule of ``docs/trust-model.md``
 it enforces. The off-chain half is the engine's too: the lab's study is a
 real pydicom test file, de-identified and split (1, t, n) with
-:mod:`sim.engine.studies`, its fragments stored on a simulated swarm, its
-key shares kept by :class:`~sim.protocol.KeyCustodian` nodes that release
-only for a mined ``AccessGrants.use``; the essential share goes to the
-patient, who seals it to the doctor they grant.
+:class:`sim.protocol.studies.StudyStore` (which the tour uses too), its
+fragments stored on a simulated swarm, its key shares kept by
+:class:`~sim.protocol.KeyCustodian` nodes that release only for a mined
+``AccessGrants.use``; the essential share goes to the patient, who seals
+it to the doctor they grant.
 
 The server holds every role's simulated wallet and signs for it; pages
 show which role acts. Keys and essential shares never leave this module
@@ -19,28 +20,17 @@ except as fingerprints.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import itertools
-import json
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import simpy
-
 from sim.dapp.rules import rule_of
-from sim.engine.studies import deidentified_study, split_study, study_manifest
-from sim.errors import InputError, PrivacyError
-from sim.privacy.deid import DeidConfig
-from sim.privacy.deid_actions import UidMap
-from sim.privacy.keys import AccessDenied, open_sealed, public_key_of, seal
-from sim.privacy.manifest import Manifest
-from sim.privacy.material import EssentialShare
-from sim.privacy.sharing import Custodian, combine_report
-from sim.protocol import KeyCustodian, Protocol, ids
+from sim.errors import InputError
+from sim.protocol import Protocol, ids
 from sim.protocol.actors import (
     JUSTIFIED,
     UNJUSTIFIED,
@@ -64,7 +54,7 @@ from sim.protocol.records import (
     VisitRecord,
 )
 from sim.protocol.story import PAPER_PATIENT_ID
-from storage_sim import Cid, Swarm
+from sim.protocol.studies import Study, StudyStore, fingerprint
 
 DAY = 86_400
 #: The DICOM test files pydicom ships that the lab may upload (no download).
@@ -84,11 +74,6 @@ LISTED = 50
 def slug(text: str) -> str:
     """A wallet label made of a display name ("City General Hospital" -> "city-general-hospital")."""
     return _LABEL.sub("-", text.lower()).strip("-")[:40]
-
-
-def fingerprint(data: bytes) -> str:
-    """A short public fingerprint of secret bytes (sha256, first 16 hex digits): never the bytes."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
 
 
 def _jsonable(value: Any) -> Any:
@@ -130,20 +115,6 @@ class Action:
                 "image": self.image is not None}
 
 
-@dataclass
-class Study:
-    """A lab study stored off chain: its manifest CID, fragments, and the patient's share."""
-
-    record_id: str
-    pmr_id: int
-    patient_label: str
-    manifest_cid: Cid
-    digest: bytes
-    essential: EssentialShare
-    #: essential share sealed by the patient to each doctor granted (doctor label -> blob)
-    sent: dict[str, bytes] = field(default_factory=dict)
-
-
 class LiveWorld:
     """A fresh deployment and its actors, acted on one page action at a time."""
 
@@ -161,13 +132,11 @@ class LiveWorld:
         if self.clock_moves:
             p.clock = max(START, chain.timestamp + 1)
         self._rng = random.Random(f"dapp-{seed}")
-        self.deid = DeidConfig(key=self._rng.randbytes(32))
-        self.uid_map = UidMap(self.deid.key)
-        self.env = simpy.Environment()
-        self.swarm = Swarm(self.env, random.Random(f"dapp-swarm-{seed}"), replication=(2, 3))
-        self.custodian_nodes = [self.swarm.add_node(f"custodian-{i}").node_id for i in range(n)]
-        self.swarm.add_node("gateway")
-        self.custodians = {node: KeyCustodian[Any](p, node) for node in self.custodian_nodes}
+        # the off-chain half (swarm, custodians, de-identification key): shared with the tour
+        self.study_store = store = StudyStore(
+            p, rng=self._rng, swarm_rng=random.Random(f"dapp-swarm-{seed}"), t=t, n=n)
+        self.deid, self.uid_map, self.env, self.swarm = store.deid, store.uid_map, store.env, store.swarm
+        self.custodian_nodes, self.custodians = store.custodian_nodes, store.custodians
         self.regulator = Regulator(p, "regulator")
         self.hospitals: dict[str, Hospital] = {}
         self.profiles: dict[str, HospitalProfile] = {}
@@ -459,37 +428,21 @@ class LiveWorld:
                     "InstitutionName": self.profiles[label].name}
         if owner is not None:
             identity["PatientName"] = self.details[owner].name.replace(" ", "^")
-        data = deidentified_study(source, identity=identity, config=self.deid,
-                                  uid_map=self.uid_map, seed=self._rng.randrange(2**32))
         record_id = f"study-{pmr_id}-{len(self.studies) + 1}"
-        custodians, essential, sharing = split_study(
-            data, record_id=record_id, pmr_id=pmr_id, patient_id=patient_id, t=self.t, n=self.n,
-            segment_size=65_536, random_bytes=self._rng.randbytes)
-        named: list[tuple[int, str, str]] = []
-        for custodian, node in zip(custodians, self.custodian_nodes, strict=True):
-            assert custodian.fragment is not None and custodian.key_share is not None
-            cid = self.swarm.add(node, custodian.fragment, cid_version=1)
-            self.custodians[node].keep(record_id, pmr_id, custodian.key_share)
-            named.append((custodian.index, node, str(cid)))
-        modality = IMAGING.get(test, test.name)
-        mcid = self.swarm.add("gateway", study_manifest(sharing, named, modality), cid_version=1)
-        self._run(self.swarm.pin(mcid))
+        upload = self.study_store.store(source, record_id=record_id, pmr_id=pmr_id,
+                                        patient_id=patient_id, identity=identity,
+                                        modality=IMAGING.get(test, test.name),
+                                        patient_label=owner or "")
+        mcid = upload.study.manifest_cid
         today = dt.datetime.fromtimestamp(self.now, dt.UTC).date()
         findings = LabFindings(test, today, 1000 + len(self.studies), reason, observations)
         out = lab.post_report(pmr_id, findings, mcid.digest, codec=mcid.codec)
         action = self._act(f"lab:{label}", f"uploads a {test.name} study for PMR {pmr_id}", out,
                            report_id=out.issued)
-        action.offchain = {
-            "source": source, "record_id": record_id, "de_identified_bytes": len(data),
-            "sharing": f"(1, {self.t}, {self.n})", "manifest_cid": str(mcid),
-            "fragments": [{"custodian": i, "node": node, "cid": cid} for i, node, cid in named],
-            "essential_share": {"to": owner or "", "fingerprint":
-                                fingerprint(essential.secret.reveal())},
-        }
-        action.image = render_png(data)
+        action.offchain = upload.study.describe()
+        action.image = render_png(upload.data)
         if out.ok:
-            self.studies[record_id] = Study(record_id, pmr_id, owner or "", mcid,
-                                            hashlib.sha256(data).digest(), essential)
+            self.studies[record_id] = upload.study
             if pmr_id in self.pmrs:
                 self.pmrs[pmr_id]["reports"].append(record_id)
         return action
@@ -506,12 +459,8 @@ class LiveWorld:
             sent = []
             for study in self.studies.values():
                 if study.pmr_id == pmr_id and study.patient_label == patient_key:
-                    study.sent[doctor_key] = seal(
-                        public_key_of(doctor.account.private_key),
-                        study.essential.to_json().encode(), study.record_id.encode(),
-                        random_bytes=self._rng.randbytes)
                     sent.append({"record_id": study.record_id, "essential_share_fingerprint":
-                                 fingerprint(study.essential.secret.reveal())})
+                                 self.study_store.seal_to(study, doctor_key, doctor)})
             action.offchain = {"essential_shares_sealed_to_doctor": sent}
         return action
 
@@ -587,40 +536,16 @@ class LiveWorld:
         raise InputError(f"doctor: {doctor_key!r} opened no emergency access")
 
     def _rebuild(self, doctor: Doctor, key: str, study: Study, use_tx: bytes) -> dict[str, Any]:
-        """Fetch the manifest, have t custodians release for ``use_tx``, rebuild the study."""
-        sealed = study.sent.get(key)
-        if sealed is None:
-            return {"record_id": study.record_id, "result": "no essential share from the patient",
-                    "png": None}
-        essential = EssentialShare.from_json(
-            open_sealed(doctor.account.private_key, sealed, study.record_id.encode()))
-        doc = json.loads(self._run(self.swarm.retrieve("gateway", study.manifest_cid, store=False)))
-        manifest = Manifest.from_json(json.dumps(doc["sharing"]))
-        parts: list[Custodian] = []
-        released = []
-        for entry in doc["fragments"][: manifest.t]:
-            try:
-                share = self.custodians[entry["node"]].release(study.record_id, doctor.address,
-                                                               use_tx)
-            except AccessDenied as exc:
-                return {"record_id": study.record_id, "result": str(exc), "png": None}
-            fragment = self._run(self.swarm.retrieve("gateway", Cid.parse(entry["cid"]),
-                                                     store=False))
-            parts.append(Custodian(entry["index"], fragment, share))
-            released.append(entry["node"])
-        try:
-            data = combine_report(manifest, essential, parts).data
-        except PrivacyError as exc:
-            return {"record_id": study.record_id, "result": type(exc).__name__, "png": None}
-        same = hashlib.sha256(data).digest() == study.digest
-        return {"record_id": study.record_id, "released_by": released,
-                "result": "rebuilt, identical to the stored study" if same else "rebuilt bytes differ",
-                "png": render_png(data)}
+        """Have t custodians release for ``use_tx`` and rebuild the study (the shared store)."""
+        rebuilt = self.study_store.rebuild(study, doctor, key, use_tx)
+        if rebuilt.data is None:
+            return {"record_id": study.record_id, "result": rebuilt.result, "png": None}
+        return {"record_id": study.record_id, "released_by": rebuilt.released_by,
+                "result": rebuilt.result, "png": render_png(rebuilt.data)}
 
     def _run(self, process: Any) -> Any:
         """Run a swarm process to completion in simulated time; its value."""
-        proc = self.env.process(process)
-        return self.env.run(until=proc)
+        return self.study_store.run(process)
 
     # -- lookups ------------------------------------------------------------
     def _hospital(self, label: str) -> Hospital:

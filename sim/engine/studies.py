@@ -6,41 +6,32 @@ E, splits it with the essential secret sharing scheme (the essential share
 goes to the patient), stores fragment i on custodian node i (key share i
 stays with that custodian) and stores the study manifest (no secrets, no
 PHI) pinned with replication. The manifest's CIDv1 is what goes on chain.
+The helpers that do it are :mod:`sim.protocol.studies`'s; this module adds
+what the engine keeps of a stored study.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import io
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import pydicom
-from pydicom.data import get_testdata_file
-
-from sim.errors import InputError
-from sim.privacy.deid import DeidConfig, deidentify_dataset
+from sim.privacy.deid import DeidConfig
 from sim.privacy.deid_actions import UidMap
 from sim.privacy.material import EssentialShare
-from sim.privacy.sharing import Custodian, split
-from sim.privacy.synthetic import synthetic_study
+
+# The study helpers live in the protocol layer (the DApp and the tour use them too); the
+# engine's modules import them from here as before.
+from sim.protocol.studies import (
+    STUDY_SCHEMA,
+    deidentified_study,
+    dicom_source,
+    split_study,
+    study_manifest,
+)
 from storage_sim import Cid
 
-STUDY_SCHEMA = "pmrsim.study/1"
-
-
-@functools.lru_cache(maxsize=256)
-def dicom_source(name: str) -> Path:
-    """Path of a pydicom test file, without any download; :class:`InputError` if absent."""
-    try:
-        path = get_testdata_file(name, download=False)
-    except Exception as exc:  # pydicom raises various errors for unknown names
-        raise InputError(f"workload.dicom_sources: {name!r}: {exc}") from None
-    if path is None:
-        raise InputError(f"workload.dicom_sources: {name!r} is not a pydicom test file on this machine")
-    return Path(str(path))
+__all__ = ["STUDY_SCHEMA", "StoredStudy", "deidentified_study", "deidentify_order",
+           "dicom_source", "sha256", "split_study", "study_manifest"]
 
 
 @dataclass(slots=True)
@@ -57,26 +48,6 @@ class StoredStudy:
     essential: EssentialShare = field(repr=False)
 
 
-def deidentified_study(
-    source: str, *, identity: dict[str, str], config: DeidConfig, uid_map: UidMap, seed: int,
-) -> bytes:
-    """The study ``source`` with ``identity`` planted (as a PACS holds it), de-identified.
-
-    ``source`` is a pydicom test file name or ``synthetic:<MODALITY>``.
-    """
-    if source.startswith("synthetic:"):
-        raw = synthetic_study(source.split(":", 1)[1].upper(), identity, seed=seed)
-        ds = pydicom.dcmread(io.BytesIO(raw))
-    else:
-        ds = pydicom.dcmread(str(dicom_source(source)))
-        for keyword, value in identity.items():
-            setattr(ds, keyword, value)
-    deidentify_dataset(ds, config, uid_map=uid_map, name=source)
-    buf = io.BytesIO()
-    ds.save_as(buf)
-    return buf.getvalue()
-
-
 def deidentify_order(source: str, identity: dict[str, str], config: DeidConfig, seed: int) -> bytes:
     """:func:`deidentified_study` as a pure function of its arguments (runs in a worker).
 
@@ -85,29 +56,6 @@ def deidentify_order(source: str, identity: dict[str, str], config: DeidConfig, 
     """
     return deidentified_study(source, identity=identity, config=config,
                               uid_map=UidMap(config.key), seed=seed)
-
-
-def split_study(
-    data: bytes, *, record_id: str, pmr_id: int, patient_id: int, t: int, n: int,
-    segment_size: int, random_bytes: object,
-) -> tuple[list[Custodian], EssentialShare, dict[str, object]]:
-    """Split a study; return custodian material, the essential share and the public manifest."""
-    result = split(data, record_id=record_id, t=t, n=n, segment_size=segment_size,
-                   random_bytes=random_bytes)  # type: ignore[arg-type]
-    return result.custodians, result.essential, result.manifest.to_dict()
-
-
-def study_manifest(sharing: dict[str, object], fragments: list[tuple[int, str, str]],
-                   modality: str) -> bytes:
-    """The study manifest stored on the swarm: sharing manifest + where the fragments are
-    (``fragments``: custodian index, node id and the fragment's CID as text)."""
-    doc = {
-        "schema": STUDY_SCHEMA,
-        "modality": modality,
-        "sharing": sharing,
-        "fragments": [{"index": i, "node": node, "cid": cid} for i, node, cid in fragments],
-    }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def sha256(data: bytes) -> bytes:

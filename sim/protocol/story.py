@@ -7,13 +7,26 @@ breaks). The tour prints it, ``pmrsim gas`` measures it, and the
 end-to-end tests check it.
 Patient-IDs start at 85437 so the first visit is the paper's example:
 patient 85437 on 26 Jan 2021 -> PMR-ID 8543726012021.
+
+The story is on chain only unless an :class:`OffChainHalf` is passed in
+(the tour passes one): then the lab's X-ray is a real DICOM file
+de-identified, split (1, t, n) and stored on a simulated swarm with key
+custodians, the posted manifest digest is that study's manifest CID's,
+the patient seals the essential share to each doctor granted, and every
+read of the record has the custodians release (or refuse) for that read's
+``use`` transaction. Each step then carries its off-chain half as lines
+(fingerprints and CIDs, never secrets) for the tour to print. Without
+it, ``pmrsim gas`` measures exactly the transactions it always did.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sim.protocol import ids
 from sim.protocol.actors import (
@@ -38,10 +51,17 @@ from sim.protocol.records import (
     VisitRecord,
 )
 
+if TYPE_CHECKING:
+    from sim.protocol.studies import Study, StudyStore
+
 PAPER_PATIENT_ID = 85437
 PAPER_VISIT = dt.date(2021, 1, 26)
 PAPER_PMR_ID = 8543726012021
 DAY = 86_400
+#: The story patient's name (planted in the study as the hospital's PACS holds it).
+PATIENT_NAME = "Meena Krishnan"
+#: The pydicom test file the lab's X-ray study is made of (no CR file ships with pydicom).
+XRAY_SOURCE = "CT_small.dcm"
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,10 @@ class Step:
     note: str = ""
     #: The revert reason a rejected step must give (the rule it breaks).
     expect_reason: str = ""
+    #: What happened off chain at this step, one line each (no secrets, no personal values).
+    offchain: tuple[str, ...] = ()
+    #: Studies to look at (name, DICOM bytes): de-identified at upload, rebuilt at a read.
+    studies: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         """A step expected to be rejected names the reason it must be rejected for."""
@@ -113,15 +137,113 @@ def make_cast(p: Protocol) -> Cast:
     )
 
 
-def paper_story(p: Protocol, cast: Cast | None = None) -> Iterator[Step]:
-    """Play the paper's use cases on ``p`` (deployed with first_patient_id=85437)."""
+class OffChainHalf:
+    """The story's off-chain half on a :class:`~sim.protocol.studies.StudyStore`.
+
+    The lab stores the X-ray study; each successful grant covering it has the
+    patient seal the essential share to the doctor (once per doctor); each
+    read of its PMR asks the custodians to release for the read's ``use``
+    transaction: they release for a mined one and the study is rebuilt, and
+    refuse otherwise (a reverted ``use``, or one already answered).
+    """
+
+    def __init__(self, store: StudyStore) -> None:
+        self.store = store
+        self.studies: list[Study] = []
+        self._answered: dict[str, bytes] = {}  # doctor label -> the last use answered for them
+        self._rebuilt = 0
+
+    @classmethod
+    def seeded(cls, p: Protocol, seed: int) -> OffChainHalf:
+        """An off-chain half whose generators are seeded from ``seed``."""
+        from sim.protocol.studies import StudyStore
+
+        return cls(StudyStore.seeded(p, seed, name="story"))
+
+    def lab_upload(self, pmr_id: int, patient: Patient, hospital: str
+                   ) -> tuple[bytes, int, tuple[str, ...], tuple[tuple[str, bytes], ...]]:
+        """Store the X-ray study of ``pmr_id``: (manifest digest, codec, lines, studies)."""
+        record_id = f"study-{pmr_id}-{len(self.studies) + 1}"
+        identity = {"PatientName": PATIENT_NAME.replace(" ", "^"),
+                    "PatientID": f"MRN-{patient.patient_id:08d}", "InstitutionName": hospital}
+        upload = self.store.store(XRAY_SOURCE, record_id=record_id, pmr_id=pmr_id,
+                                  patient_id=patient.patient_id, identity=identity, modality="CR",
+                                  patient_label=patient.label)
+        self.studies.append(upload.study)
+        lines = [f"(the pydicom test file {XRAY_SOURCE} stands in for the chest X-ray)",
+                 *upload.lines()]
+        return (upload.study.manifest_cid.digest, upload.study.manifest_cid.codec, tuple(lines),
+                ((f"deidentified-{record_id}", upload.data),))
+
+    def granted(self, patient: Patient, doctor: Doctor, name: str, outcome: Outcome,
+                pmr_id: int | None) -> tuple[str, ...]:
+        """After a grant: the patient seals the essential share of each study it covers."""
+        if not outcome.ok:
+            return ()
+        lines = []
+        for study in self.studies:
+            if study.patient_id != patient.patient_id or pmr_id not in (None, study.pmr_id):
+                continue
+            if doctor.label in study.sent:
+                lines.append(f"{name} already holds the essential share of {study.record_id}")
+                continue
+            fp = self.store.seal_to(study, doctor.label, doctor)
+            lines.append(f"essential share sealed to {name}'s key (ECIES), fingerprint {fp}")
+        return tuple(lines)
+
+    def read(self, doctor: Doctor, outcome: Outcome, pmr_id: int
+             ) -> tuple[tuple[str, ...], tuple[tuple[str, bytes], ...]]:
+        """After a read (mined or reverted ``use``): the custodians release or refuse."""
+        lines: list[str] = []
+        images: list[tuple[str, bytes]] = []
+        for study in self.studies:
+            if study.pmr_id != pmr_id:
+                continue
+            tx = outcome.receipt.tx_hash
+            result = self.store.rebuild(study, doctor, doctor.label, tx)
+            lines += result.lines()
+            if result.data is not None:
+                self._rebuilt += 1
+                self._answered[doctor.label] = tx
+                images.append((f"rebuilt-{self._rebuilt}-{study.record_id}", result.data))
+            elif not outcome.ok and doctor.label in self._answered:
+                # shown once per doctor: an answered use cannot be presented again
+                replay = self.store.rebuild(study, doctor, doctor.label,
+                                            self._answered.pop(doctor.label))
+                lines += replay.lines("his earlier use")
+        return tuple(lines), tuple(images)
+
+
+def paper_story(p: Protocol, cast: Cast | None = None,
+                offchain: OffChainHalf | None = None) -> Iterator[Step]:
+    """Play the paper's use cases on ``p`` (deployed with first_patient_id=85437).
+
+    ``offchain``: play the off-chain half too (the steps then carry it).
+    """
     c = cast or make_cast(p)
     yield from _registration(p, c)
-    yield from _consultation(p, c)
-    yield from _second_opinion(p, c)
+    yield from _consultation(p, c, offchain)
+    yield from _second_opinion(p, c, offchain)
     yield from _break_glass(p, c)
     yield from _iomt(p, c)
-    yield from _oversight(p, c)
+    yield from _oversight(p, c, offchain)
+
+
+def _read(off: OffChainHalf | None, step: Step, doctor: Doctor, pmr_id: int) -> Step:
+    """``step`` (a read of ``pmr_id``) with its off-chain half, when there is one."""
+    if off is None:
+        return step
+    lines, images = off.read(doctor, step.outcome, pmr_id)
+    return dataclasses.replace(step, offchain=lines, studies=images)
+
+
+def _grant(off: OffChainHalf | None, step: Step, patient: Patient, doctor: Doctor, name: str,
+           pmr_id: int | None) -> Step:
+    """``step`` (a grant) with the sealing of the essential shares it covers, when any."""
+    if off is None:
+        return step
+    return dataclasses.replace(step, offchain=off.granted(patient, doctor, name, step.outcome,
+                                                         pmr_id))
 
 
 def _registration(p: Protocol, c: Cast) -> Iterator[Step]:
@@ -190,12 +312,12 @@ def _registration(p: Protocol, c: Cast) -> Iterator[Step]:
                note="the regulator's path to undo a squatted registration number")
 
 
-def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
+def _consultation(p: Protocol, c: Cast, off: OffChainHalf | None = None) -> Iterator[Step]:
     sec = "Fig. 3-5 - registration, consultation, lab diagnostics"
     _at(p, PAPER_VISIT, 8 * 3600)
     yield Step(sec, "registration desk", "registers the patient and attendant -> Patient-ID",
                c.desk.register(c.patient, PatientDetails(
-                   "Meena Krishnan", 46, "F", 62.5, 158.0, "12 Gandhi Road, Coimbatore",
+                   PATIENT_NAME, 46, "F", 62.5, 158.0, "12 Gandhi Road, Coimbatore",
                    "+91 90030 12345", "meena.k@example.in", "Ravi Krishnan", "+91 90030 54321",
                    "spouse")))
     yield Step(sec, "registration desk", "registers a second patient",
@@ -235,14 +357,26 @@ def _consultation(p: Protocol, c: Cast) -> Iterator[Step]:
     xray = LabFindings(TestType.XRAY, PAPER_VISIT, 1000,
                        "suspected pneumonia", "right lower lobe opacity")
     manifest = p.sealer.seal(b'{"study":"chest X-ray, de-identified, split (1,3,5)"}', b"manifest")
-    yield Step(sec, "City Hospital lab", "posts the X-ray report with the manifest CID",
-               c.lab.post_report(c.patient.patient_id * ids.DATE_BASE + ids.ddmmyyyy(PAPER_VISIT),
-                                 xray, manifest.digest))
+    pmr = c.patient.patient_id * ids.DATE_BASE + ids.ddmmyyyy(PAPER_VISIT)
+    if off is None:  # on chain only: the digest of a sealed stand-in document
+        yield Step(sec, "City Hospital lab", "posts the X-ray report with the manifest CID",
+                   c.lab.post_report(pmr, xray, manifest.digest))
+        results = manifest
+    else:
+        digest, codec, lines, studies = off.lab_upload(pmr, c.patient, "City General Hospital")
+        yield Step(sec, "City Hospital lab", "posts the X-ray report with the manifest CID",
+                   c.lab.post_report(pmr, xray, digest, codec=codec), offchain=lines,
+                   studies=studies)
+        # a blood test has no image: its results document is sealed and stored by its CID
+        results = p.sealer.seal(json.dumps({"test": "HbA1c", "value": "7.9 %"}).encode(), b"report")
     blood = LabFindings(TestType.BLOOD, PAPER_VISIT, 1001, "glycaemic control", "HbA1c 7.9 %")
     yield Step(sec, "City Hospital lab", "posts a blood test report",
-               c.lab.post_report(PAPER_PMR_ID_of(c), blood, manifest.digest))
+               c.lab.post_report(PAPER_PMR_ID_of(c), blood, results.digest),
+               offchain=() if off is None else (
+                   "results document sealed (AES-256-GCM, its own key): no image, so no split",
+                   f"document CID -> chain  {results.cid}"))
     yield Step(sec, "registration desk", "tries to post a lab report",
-               Lab(p, c.desk.label).post_report(PAPER_PMR_ID_of(c), blood, manifest.digest),
+               Lab(p, c.desk.label).post_report(PAPER_PMR_ID_of(c), blood, results.digest),
                expect_ok=False, expect_reason="hospital_registry: not a lab operator",
                note="the desk registers, the lab reports")
     yield Step(sec, "Dr. Rao", "reviews the X-ray the same evening: a second version of the PMR",
@@ -258,13 +392,15 @@ def PAPER_PMR_ID_of(c: Cast) -> int:
     return ids.pmr_id(c.patient.patient_id, PAPER_VISIT)
 
 
-def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
+def _second_opinion(p: Protocol, c: Cast, off: OffChainHalf | None = None) -> Iterator[Step]:
     sec = "Patient visits a different practitioner"
     pmr = PAPER_PMR_ID_of(c)
     now = _at(p, dt.date(2021, 2, 1))
-    yield Step(sec, "patient", "grants Dr. Iyer access to that PMR for 7 days",
-               c.patient.grant(c.dr_iyer, now + 7 * DAY, pmr_id=pmr))
-    yield Step(sec, "Dr. Iyer", "opens the PMR (logged on chain)", c.dr_iyer.access(pmr))
+    yield _grant(off, Step(sec, "patient", "grants Dr. Iyer access to that PMR for 7 days",
+                           c.patient.grant(c.dr_iyer, now + 7 * DAY, pmr_id=pmr)),
+                 c.patient, c.dr_iyer, "Dr. Iyer", pmr)
+    yield _read(off, Step(sec, "Dr. Iyer", "opens the PMR (logged on chain)",
+                          c.dr_iyer.access(pmr)), c.dr_iyer, pmr)
     yield Step(sec, "other patient", "tries to grant access to a PMR that is not theirs",
                c.other_patient.grant(c.dr_iyer, now + DAY, pmr_id=pmr), expect_ok=False,
                expect_reason="access_grants: not the record owner", note="only the owner grants")
@@ -280,15 +416,19 @@ def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
                    "follow-up of pneumonia", "type 2 diabetes", "resolving consolidation",
                    "continue antibiotics; repeat X-ray in 6 weeks")))
     _at(p, dt.date(2021, 2, 9))
-    yield Step(sec, "Dr. Iyer", "tries to open the PMR after the grant expired",
-               c.dr_iyer.access(pmr, "pmr"), expect_ok=False,
-               expect_reason="access_grants: grant expired", note="access ends by itself at expiry")
+    yield _read(off, Step(sec, "Dr. Iyer", "tries to open the PMR after the grant expired",
+                          c.dr_iyer.access(pmr, "pmr"), expect_ok=False,
+                          expect_reason="access_grants: grant expired",
+                          note="access ends by itself at expiry"), c.dr_iyer, pmr)
     now = _at(p, dt.date(2021, 2, 10))
-    yield Step(sec, "patient", "grants Dr. Rao access to all records for 30 days",
-               c.patient.grant(c.dr_rao, now + 30 * DAY))
-    yield Step(sec, "patient", "grants Dr. Iyer all records again",
-               c.patient.grant(c.dr_iyer, now + 30 * DAY))
-    yield Step(sec, "Dr. Iyer", "opens the PMR under the all-records grant", c.dr_iyer.access(pmr))
+    yield _grant(off, Step(sec, "patient", "grants Dr. Rao access to all records for 30 days",
+                           c.patient.grant(c.dr_rao, now + 30 * DAY)),
+                 c.patient, c.dr_rao, "Dr. Rao", None)
+    yield _grant(off, Step(sec, "patient", "grants Dr. Iyer all records again",
+                           c.patient.grant(c.dr_iyer, now + 30 * DAY)),
+                 c.patient, c.dr_iyer, "Dr. Iyer", None)
+    yield _read(off, Step(sec, "Dr. Iyer", "opens the PMR under the all-records grant",
+                          c.dr_iyer.access(pmr)), c.dr_iyer, pmr)
     yield Step(sec, "patient", "lets Dr. Iyer add his reading to that PMR",
                c.patient.grant(c.dr_iyer, now + 30 * DAY, pmr_id=pmr, write=True))
     yield Step(sec, "Dr. Iyer", "adds his reading of the X-ray to City Hospital's PMR",
@@ -297,9 +437,10 @@ def _second_opinion(p: Protocol, c: Cast) -> Iterator[Step]:
                    "consolidation confirmed", "agree with the treatment",
                    "Star Health policy on file")))
     yield Step(sec, "patient", "revokes Dr. Rao's grant early", c.patient.revoke(c.dr_rao))
-    yield Step(sec, "Dr. Rao", "tries to open the PMR after revocation", c.dr_rao.access(pmr, "all"),
-               expect_ok=False, expect_reason="access_grants: grant revoked",
-               note="a revoked grant is over")
+    yield _read(off, Step(sec, "Dr. Rao", "tries to open the PMR after revocation",
+                          c.dr_rao.access(pmr, "all"), expect_ok=False,
+                          expect_reason="access_grants: grant revoked",
+                          note="a revoked grant is over"), c.dr_rao, pmr)
     yield Step(sec, "Dr. Iyer", "tries to log a read under an all-records scope key, not a PMR-ID",
                c.dr_iyer.access((1 << 255) | c.patient.patient_id, "all"),
                expect_ok=False, expect_reason="access_grants: not a PMR-ID",
@@ -376,7 +517,7 @@ def _iomt(p: Protocol, c: Cast) -> Iterator[Step]:
                    c.device.record(Reading(1, 97, p.chain.timestamp - i)))
 
 
-def _oversight(p: Protocol, c: Cast) -> Iterator[Step]:
+def _oversight(p: Protocol, c: Cast, off: OffChainHalf | None = None) -> Iterator[Step]:
     sec = "Regulator oversight"
     now = _at(p, dt.date(2021, 3, 1))
     pmr = PAPER_PMR_ID_of(c)
@@ -386,17 +527,20 @@ def _oversight(p: Protocol, c: Cast) -> Iterator[Step]:
                    "check-up", "", "", "")), expect_ok=False,
                expect_reason="doctor_registry: hospital not verified",
                note="a suspended hospital's doctors cannot act for it")
-    yield Step(sec, "Dr. Iyer", "tries to read under the patient's grant while his clinic is suspended",
-               c.dr_iyer.access(pmr, "all"), expect_ok=False,
-               expect_reason="doctor_registry: hospital not verified",
-               note="grants are usable only while the doctor stands at a verified hospital")
+    yield _read(off, Step(
+        sec, "Dr. Iyer", "tries to read under the patient's grant while his clinic is suspended",
+        c.dr_iyer.access(pmr, "all"), expect_ok=False,
+        expect_reason="doctor_registry: hospital not verified",
+        note="grants are usable only while the doctor stands at a verified hospital"),
+        c.dr_iyer, pmr)
     yield Step(sec, "pulse oximeter", "anchors while its hospital is verified",
                c.device.anchor([Reading(1, 96, now - 30)], now - 60, now - 1))
     yield Step(sec, "regulator", "reinstates the clinic", c.regulator.reinstate_hospital(c.clinic))
     yield Step(sec, "regulator", "suspends Dr. Iyer", c.regulator.suspend_doctor(c.dr_iyer))
-    yield Step(sec, "Dr. Iyer", "tries to open a PMR while suspended",
-               c.dr_iyer.access(pmr, "all"), expect_ok=False,
-               expect_reason="doctor_registry: doctor suspended", note="suspension ends all access")
+    yield _read(off, Step(sec, "Dr. Iyer", "tries to open a PMR while suspended",
+                          c.dr_iyer.access(pmr, "all"), expect_ok=False,
+                          expect_reason="doctor_registry: doctor suspended",
+                          note="suspension ends all access"), c.dr_iyer, pmr)
     yield Step(sec, "regulator", "reinstates Dr. Iyer", c.regulator.reinstate_doctor(c.dr_iyer))
     yield Step(sec, "clinic", "ends Dr. Rao's visiting affiliation", c.clinic.end_affiliation(c.dr_rao))
     menon = Doctor(p, "dr-menon")  # the account the regulator rebound her Doctor-ID to
@@ -419,16 +563,19 @@ def run_story(
 
 def play_story(
     layout: str = "private", *, seed: int = 0, backend: str = "pyevm", token: str = "erc721",
-    on_step: Callable[[Step], None] | None = None,
+    on_step: Callable[[Step], None] | None = None, offchain: bool = False,
 ) -> tuple[Protocol, list[Step]]:
-    """Like :func:`run_story`, also returning the protocol (and so the chain) it ran on."""
+    """Like :func:`run_story`, also returning the protocol (and so the chain) it ran on.
+
+    ``offchain``: play the off-chain half too (an :class:`OffChainHalf` seeded from ``seed``).
+    """
     from sim.chain import make_chain
 
     chain = make_chain(backend, seed=seed)
     p = Protocol.deploy(chain, layout=layout, seed=seed, first_patient_id=PAPER_PATIENT_ID,
                         token=token)
     steps = []
-    for step in paper_story(p):
+    for step in paper_story(p, offchain=OffChainHalf.seeded(p, seed) if offchain else None):
         steps.append(step)
         if on_step is not None:
             on_step(step)

@@ -61,10 +61,10 @@ PERSONAL = ["Meena Krishnan", "Anitha Rao", "Gandhi Road", "90030 12345", "meena
             "GOVREG-TN-2009-0042"]
 
 
-def _chain_bytes(layout: str) -> bytes:
+def _chain_bytes(layout: str, offchain: bool = False) -> bytes:
     from sim.protocol.story import play_story
 
-    p, steps = play_story(layout, seed=4)
+    p, steps = play_story(layout, seed=4, offchain=offchain)
     blob = bytearray()
     for s in steps:
         blob += p.chain.raw_transaction(s.outcome.receipt.tx_hash)
@@ -77,6 +77,32 @@ def test_private_layout_puts_no_personal_value_on_chain() -> None:
     """No name, address, phone, email, registration number or finding is in any input or log."""
     blob = _chain_bytes("private")
     assert [v for v in PERSONAL if v.encode() in blob] == []
+
+
+def test_the_offchain_half_puts_only_the_manifest_cid_on_chain() -> None:
+    """With the study stored off chain, the chain still holds no personal value, no essential
+    share and no image byte; the lab's report holds the study manifest's CID digest."""
+    from sim.chain import make_chain
+    from sim.protocol.protocol import Protocol
+    from sim.protocol.story import PAPER_PATIENT_ID, OffChainHalf, paper_story
+
+    p = Protocol.deploy(make_chain("pyevm", seed=4), layout="private", seed=4,
+                        first_patient_id=PAPER_PATIENT_ID)
+    half = OffChainHalf.seeded(p, 4)
+    steps = list(paper_story(p, offchain=half))
+    blob = bytearray()
+    for s in steps:
+        blob += p.chain.raw_transaction(s.outcome.receipt.tx_hash)
+        for log in s.outcome.receipt.logs:
+            blob += log.data + b"".join(log.topics)
+    assert [v for v in PERSONAL if v.encode() in blob] == []
+    upload = next(s for s in steps if s.action == "posts the X-ray report with the manifest CID")
+    (_, dicom), = upload.studies
+    assert dicom[1000:1032] not in blob and dicom[-32:] not in blob
+    assert half.studies[0].essential.secret.reveal() not in blob
+    cid = next(line for line in upload.offchain if line.startswith("manifest CID -> chain"))
+    assert p.view("LabReports", "manifest_uri", 1) == "ipfs://" + cid.split()[-1]
+    assert all(s.as_expected for s in steps)
 
 
 def test_paper_layout_does_put_them_on_chain() -> None:
