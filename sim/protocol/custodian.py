@@ -5,7 +5,8 @@ releases its share of a record only for an access recorded on chain, that
 is, a mined ``AccessGrants.use`` by the requesting doctor for that
 record's PMR, while that doctor's window on the record is still open and
 the doctor still stands at the hospital it acted for; and it answers each
-``use`` once (a second read is a second ``use``). The chain therefore
+``use`` once per record (a ``use`` opens the PMR: each of its studies once;
+a second read is a second ``use``). The chain therefore
 holds every read: the audit log is complete by construction.
 
 The custodian reads the chain only (the receipt of the ``use``, and
@@ -47,7 +48,7 @@ class KeyCustodian(Generic[T]):
         self.name = name
         self._view = view or protocol.view
         self._shares: dict[str, tuple[int, T]] = {}
-        self._answered: set[bytes] = set()
+        self._answered: set[tuple[bytes, str]] = set()  # (use tx, record) answered
 
     def keep(self, record_id: str, pmr_id: int, share: T) -> None:
         """Hold ``share`` of ``record_id``, a record of PMR ``pmr_id``."""
@@ -62,7 +63,7 @@ class KeyCustodian(Generic[T]):
         """Why a release to ``requester`` answering the ``use`` mined as ``use_tx`` is refused.
 
         None when it is allowed. The checks, in order: a share is held; the
-        ``use`` was not answered yet; it is a mined, successful AccessGrants
+        ``use`` was not answered yet for this record; it is a mined, successful AccessGrants
         transaction; its AccessUsed event names the requester and the
         record's PMR; the window is open and the doctor stands at the
         event's hospital at the head block (``is_valid``).
@@ -70,7 +71,7 @@ class KeyCustodian(Generic[T]):
         entry = self._shares.get(record_id)
         if entry is None:
             return NO_SHARE
-        if use_tx in self._answered:
+        if (use_tx, record_id) in self._answered:
             return ANSWERED
         pmr_id = entry[0]
         grants = self.protocol.system.grants
@@ -96,12 +97,12 @@ class KeyCustodian(Generic[T]):
         """The share of ``record_id`` for ``requester``, answering the ``use`` mined as ``use_tx``.
 
         Raises :class:`~sim.privacy.keys.AccessDenied` naming the reason when
-        the rule refuses; an allowed release marks the ``use`` answered.
+        the rule refuses; an allowed release marks the ``use`` answered for this record.
         """
         reason = self.refusal(record_id, requester, use_tx)
         if reason is not None:
             raise AccessDenied(f"custodian {self.name}: {reason}")
-        self._answered.add(use_tx)
+        self._answered.add((use_tx, record_id))
         return release_share(self._shares[record_id][1], grant_is_valid=True,
                              requester="0x" + requester.hex(), custodian=None,
                              record_id=record_id)

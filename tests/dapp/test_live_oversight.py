@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sim.dapp.live import LiveWorld
+from sim.protocol.custodian import ANSWERED
 from tests.dapp.conftest import Browser
 
 
@@ -112,3 +113,27 @@ def test_no_page_leaks_a_device_key(browser: Browser, world: LiveWorld,
     for url in urls:
         text = browser.client.get(url).text.lower()
         assert not any(s in text for s in secrets), url
+
+
+def test_one_read_opens_every_study_of_the_record(browser: Browser, world: LiveWorld,
+                                                  story: dict[str, int]) -> None:
+    """A PMR with two studies: one mined use has the custodians release for both (once each),
+    and both are rebuilt byte-identical; each custodian that released refuses the same use
+    for that study again."""
+    pmr = story["pmr_id"]
+    browser.act("upload", "lab:city-general-hospital", pmr_id=pmr, test="MRI",
+                source="MR_small.dcm", reason="follow-up", observations="none")
+    browser.act("grant", "patient:patient-1", doctor="dr-vikram-iyer", pmr_id=pmr, days=3)
+    page = browser.act("read", "doctor:dr-vikram-iyer", pmr_id=pmr)
+    number = int(re.search(r"<h1>Action (\d+)", page).group(1))  # type: ignore[union-attr]
+    studies = browser.client.get(f"/api/live/action/{number}").json()["offchain"]["studies"]
+    assert len(studies) == 2
+    assert all(s["result"] == "rebuilt, identical to the stored study" for s in studies)
+    action = world.action(number)
+    assert action.outcome is not None
+    iyer = world.doctors["dr-vikram-iyer"]
+    for released in studies:
+        assert len(released["released_by"]) == 3
+        for node in released["released_by"]:
+            assert world.custodians[node].refusal(released["record_id"], iyer.address,
+                                                  action.outcome.receipt.tx_hash) == ANSWERED
