@@ -362,7 +362,7 @@ class LiveExplorer(Index):
         call = self.decoded(tx_hash) or {}
         args = call.get("args", {})
         tx = self.by_hash.get(tx_hash, {})
-        row = {"grantee": tx.get("sender", ""), "tx": tx_hash, "t": o.receipt.block_number}
+        row = {"grantee": tx.get("sender", ""), "tx": tx_hash, "block": o.receipt.block_number}
         if o.op.startswith("AccessGrants.emergency_access"):
             self.accesses.append({"event": "emergency" if o.ok else "denied",
                                   "patient": args.get("patient_id"), "pmr": 0,
@@ -566,7 +566,7 @@ def routes(dapp: DApp) -> list[Route]:
         pid = request.path_params["patient_id"]
         with dapp.lock:
             found = index().patient(pid)
-        return listing(request, f"Patient {pid}: timeline of accesses", "accesses",
+        return listing(request, f"Patient {pid}: timeline", "accesses",
                        found["accesses"], transactions=found["transactions"])
 
     async def actors(_: DApp, request: Request) -> Response:

@@ -375,11 +375,12 @@ class LiveWorld:
         batch_digest = call.args[4]
         action.offchain = {
             "readings": readings, "kind": "SpO2 (%)",
-            "values": [r.value for r in batch[:20]], "shown": min(readings, 20),
+            "values": f"first {min(readings, 20)} of {readings}: "
+                      + " ".join(str(r.value) for r in batch[:20]),
             "merkle_root": "0x" + merkle_root(batch).hex(),
             "encrypted_batch_cid": cid_v1(batch_digest),
             "note": "the readings stay off chain, encrypted; the chain holds the window, the "
-                    "count, the Merkle root and the encrypted batch's CID",
+                    "count, the Merkle root and the CID of the encrypted batch",
         }
         return action
 

@@ -35,7 +35,7 @@ class Screens:
         print(f"screenshots in {folder}")
 
     def check(self, name: str) -> None:
-        """Every visible control has a label; one h1; the page has a language."""
+        """Every visible control has a label; one h1; the page has a language; ids are unique."""
         problems = self.driver.execute_script("""
             const out = [];
             for (const el of document.querySelectorAll('input, select, textarea')) {
@@ -47,6 +47,9 @@ class Screens:
             if (document.querySelectorAll('h1').length !== 1) out.push('not exactly one h1');
             if (!document.documentElement.lang) out.push('no lang');
             for (const img of document.querySelectorAll('img')) if (!img.alt) out.push('img without alt');
+            const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+            for (const id of new Set(ids))
+              if (ids.indexOf(id) !== ids.lastIndexOf(id)) out.push('duplicate id ' + id);
             return out;""")
         assert problems == [], f"{name}: {problems}"
         self.count += 1
@@ -157,7 +160,7 @@ def test_paper_story_through_the_screens(driver: Any) -> None:
 
 def _fill_clock(d: Any, base: str, days: int) -> None:
     _role(d, base, "regulator")
-    _fill(d, days=days)
+    _fill(d, clock_days=days)
     _click(d, "advance")
 
 
@@ -177,6 +180,105 @@ def test_explorer_finds_a_patients_accesses(driver: Any, quickstart_run: Path) -
         assert len(rows) == len(want)
         assert all(w["event"] in r.text for w, r in zip(want, rows, strict=True))
         shots.check("patient-accesses")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_break_glass_oversight_iomt_and_the_live_explorer(driver: Any) -> None:
+    """After the paper's story (played over HTTP), the later screens by clicking: break-glass
+    and its review, suspension refusing a read, an IoMT device refused until the patient
+    consents, then anchoring; and the live chain's explorer showing the patient's timeline and
+    a transaction's decoded call and events."""
+    import httpx2
+
+    from tests.dapp.conftest import Browser, play_story
+
+    proc, base = _serve()
+    d, shots = driver, Screens(driver, SHOTS / "live-more")
+    try:
+        with httpx2.Client(base_url=base, timeout=120) as client:
+            story = play_story(Browser(client, origin=base))
+        patient, pmr = story["patient_id"], story["pmr_id"]
+        _role(d, base, "doctor:dr-anitha-rao")
+        _fill(d, epatient_id=patient, reason_code=7)
+        _click(d, "do-emergency")
+        assert "Mined: succeeded" in d.find_element(By.ID, "outcome").text
+        shots.check("break-glass")
+        _role(d, base, "hospital:city-general-hospital")
+        _fill(d, vdoctor="dr-anitha-rao", opening=0, verdict="justified")
+        shots.check("hospital-review-form")
+        _click(d, "do-review")
+        assert "Mined: succeeded" in d.find_element(By.ID, "outcome").text
+        _role(d, base, "regulator")
+        _fill(d, target="doctor:dr-anitha-rao", status="suspend")
+        shots.check("regulator-oversight")
+        _click(d, "do-status")
+        _role(d, base, "doctor:dr-anitha-rao")
+        _fill(d, pmr_id=pmr)
+        _click(d, "do-read")
+        assert d.find_element(By.ID, "reason").text == "doctor_registry: doctor suspended"
+        shots.check("suspended-read")
+        _role(d, base, "desk:city-general-hospital")
+        _fill(d, patient_id=patient, device_name="Pulse Oximeter")
+        _click(d, "do-bind")
+        _role(d, base, "device:pulse-oximeter")
+        shots.check("device")
+        _click(d, "do-anchor")
+        assert d.find_element(By.ID, "reason").text == ("iomt_anchor: binding not accepted by "
+                                                         "the patient")
+        _role(d, base, "patient:patient-1")
+        _fill(d, adevice="pulse-oximeter")
+        _click(d, "do-accept")
+        _role(d, base, "device:pulse-oximeter")
+        _click(d, "do-anchor")
+        assert "merkle_root" in d.find_element(By.ID, "offchain").text
+        shots.check("device-anchored")
+        tx_hash = d.find_element(By.ID, "tx-hash").text
+        d.get(base + "/explorer")
+        assert "live world" in d.find_element(By.TAG_NAME, "h1").text
+        shots.check("explorer-live")
+        _click(d, "q", str(patient), Keys.ENTER)
+        d.get(base + f"/explorer/patient/{patient}")
+        ops = d.find_element(By.ID, "patient-txs").text
+        assert "PMRToken.mint" in ops and "AccessGrants.emergency_access" in ops
+        accesses = d.find_element(By.ID, "rows").text
+        assert "emergency" in accesses and "doctor_registry: doctor suspended" in accesses
+        shots.check("explorer-live-patient")
+        d.get(base + f"/explorer/tx/{tx_hash}")
+        assert d.find_element(By.ID, "call").text == "IoMTAnchor.anchor_batch"
+        assert "BatchAnchored" in d.find_element(By.ID, "events").text
+        shots.check("explorer-live-tx")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_explorer_actors_storage_and_events_of_a_run(driver: Any, quickstart_run: Path) -> None:
+    """A finished run's actors, storage and a transaction's events (re-derived by re-executing
+    its chain, shown once done) in the browser."""
+    import time
+
+    proc, base = _serve(str(quickstart_run))
+    d, shots = driver, Screens(driver, SHOTS / "explorer-more")
+    try:
+        d.get(base + "/explorer/actors")
+        assert "doctor-0-0" in d.find_element(By.ID, "rows").text
+        shots.check("actors")
+        d.get(base + "/explorer/storage")
+        assert "custodian-0" in d.find_element(By.ID, "nodes").text
+        shots.check("storage")
+        lines = [json.loads(x) for x in (quickstart_run / "trace.jsonl").read_text().splitlines()]
+        tx = next(x for x in lines if x["kind"] == "tx" and x["op"] == "AccessGrants.grant")
+        d.get(base + f"/explorer/tx/{tx['hash']}")
+        deadline = time.monotonic() + 120
+        while not d.find_elements(By.ID, "events"):
+            assert d.find_element(By.ID, "events-status").text, "no events and no status"
+            assert time.monotonic() < deadline, "events never re-derived"
+            time.sleep(1)
+            d.refresh()
+        assert "AccessGranted" in d.find_element(By.ID, "events").text
+        shots.check("tx-events")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

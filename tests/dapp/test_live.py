@@ -135,3 +135,19 @@ def test_patient_by_id_and_bounded_lists(browser: Browser, story: dict[str, int]
     total = browser.client.get("/api/live").json()["actions_total"]
     first = browser.client.get("/api/live/actions", params={"page": 0}).json()["actions"]
     assert first[0]["number"] == 1 and len(first) == min(total, 50)
+
+
+def test_every_role_page_has_unique_ids_and_labelled_fields(browser: Browser, world: LiveWorld,
+                                                            story: dict[str, int]) -> None:
+    """On each role's page every element id is unique and every label points at a field: two
+    forms on one page never share a field id (a label would name the wrong field)."""
+    import re
+    from collections import Counter
+
+    browser.act("bind", "desk:city-general-hospital", patient_id=story["patient_id"],
+                device_name="Scale")
+    for role, _ in world.roles():
+        page = browser.client.get("/live", params={"role": role}).text
+        ids = Counter(re.findall(r'\sid="([^"]+)"', page))
+        assert [i for i, n in ids.items() if n > 1] == [], role
+        assert set(re.findall(r'<label for="([^"]+)"', page)) <= set(ids), role
