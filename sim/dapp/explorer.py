@@ -557,10 +557,14 @@ def routes(dapp: DApp) -> list[Route]:
                 raise InputError(f"tx: no transaction {request.path_params['hash']} in this chain")
             call = ix.decoded(found["hash"])
             events, why = ix.events(found["hash"])
+            # the accounts the call and its events name, by label
+            values = {str(v).lower() for part in [call or {}, *(events or [])]
+                      for v in part.get("args", {}).values()}
+            names = {address: label for label, address in ix.accounts.items() if address in values}
         return answer(request, "explorer_list.html",
                       {"title": f"Transaction {found['hash']}", "what": "tx", "page": 0,
                        "rows": [found], "call": call, "events": events,
-                       "events_status": why})
+                       "events_status": why, "names": names})
 
     async def patient(_: DApp, request: Request) -> Response:
         pid = request.path_params["patient_id"]

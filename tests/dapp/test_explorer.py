@@ -121,6 +121,9 @@ def test_transaction_call_is_decoded(client: TestClient, quickstart_run: Path) -
     data = client.get(f"/explorer/tx/{tx['hash']}", params={"format": "json"}).json()
     assert data["call"]["contract"] == "AccessGrants" and data["call"]["function"] == "grant"
     assert set(data["call"]["args"]) == {"grantee", "pmr_id", "expiry", "can_write"}
+    accounts = {x["address"]: x["label"] for x in lines if x["kind"] == "account"}
+    grantee = data["call"]["args"]["grantee"].lower()
+    assert data["names"] == {grantee: accounts[grantee]}  # the grantee named by its label
     assert "Decoded call" in client.get(f"/explorer/tx/{tx['hash']}").text
 
 
