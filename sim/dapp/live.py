@@ -150,6 +150,8 @@ class LiveWorld:
         self.pmrs_of: dict[int, list[int]] = {}
         self.pmrs: dict[int, dict[str, Any]] = {}
         self.studies: dict[str, Study] = {}
+        #: record id -> the lab report as its patient sees it (off chain)
+        self.reports: dict[str, dict[str, Any]] = {}
         self.devices: dict[str, Device] = {}
         self.device_names: dict[str, str] = {}
         self.actions: list[Action] = []
@@ -424,7 +426,7 @@ class LiveWorld:
         if source not in DICOM_SOURCES:
             raise InputError(f"source: expected one of {', '.join(DICOM_SOURCES)}")
         patient_id = ids.split_pmr_id(pmr_id)[0] if pmr_id >= ids.DATE_BASE else 0
-        owner = next((k for k, p in self.patients.items() if p.patient_id == patient_id), None)
+        owner = self.by_patient_id.get(patient_id)
         identity = {"PatientName": "", "PatientID": f"MRN-{patient_id:08d}",
                     "InstitutionName": self.profiles[label].name}
         if owner is not None:
@@ -444,6 +446,10 @@ class LiveWorld:
         action.image = render_png(upload.data)
         if out.ok:
             self.studies[record_id] = upload.study
+            # the patient's own view of the report (off chain: the findings in the clear)
+            self.reports[record_id] = {"report_id": out.issued, "test": test.name,
+                                       "captured": today.isoformat(), "reason": reason,
+                                       "observations": observations, "action": action.number}
             if pmr_id in self.pmrs:
                 self.pmrs[pmr_id]["reports"].append(record_id)
         return action
@@ -575,7 +581,8 @@ class LiveWorld:
         if role.startswith("patient:") and role[8:] in self.patients:
             for pmr_id in self.pmrs_of.get(self.patients[role[8:]].patient_id, []):
                 mine.append({"pmr_id": pmr_id, **self.pmrs[pmr_id], "studies": [
-                    self._study_json(self.studies[r]) for r in self.pmrs[pmr_id]["reports"]]})
+                    {**self._study_json(self.studies[r]), "report": self.reports[r]}
+                    for r in self.pmrs[pmr_id]["reports"]]})
         return {
             "backend": self.backend, "layout": p.layout, "now": self.now, "now_text": _when(self.now),
             "clock_moves": self.clock_moves, "head": p.chain.block_number,

@@ -151,3 +151,13 @@ def test_every_role_page_has_unique_ids_and_labelled_fields(browser: Browser, wo
         ids = Counter(re.findall(r'\sid="([^"]+)"', page))
         assert [i for i, n in ids.items() if n > 1] == [], role
         assert set(re.findall(r'<label for="([^"]+)"', page)) <= set(ids), role
+
+
+def test_patient_sees_their_reports(browser: Browser, story: dict[str, int]) -> None:
+    """The patient's records list each lab report with its findings (an off-chain view) and a
+    link to the de-identified study; the findings never appear in the chain's explorer."""
+    page = browser.client.get("/live", params={"role": "patient:patient-1"}).text
+    assert "CT report 1" in page and "right lower lobe opacity" in page
+    assert f'href="/live/action/{story["upload"]}?role=patient:patient-1"' in page
+    for url in ("/explorer/txs", f"/explorer/patient/{story['patient_id']}"):
+        assert "opacity" not in browser.client.get(url, params={"format": "json"}).text
