@@ -391,6 +391,16 @@ class LiveExplorer(Index):
         """Bytes each swarm node stores now."""
         return dict(self.world.swarm.bytes_stored())
 
+    def storage_view(self) -> dict[str, Any]:
+        """As :meth:`Index.storage_view`, with each study's manifest and the nodes it is
+        pinned on now (at most a page of the latest)."""
+        view = super().storage_view()
+        swarm = self.world.swarm
+        view["pins"] = [{"record_id": s.record_id, "manifest_cid": str(s.manifest_cid),
+                         "pinned_on": ", ".join(swarm.holders(s.manifest_cid))}
+                        for s in list(self.world.studies.values())[-PAGE:]]
+        return view
+
     def overview(self) -> dict[str, Any]:
         """Counts of the live world; its invariants are the contracts' own (no run summary)."""
         w = self.world

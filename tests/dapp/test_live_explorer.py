@@ -62,6 +62,11 @@ def test_actors_storage_block_and_search(browser: Browser, world: LiveWorld,
     assert browser.client.get("/explorer/actor/nobody").status_code == 400
     storage = browser.client.get("/explorer/storage", params={"format": "json"}).json()
     assert sum(storage["nodes"].values()) > 0
+    (pin,) = storage["pins"]
+    study = next(iter(world.studies.values()))
+    assert pin["manifest_cid"] == str(study.manifest_cid)
+    assert pin["pinned_on"].split(", ") == world.swarm.holders(study.manifest_cid)
+    assert len(world.swarm.holders(study.manifest_cid)) >= 2
     tx_hash = "0x" + world.actions[-1].outcome.receipt.tx_hash.hex()  # type: ignore[union-attr]
     block = world.actions[-1].outcome.receipt.block_number  # type: ignore[union-attr]
     rows = browser.client.get(f"/explorer/block/{block}", params={"format": "json"}).json()["rows"]
