@@ -173,11 +173,18 @@ def _text(form: Any, key: str, *, required: bool = True) -> str:
     return value
 
 
+#: Largest whole number a form field takes: IDs are far below it, and a value past the
+#: contracts' uint256 would otherwise fail in the ABI encoder as a server error.
+MAX_INT = 2**64 - 1
+
+
 def _int(form: Any, key: str) -> int:
-    try:
-        return int(_text(form, key))
-    except ValueError:
-        raise InputError(f"{key}: expected a whole number") from None
+    """Field ``key`` as a whole number from 0 to :data:`MAX_INT`, written in ASCII digits
+    (Python's ``int`` would also take a sign, underscores and non-ASCII digits)."""
+    text = _text(form, key)
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_INT:
+        raise InputError(f"{key}: expected a whole number from 0 to {MAX_INT}")
+    return int(text)
 
 
 def _float(form: Any, key: str) -> float:

@@ -1,0 +1,64 @@
+"""The form dispatch of the DApp's app: hostile field values are a one-line 400 naming the
+field, never a 500, and change nothing (no action, no block)."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from sim.dapp.app import create_app
+from sim.dapp.live import LiveWorld
+from tests.dapp.conftest import ORIGIN, Browser, play_story
+
+VISIT = {"visit": "2021-01-27", "present_illness": "x", "diagnosis": "y", "treatment": "z"}
+PATIENT = {"name": "A", "age": "40", "gender": "F", "weight_kg": "60", "height_cm": "160",
+           "address": "a", "phone": "p", "email": "e"}
+
+
+@pytest.fixture(scope="module")
+def hostile() -> tuple[Browser, LiveWorld, dict[str, int]]:
+    """A played story behind a client that answers a server error with a 500, not a raise."""
+    world = LiveWorld()
+    client = TestClient(create_app(live=world, hosts={"testserver"}), raise_server_exceptions=False)
+    browser = Browser(client)
+    return browser, world, play_story(browser)
+
+
+def _refused(hostile: tuple[Browser, LiveWorld, dict[str, int]], action: str, role: str,
+             fields: dict[str, str], expected: str) -> None:
+    """Post ``fields`` to ``action`` as ``role``: a 400 saying ``expected``, nothing sent."""
+    browser, world, _ = hostile
+    before = (len(world.actions), world.protocol.chain.block_number)
+    response = browser.client.post(f"/live/act/{action}", headers={"Origin": ORIGIN},
+                                   data={"token": browser.token(), "role": role, **fields})
+    assert response.status_code == 400, (action, fields, response.status_code)
+    assert expected in response.text, response.text[-600:]
+    assert (len(world.actions), world.protocol.chain.block_number) == before
+
+
+@pytest.mark.parametrize("value", ["-1", "-0", str(2**256), "1" * 200, "1_0", "\u0661\u0662", "+3",
+                                   " 1 2 "])
+def test_ids_out_of_range_or_not_plain_digits_are_400(
+        hostile: tuple[Browser, LiveWorld, dict[str, int]], value: str) -> None:
+    """Negative, huge, underscored or non-ASCII numbers in an ID field are refused by name."""
+    patient = str(hostile[2]["patient_id"])
+    cases = [
+        ("visit", "doctor:dr-anitha-rao", {"patient_id": value, **VISIT}, "patient_id"),
+        ("read", "doctor:dr-vikram-iyer", {"pmr_id": value}, "pmr_id"),
+        ("grant", "patient:patient-1", {"doctor": "dr-vikram-iyer", "pmr_id": value, "days": "1"},
+         "pmr_id"),
+        ("revoke", "patient:patient-1", {"doctor": "dr-vikram-iyer", "pmr_id": value}, "pmr_id"),
+        ("upload", "lab:city-general-hospital", {"pmr_id": value, "test": "CT",
+                                                 "source": "CT_small.dcm", "reason": "r",
+                                                 "observations": "o"}, "pmr_id"),
+        ("refer", "doctor:dr-anitha-rao", {"pmr_id": value, "hospital": "lakeside-clinic"},
+         "pmr_id"),
+        ("emergency", "doctor:dr-vikram-iyer", {"patient_id": patient, "reason_code": value},
+         "reason_code"),
+        ("emergency", "doctor:dr-vikram-iyer", {"patient_id": value, "reason_code": "1"},
+         "patient_id"),
+        ("review", "regulator", {"doctor": "dr-vikram-iyer", "opening": value,
+                                 "verdict": "justified"}, "opening"),
+    ]
+    for action, role, fields, key in cases:
+        _refused(hostile, action, role, fields, f"{key}: expected a whole number")
