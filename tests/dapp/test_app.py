@@ -62,3 +62,12 @@ def test_ids_out_of_range_or_not_plain_digits_are_400(
     ]
     for action, role, fields, key in cases:
         _refused(hostile, action, role, fields, f"{key}: expected a whole number")
+
+
+@pytest.mark.parametrize("days", ["1e300", "-1", "0", "-1e12", "3651", "nan", "inf"])
+def test_grant_days_out_of_range_are_400(hostile: tuple[Browser, LiveWorld, dict[str, int]],
+                                         days: str) -> None:
+    """A grant of no time, negative time or centuries is refused by field, not a 500."""
+    _refused(hostile, "grant", "patient:patient-1",
+             {"doctor": "dr-vikram-iyer", "pmr_id": str(hostile[2]["pmr_id"]), "days": days},
+             "days: expected")
