@@ -266,8 +266,11 @@ def _dispatch(world: LiveWorld, name: str, role: str, form: Any) -> tuple[Action
     if name == "close":
         return world.close_emergency(role, _text(form, "doctor")), role
     if name == "review":
+        verdict = _text(form, "verdict")
+        if verdict not in ("justified", "unjustified"):
+            raise InputError("verdict: expected justified or unjustified")
         return world.review(role, _text(form, "doctor"), _int(form, "opening"),
-                            _text(form, "verdict") == "justified"), role
+                            verdict == "justified"), role
     if name == "status":
         if role != "regulator":
             raise InputError("role: only the regulator suspends or reinstates")

@@ -71,3 +71,11 @@ def test_grant_days_out_of_range_are_400(hostile: tuple[Browser, LiveWorld, dict
     _refused(hostile, "grant", "patient:patient-1",
              {"doctor": "dr-vikram-iyer", "pmr_id": str(hostile[2]["pmr_id"]), "days": days},
              "days: expected")
+
+
+@pytest.mark.parametrize("verdict", ["", "Justified", "bogus", "not justified"])
+def test_unknown_review_verdict_is_400(hostile: tuple[Browser, LiveWorld, dict[str, int]],
+                                       verdict: str) -> None:
+    """A verdict other than the form's two choices is refused, not sent as 'not justified'."""
+    _refused(hostile, "review", "regulator",
+             {"doctor": "dr-vikram-iyer", "opening": "1", "verdict": verdict}, "verdict")
