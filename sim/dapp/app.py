@@ -232,9 +232,17 @@ def _dispatch(world: LiveWorld, name: str, role: str, form: Any) -> tuple[Action
             _text(form, "registration_number"), _text(form, "name"),
             _text(form, "specialization"), _text(form, "contact"))), role
     if name == "register":
+        age = _int(form, "age")
+        if age > 150:
+            raise InputError("age: expected a whole number of years from 0 to 150")
+        weight, height = _float(form, "weight_kg"), _float(form, "height_cm")
+        if not 0 < weight <= 700:
+            raise InputError("weight_kg: expected kilograms above 0 and at most 700")
+        if not 0 < height <= 300:
+            raise InputError("height_cm: expected centimetres above 0 and at most 300")
         return world.register_patient(_acting(role, "desk"), PatientDetails(
-            _text(form, "name"), _int(form, "age"), _text(form, "gender"),
-            _float(form, "weight_kg"), _float(form, "height_cm"), _text(form, "address"),
+            _text(form, "name"), age, _text(form, "gender"),
+            weight, height, _text(form, "address"),
             _text(form, "phone"), _text(form, "email"),
             _text(form, "attendant_name", required=False),
             _text(form, "attendant_phone", required=False),

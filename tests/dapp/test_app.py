@@ -79,3 +79,13 @@ def test_unknown_review_verdict_is_400(hostile: tuple[Browser, LiveWorld, dict[s
     """A verdict other than the form's two choices is refused, not sent as 'not justified'."""
     _refused(hostile, "review", "regulator",
              {"doctor": "dr-vikram-iyer", "opening": "1", "verdict": verdict}, "verdict")
+
+
+@pytest.mark.parametrize(("key", "value"), [("age", "151"), ("age", str(2**64 - 1)),
+                                            ("weight_kg", "-1e308"), ("weight_kg", "0"),
+                                            ("height_cm", "1e308"), ("height_cm", "-5")])
+def test_patient_measures_out_of_range_are_400(
+        hostile: tuple[Browser, LiveWorld, dict[str, int]], key: str, value: str) -> None:
+    """An age, weight or height no person has is refused by field at the desk."""
+    _refused(hostile, "register", "desk:city-general-hospital", {**PATIENT, key: value},
+             f"{key}: expected")
