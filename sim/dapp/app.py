@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -170,6 +171,8 @@ def _text(form: Any, key: str, *, required: bool = True) -> str:
         raise InputError(f"{key}: required")
     if len(value) > 200:
         raise InputError(f"{key}: at most 200 characters")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise InputError(f"{key}: no control characters (one line of text)")
     return value
 
 

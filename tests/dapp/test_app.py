@@ -89,3 +89,11 @@ def test_patient_measures_out_of_range_are_400(
     """An age, weight or height no person has is refused by field at the desk."""
     _refused(hostile, "register", "desk:city-general-hospital", {**PATIENT, key: value},
              f"{key}: expected")
+
+
+@pytest.mark.parametrize("name", ["A\x00B", "A\nB", "A\x1b[31mB", "A\x7fB"])
+def test_control_characters_in_text_are_400(hostile: tuple[Browser, LiveWorld, dict[str, int]],
+                                            name: str) -> None:
+    """A text field with a control character (NUL, newline, escape) is refused by name."""
+    _refused(hostile, "register", "desk:city-general-hospital", {**PATIENT, "name": name},
+             "name: no control characters")
