@@ -162,6 +162,8 @@ class Index:
             events = [e for e in self.storage if e.get("cid") == q]
             return {"query": q, "kind": "cid", "storage": events}
         if q.isdigit():
+            if not q.isascii() or len(q) > 78:
+                raise InputError("q: expected a Patient-ID or PMR-ID in ASCII digits (at most 78)")
             number = int(q)
             by_pmr = [a for a in self.accesses if a.get("pmr") == number]
             if by_pmr:

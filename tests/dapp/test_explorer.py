@@ -230,3 +230,10 @@ def test_a_trace_whose_signed_bytes_are_not_a_transaction_is_one_line_error(
     with pytest.raises(InputError, match=rf"trace\.jsonl: line {line}: .*raw"):
         Explorer(tmp_path / "forged")
 
+
+@pytest.mark.parametrize("q", ["\u00b2", "9" * 5000, "\u0661\u0662"])
+def test_search_odd_digits_are_400(client: TestClient, q: str) -> None:
+    """A query of digits Python cannot read as a whole number, or non-ASCII digits, is a
+    one-line 400 naming q, not a 500."""
+    response = client.get("/explorer/search", params={"q": q})
+    assert response.status_code == 400 and "q: expected" in response.text
