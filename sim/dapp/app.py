@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -170,14 +171,23 @@ def _text(form: Any, key: str, *, required: bool = True) -> str:
         raise InputError(f"{key}: required")
     if len(value) > 200:
         raise InputError(f"{key}: at most 200 characters")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise InputError(f"{key}: no control characters (one line of text)")
     return value
 
 
+#: Largest whole number a form field takes: IDs are far below it, and a value past the
+#: contracts' uint256 would otherwise fail in the ABI encoder as a server error.
+MAX_INT = 2**64 - 1
+
+
 def _int(form: Any, key: str) -> int:
-    try:
-        return int(_text(form, key))
-    except ValueError:
-        raise InputError(f"{key}: expected a whole number") from None
+    """Field ``key`` as a whole number from 0 to :data:`MAX_INT`, written in ASCII digits
+    (Python's ``int`` would also take a sign, underscores and non-ASCII digits)."""
+    text = _text(form, key)
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_INT:
+        raise InputError(f"{key}: expected a whole number from 0 to {MAX_INT}")
+    return int(text)
 
 
 def _float(form: Any, key: str) -> float:
@@ -225,9 +235,17 @@ def _dispatch(world: LiveWorld, name: str, role: str, form: Any) -> tuple[Action
             _text(form, "registration_number"), _text(form, "name"),
             _text(form, "specialization"), _text(form, "contact"))), role
     if name == "register":
+        age = _int(form, "age")
+        if age > 150:
+            raise InputError("age: expected a whole number of years from 0 to 150")
+        weight, height = _float(form, "weight_kg"), _float(form, "height_cm")
+        if not 0 < weight <= 700:
+            raise InputError("weight_kg: expected kilograms above 0 and at most 700")
+        if not 0 < height <= 300:
+            raise InputError("height_cm: expected centimetres above 0 and at most 300")
         return world.register_patient(_acting(role, "desk"), PatientDetails(
-            _text(form, "name"), _int(form, "age"), _text(form, "gender"),
-            _float(form, "weight_kg"), _float(form, "height_cm"), _text(form, "address"),
+            _text(form, "name"), age, _text(form, "gender"),
+            weight, height, _text(form, "address"),
             _text(form, "phone"), _text(form, "email"),
             _text(form, "attendant_name", required=False),
             _text(form, "attendant_phone", required=False),
@@ -259,8 +277,11 @@ def _dispatch(world: LiveWorld, name: str, role: str, form: Any) -> tuple[Action
     if name == "close":
         return world.close_emergency(role, _text(form, "doctor")), role
     if name == "review":
+        verdict = _text(form, "verdict")
+        if verdict not in ("justified", "unjustified"):
+            raise InputError("verdict: expected justified or unjustified")
         return world.review(role, _text(form, "doctor"), _int(form, "opening"),
-                            _text(form, "verdict") == "justified"), role
+                            verdict == "justified"), role
     if name == "status":
         if role != "regulator":
             raise InputError("role: only the regulator suspends or reinstates")

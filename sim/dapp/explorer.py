@@ -162,6 +162,8 @@ class Index:
             events = [e for e in self.storage if e.get("cid") == q]
             return {"query": q, "kind": "cid", "storage": events}
         if q.isdigit():
+            if not q.isascii() or len(q) > 78:
+                raise InputError("q: expected a Patient-ID or PMR-ID in ASCII digits (at most 78)")
             number = int(q)
             by_pmr = [a for a in self.accesses if a.get("pmr") == number]
             if by_pmr:
@@ -193,7 +195,7 @@ class Explorer(Index):
         lists = {"block": self.blocks, "access": self.accesses, "storage": self.storage}
         offset = 0
         with trace.open("rb") as lines:
-            for raw in lines:
+            for number, raw in enumerate(lines, 1):
                 record = json.loads(raw)
                 kind = record["kind"]
                 if kind == "contracts":
@@ -207,8 +209,8 @@ class Explorer(Index):
                     if "raw" in record:
                         # the patients the call names, for their timelines; the signed bytes
                         # are long: read again from the file when a page decodes them
-                        call = decode_call(bytes.fromhex(record["raw"][2:]), self.contracts,
-                                           erc1155=self.erc1155)
+                        call = _decode_traced(trace, number, record["raw"], self.contracts,
+                                              self.erc1155)
                         for pid in patients_named(call):
                             self._named.setdefault(pid, []).append(len(self.txs))
                         self._offsets[record["hash"]] = offset
@@ -456,6 +458,23 @@ def patients_named(call: dict[str, Any] | None) -> set[int]:
         elif pmr >= ids.DATE_BASE:
             named.add(pmr // ids.DATE_BASE)
     return named
+
+
+def _decode_traced(trace: Path, number: int, raw: Any, contracts: dict[str, str],
+                   erc1155: bool) -> dict[str, Any] | None:
+    """The decoded call of a trace line's ``raw`` (0x-hex signed bytes); an InputError
+    naming the file and line when they are not a signed transaction of these contracts."""
+    import eth_abi.exceptions
+    import rlp.exceptions
+
+    try:
+        if not (isinstance(raw, str) and raw.startswith("0x")):
+            raise ValueError
+        return decode_call(bytes.fromhex(raw[2:]), contracts, erc1155=erc1155)
+    except (ValueError, IndexError, TypeError, rlp.exceptions.DecodingError,
+            eth_abi.exceptions.DecodingError):
+        raise InputError(f"{trace}: line {number}: 'raw' is not a signed transaction "
+                         "(0x-hex RLP) of the run's contracts") from None
 
 
 def decode_call(raw: bytes, contracts: dict[str, str], *, erc1155: bool = False

@@ -457,6 +457,8 @@ class LiveWorld:
     def grant(self, patient_key: str, doctor_key: str, pmr_id: int, days: float) -> Action:
         """The patient grants a doctor access to one PMR for ``days``, and seals them the
         essential share of its studies (ECIES to the doctor's key)."""
+        if not 0 < days <= 3650:
+            raise InputError("days: expected a number of days above 0 and at most 3650")
         patient, doctor = self._patient(patient_key), self._doctor(doctor_key)
         until = self.now + round(days * DAY)
         out = patient.grant(doctor, until, pmr_id=pmr_id)

@@ -200,3 +200,40 @@ def test_events_of_an_edited_trace_are_not_shown(quickstart_run: Path, tmp_path:
     explorer.wait_for_events(timeout=300)
     events, why = explorer.events(record["hash"])
     assert events is None and "does not replay" in why and f"trace.jsonl:{k + 1}" in why
+
+
+def _edit_tx_raw(quickstart_run: Path, run: Path, raw: str) -> int:
+    """Copy the run to ``run`` with the first signed transaction's ``raw`` replaced by ``raw``
+    (the trace's end digest recomputed, as a careful forger would); the edited line's number."""
+    import hashlib
+    import shutil
+
+    shutil.copytree(quickstart_run, run)
+    lines = (run / "trace.jsonl").read_bytes().splitlines(keepends=True)
+    k = next(i for i, x in enumerate(lines) if b'"raw":"0x' in x and b'"kind":"tx"' in x)
+    record = json.loads(lines[k])
+    record["raw"] = raw
+    lines[k] = (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    end = json.loads(lines[-1])
+    end["sha256"] = hashlib.sha256(b"".join(lines[:-1])).hexdigest()
+    lines[-1] = (json.dumps(end, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    (run / "trace.jsonl").write_bytes(b"".join(lines))
+    return k + 1
+
+
+@pytest.mark.parametrize("raw", ["0x" + "ff" * 10, "zz", "0x02", "0xnothex", "0x"])
+def test_a_trace_whose_signed_bytes_are_not_a_transaction_is_one_line_error(
+        quickstart_run: Path, tmp_path: Path, raw: str) -> None:
+    """A tx line whose ``raw`` is not a signed transaction is an InputError naming the trace
+    and the line at startup, not a traceback."""
+    line = _edit_tx_raw(quickstart_run, tmp_path / "forged", raw)
+    with pytest.raises(InputError, match=rf"trace\.jsonl: line {line}: .*raw"):
+        Explorer(tmp_path / "forged")
+
+
+@pytest.mark.parametrize("q", ["\u00b2", "9" * 5000, "\u0661\u0662"])
+def test_search_odd_digits_are_400(client: TestClient, q: str) -> None:
+    """A query of digits Python cannot read as a whole number, or non-ASCII digits, is a
+    one-line 400 naming q, not a 500."""
+    response = client.get("/explorer/search", params={"q": q})
+    assert response.status_code == 400 and "q: expected" in response.text
