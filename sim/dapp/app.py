@@ -129,9 +129,14 @@ async def _live_page(dapp: DApp, request: Request) -> Response:
 
 
 async def _live_json(dapp: DApp, request: Request) -> Response:
+    """The live page's JSON twin: the world, and with ``?role=`` what that role's page shows
+    (a patient's records and off-chain details)."""
     world = _world(dapp)
+    role = request.query_params.get("role", "")
     with dapp.lock:
-        return JSONResponse({"roles": world.roles(), **world.state()})
+        if role and not world.role_name(role):
+            raise InputError(f"role: no role {role!r} in this world")
+        return JSONResponse({"roles": world.roles(), "role": role, **world.state(role)})
 
 
 async def _actions_json(dapp: DApp, request: Request) -> Response:
@@ -145,9 +150,15 @@ async def _action_page(dapp: DApp, request: Request) -> Response:
     world = _world(dapp)
     with dapp.lock:
         action = world.action(request.path_params["number"])
-        role = request.query_params.get("role", action.role)
-        return dapp.page(request, "action.html", role=role,
-                         role_name=world.role_name(role) or action.role, action=action.as_json())
+        # the banner names who acted; the back link goes on as the role asked for (after an
+        # application, the new hospital's admin), or as the actor when there is no such role
+        following = request.query_params.get("role", action.role)
+        if not world.role_name(following):
+            following = action.role
+        return dapp.page(request, "action.html", role=following,
+                         role_name=world.role_name(action.role) or action.role,
+                         next_name=world.role_name(following) or following,
+                         action=action.as_json())
 
 
 async def _action_json(dapp: DApp, request: Request) -> Response:

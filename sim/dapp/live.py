@@ -185,7 +185,8 @@ class LiveWorld:
             return "a new hospital (applicant)" if role == "applicant" else "regulator"
         kind, _, key = role.partition(":")
         if kind == "patient" and key in self.patients:
-            return f"patient: {self.details[key].name} ({self.patients[key].patient_id})"
+            # the Patient-ID only: a name would sit beside transaction hashes as if on chain
+            return f"patient {self.patients[key].patient_id}"
         if kind == "doctor" and key in self.doctors:
             return f"doctor: {self.doctor_names[key]}"
         if kind == "device" and key in self.devices:
@@ -218,8 +219,9 @@ class LiveWorld:
         """Move the simulated clock ``days`` ahead (backends whose clock can move only)."""
         if not self.clock_moves:
             raise InputError(f"the clock of backend {self.backend!r} cannot be moved from here")
-        if not 0 < days <= 3650:
-            raise InputError("days: expected a number of days above 0 and at most 3650")
+        if not 0 < days <= 3650 or round(days * DAY) < 1:
+            raise InputError("days: expected a number of days of at least one second "
+                             "(1.2e-5) and at most 3650")
         self.protocol.clock = self.now + round(days * DAY)
         return self._record(Action(0, role, f"advances the clock {days:g} day(s) to "
                                    f"{_when(self.protocol.clock)}", None))
@@ -403,7 +405,8 @@ class LiveWorld:
             self.patients[key] = patient
             self.details[key] = details
             self.by_patient_id[patient.patient_id] = key
-        return self._act(f"desk:{label}", f"registers {details.name}", out,
+        who = f"patient {out.issued}" if out.ok else "a patient"
+        return self._act(f"desk:{label}", f"registers {who} and attendant (details off chain)", out,
                          patient_id=out.issued)
 
     def visit(self, doctor_key: str, patient_id: int, day: dt.date, record: VisitRecord) -> Action:
@@ -444,6 +447,11 @@ class LiveWorld:
                            report_id=out.issued)
         action.offchain = upload.study.describe()
         action.image = render_png(upload.data)
+        if not out.ok:  # nothing on chain points at it: take it off the swarm again
+            freed = self.study_store.discard(upload.study)
+            action.offchain["discarded"] = (f"the chain refused the report, so the study was "
+                                            f"unpinned and collected ({freed:,} bytes freed) "
+                                            "and the custodians dropped its shares")
         if out.ok:
             self.studies[record_id] = upload.study
             # the patient's own view of the report (off chain: the findings in the clear)
@@ -580,7 +588,12 @@ class LiveWorld:
         """
         p = self.protocol
         mine: list[dict[str, Any]] = []
+        details: dict[str, Any] = {}
         if role.startswith("patient:") and role[8:] in self.patients:
+            d = self.details[role[8:]]
+            details = {"name": d.name, "age": d.age, "gender": d.gender, "phone": d.phone,
+                       "email": d.email, "address": d.address,
+                       "attendant": d.attendant_name or "none"}
             for pmr_id in self.pmrs_of.get(self.patients[role[8:]].patient_id, []):
                 mine.append({"pmr_id": pmr_id, **self.pmrs[pmr_id], "studies": [
                     {**self._study_json(self.studies[r]), "report": self.reports[r]}
@@ -600,7 +613,7 @@ class LiveWorld:
                          for k in list(self.patients)[-LISTED:]],
             "pmrs_total": len(self.pmrs),
             "pmrs": [{"pmr_id": i, **self.pmrs[i]} for i in list(self.pmrs)[-LISTED:]],
-            "my_records": mine,
+            "my_records": mine, "my_details": details,
             "studies": [self._study_json(s) for s in list(self.studies.values())[-LISTED:]],
             "actions_total": len(self.actions),
             "actions": [a.as_json() for a in self.actions[-LISTED:]],

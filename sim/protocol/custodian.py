@@ -54,6 +54,10 @@ class KeyCustodian(Generic[T]):
         """Hold ``share`` of ``record_id``, a record of PMR ``pmr_id``."""
         self._shares[record_id] = (pmr_id, share)
 
+    def forget(self, record_id: str) -> None:
+        """Drop the share of ``record_id`` (a record whose report the chain refused)."""
+        self._shares.pop(record_id, None)
+
     def held(self, record_id: str) -> T | None:
         """The share held for ``record_id`` (for auditors' checks; no release, nothing logged)."""
         entry = self._shares.get(record_id)

@@ -311,6 +311,18 @@ class StudyStore:
                       hashlib.sha256(data).digest(), len(data), essential)
         return Upload(study, data, log)
 
+    def discard(self, study: Study) -> int:
+        """Undo :meth:`store` for a study the chain refused (its report was never posted):
+        unpin its manifest and fragments, collect them, and have the custodians drop its key
+        shares. Return the bytes freed. A stored study nobody can reach would otherwise stay
+        on the swarm, and its shares with the custodians, for good."""
+        for custodian in self.custodians.values():
+            custodian.forget(study.record_id)
+        self.swarm.unpin(study.manifest_cid)
+        for _, _, cid in study.fragments:
+            self.swarm.unpin(Cid.parse(cid))
+        return self.swarm.gc()
+
     def seal_to(self, study: Study, doctor_key: str, doctor: Doctor) -> str:
         """The patient seals the study's essential share to ``doctor``'s public key (ECIES);
         return its fingerprint (the blob is kept in ``study.sent[doctor_key]``)."""

@@ -68,7 +68,7 @@ def test_forbidden_action_shows_reason_and_rule(browser: Browser, story: dict[st
 
 def test_page_names_the_acting_role(browser: Browser, story: dict[str, int]) -> None:
     """Every live page says which role acts and that the server signs with simulated wallets."""
-    for role, shown in (("regulator", "regulator"), ("patient:patient-1", "patient: Meena Krishnan"),
+    for role, shown in (("regulator", "regulator"), ("patient:patient-1", "patient 85437"),
                         ("lab:city-general-hospital", "lab: City General Hospital")):
         page = browser.client.get("/live", params={"role": role}).text
         assert f'<strong id="acting-role">{shown}' in page
@@ -129,7 +129,8 @@ def test_break_glass_close_and_review(browser: Browser, story: dict[str, int]) -
 def test_patient_by_id_and_bounded_lists(browser: Browser, story: dict[str, int]) -> None:
     """A patient is picked by Patient-ID; an unknown one is a 400; the log pages by 50."""
     page = browser.client.get("/live", params={"patient_id": story["patient_id"]}).text
-    assert '<strong id="acting-role">patient: Meena Krishnan' in page
+    assert '<strong id="acting-role">patient 85437' in page
+    assert "Meena Krishnan" in page.split('id="my-details"')[1]  # the patient's own off-chain view
     assert str(story["pmr_id"]) in page and "sha256:" in page
     assert browser.client.get("/live", params={"patient_id": 1}).status_code == 400
     total = browser.client.get("/api/live").json()["actions_total"]
@@ -161,3 +162,45 @@ def test_patient_sees_their_reports(browser: Browser, story: dict[str, int]) -> 
     assert f'href="/live/action/{story["upload"]}?role=patient:patient-1"' in page
     for url in ("/explorer/txs", f"/explorer/patient/{story['patient_id']}"):
         assert "opacity" not in browser.client.get(url, params={"format": "json"}).text
+
+
+def test_a_patients_name_shows_only_in_their_own_offchain_view(browser: Browser, world: LiveWorld,
+                                                               story: dict[str, int]) -> None:
+    """The name typed at the desk appears on no page but the patient's own off-chain details:
+    not in the role picker, the action log, an action page, the JSON twins or the explorer."""
+    urls = ["/api/live", "/api/live/actions", "/explorer", "/explorer/txs", "/explorer/actors",
+            f"/explorer/patient/{story['patient_id']}"]
+    urls += [f"/live?role={key}" for key, _ in world.roles() if key != "patient:patient-1"]
+    urls += [f"/live/action/{a.number}" for a in world.actions]
+    for url in urls:
+        assert "Krishnan" not in browser.client.get(url).text, url
+    own = browser.client.get("/live", params={"role": "patient:patient-1"}).text
+    assert own.count("Meena Krishnan") == 1 and "My details (off chain)" in own
+
+
+def test_action_page_banner_names_who_acted(browser: Browser, story: dict[str, int]) -> None:
+    """An action page's banner names the role that signed it; its back link goes on as the
+    role asked for, and a role that does not exist falls back to the actor."""
+    page = browser.client.get(f"/live/action/{story['upload']}",
+                              params={"role": "patient:patient-1"}).text
+    assert '<strong id="acting-role">lab: City General Hospital' in page
+    assert 'href="/live?role=patient:patient-1" id="back">Back to the live world as patient 85437' in page
+    page = browser.client.get(f"/live/action/{story['upload']}", params={"role": "nobody"}).text
+    assert 'href="/live?role=lab:city-general-hospital" id="back"' in page
+
+
+def test_json_twin_of_a_role_page(browser: Browser, story: dict[str, int]) -> None:
+    """/api/live?role= gives what that role's page shows (a patient's records); an unknown role
+    is a one-line 400; a clock step below one second is refused, changing nothing."""
+    data = browser.client.get("/api/live", params={"role": "patient:patient-1"}).json()
+    assert [r["pmr_id"] for r in data["my_records"]][:1] == [story["pmr_id"]]
+    assert data["my_details"]["name"] == "Meena Krishnan"
+    assert browser.client.get("/api/live").json()["my_records"] == []
+    bad = browser.client.get("/api/live", params={"role": "patient:nobody"})
+    assert bad.status_code == 400 and "role: no role" in bad.json()["error"]
+    before = browser.client.get("/api/live").json()["now"]
+    r = browser.client.post("/live/act/clock", data={"token": browser.token(), "role": "regulator",
+                                                     "days": "1e-9"},
+                            headers={"Origin": "http://testserver"})
+    assert r.status_code == 400 and "days:" in r.text
+    assert browser.client.get("/api/live").json()["now"] == before

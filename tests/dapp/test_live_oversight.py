@@ -137,3 +137,18 @@ def test_one_read_opens_every_study_of_the_record(browser: Browser, world: LiveW
         for node in released["released_by"]:
             assert world.custodians[node].refusal(released["record_id"], iyer.address,
                                                   action.outcome.receipt.tx_hash) == ANSWERED
+
+
+def test_a_refused_upload_leaves_nothing_stored(browser: Browser, world: LiveWorld,
+                                                story: dict[str, int]) -> None:
+    """A lab upload for a PMR that was never minted is refused on chain; the study it stored is
+    unpinned and collected again and no custodian keeps a share of it."""
+    before = dict(world.swarm.bytes_stored())
+    page = browser.act("upload", "lab:city-general-hospital", pmr_id=story["pmr_id"] + 10**8,
+                       test="CT", source="CT_small.dcm", reason="x", observations="y")
+    assert "Refused by the contract" in page and "bytes freed" in page
+    assert dict(world.swarm.bytes_stored()) == before
+    number = int(re.search(r"<h1>Action (\d+)", page).group(1))  # type: ignore[union-attr]
+    record_id = browser.client.get(f"/api/live/action/{number}").json()["offchain"]["record_id"]
+    assert all(c.held(record_id) is None for c in world.custodians.values())
+    assert record_id not in world.studies
