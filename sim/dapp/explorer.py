@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from reports.load import load_summary
 from reports.trace import read_trace
-from sim.errors import InputError
+from sim.errors import ChainError, InputError
 from sim.protocol import ids
 
 if TYPE_CHECKING:
@@ -203,9 +203,7 @@ class Explorer(Index):
                                            if k not in ("kind", "t")})
                 elif kind == "account":
                     self.accounts[str(record["label"])] = str(record["address"]).lower()
-                target = lists.get(kind)
-                if kind == "tx":
-                    target = None
+                elif kind == "tx":
                     if "raw" in record:
                         # the patients the call names, for their timelines; the signed bytes
                         # are long: read again from the file when a page decodes them
@@ -216,8 +214,8 @@ class Explorer(Index):
                         self._offsets[record["hash"]] = offset
                         del record["raw"]
                     self._add_tx(record)
-                if target is not None:
-                    target.append(record)
+                elif kind in lists:
+                    lists[kind].append(record)
                 offset += len(raw)
         self.by_hash = {tx["hash"]: tx for tx in self.txs if "hash" in tx}
         self._named_upto = len(self.txs)
@@ -423,8 +421,6 @@ class LiveExplorer(Index):
 def _decoded_events(chain: Any, contracts: dict[bytes, Any], tx_hash: str
                     ) -> list[dict[str, Any]] | None:
     """The events of ``tx_hash``'s receipt on ``chain`` (None when the chain lacks it)."""
-    from sim.errors import ChainError
-
     try:
         receipt = chain.receipt(bytes.fromhex(tx_hash[2:]))
     except (ChainError, KeyError, ValueError):
@@ -549,9 +545,9 @@ def routes(dapp: DApp) -> list[Route]:
         return found
 
     def listing(request: Request, title: str, what: str, rows: list[dict[str, Any]],
-                **more: Any) -> Response:
+                page: int = 0, **more: Any) -> Response:
         return answer(request, "explorer_list.html",
-                      {"title": title, "what": what, "page": 0, "rows": rows, **more})
+                      {"title": title, "what": what, "page": page, "rows": rows, **more})
 
     async def home(_: DApp, request: Request) -> Response:
         with dapp.lock:
@@ -561,8 +557,7 @@ def routes(dapp: DApp) -> list[Route]:
         page = page_number(request)
         with dapp.lock:
             rows = index().blocks[page * PAGE:(page + 1) * PAGE]
-        return answer(request, "explorer_list.html",
-                      {"title": "Blocks", "what": "blocks", "page": page, "rows": rows})
+        return listing(request, "Blocks", "blocks", rows, page)
 
     async def block(_: DApp, request: Request) -> Response:
         number = request.path_params["number"]
@@ -575,8 +570,7 @@ def routes(dapp: DApp) -> list[Route]:
         page = page_number(request)
         with dapp.lock:
             rows = index().txs[page * PAGE:(page + 1) * PAGE]
-        return answer(request, "explorer_list.html",
-                      {"title": "Transactions", "what": "txs", "page": page, "rows": rows})
+        return listing(request, "Transactions", "txs", rows, page)
 
     async def tx(_: DApp, request: Request) -> Response:
         with dapp.lock:
@@ -590,10 +584,8 @@ def routes(dapp: DApp) -> list[Route]:
             values = {str(v).lower() for part in [call or {}, *(events or [])]
                       for v in part.get("args", {}).values()}
             names = {address: label for label, address in ix.accounts.items() if address in values}
-        return answer(request, "explorer_list.html",
-                      {"title": f"Transaction {found['hash']}", "what": "tx", "page": 0,
-                       "rows": [found], "call": call, "events": events,
-                       "events_status": why, "names": names})
+        return listing(request, f"Transaction {found['hash']}", "tx", [found], call=call,
+                       events=events, events_status=why, names=names)
 
     async def patient(_: DApp, request: Request) -> Response:
         pid = request.path_params["patient_id"]
@@ -606,18 +598,14 @@ def routes(dapp: DApp) -> list[Route]:
         page = page_number(request)
         with dapp.lock:
             rows, total = index().actors(page)
-        return answer(request, "explorer_list.html",
-                      {"title": f"Actors ({total:,} accounts)", "what": "actors",
-                       "page": page, "rows": rows})
+        return listing(request, f"Actors ({total:,} accounts)", "actors", rows, page)
 
     async def actor(_: DApp, request: Request) -> Response:
         label = request.path_params["label"]
         page = page_number(request)
         with dapp.lock:
             rows = index().actor(label, page)
-        return answer(request, "explorer_list.html",
-                      {"title": f"Transactions sent by {label}", "what": "sent", "page": page,
-                       "rows": rows})
+        return listing(request, f"Transactions sent by {label}", "sent", rows, page)
 
     async def storage(_: DApp, request: Request) -> Response:
         page = page_number(request)
@@ -625,9 +613,8 @@ def routes(dapp: DApp) -> list[Route]:
             ix = index()
             view = ix.storage_view()
             rows = ix.storage[page * PAGE:(page + 1) * PAGE]
-        return answer(request, "explorer_list.html",
-                      {"title": "Storage: the swarm's nodes and events", "what": "storage",
-                       "page": page, "rows": rows, **view})
+        return listing(request, "Storage: the swarm's nodes and events", "storage", rows, page,
+                       **view)
 
     async def search(_: DApp, request: Request) -> Response:
         with dapp.lock:
